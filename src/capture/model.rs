@@ -1,0 +1,274 @@
+//! The wire record: what passed the proxy, byte for byte, with no interpretation.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+/// Version of the capture file format written in the header record.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// First line of every capture file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaptureHeader {
+    /// Always `"oauthscope-capture"`: tells a capture from any other JSON Lines file.
+    pub format: String,
+    pub version: u32,
+    pub tool: String,
+    /// RFC 3339, UTC, microseconds.
+    pub started: String,
+    /// Hex salt for secret fingerprints (HMAC-SHA256 key), random per capture.
+    pub salt: String,
+}
+
+impl CaptureHeader {
+    pub fn new(started: String, salt: String) -> Self {
+        CaptureHeader {
+            format: "oauthscope-capture".into(),
+            version: FORMAT_VERSION,
+            tool: format!("oauthscope {}", env!("CARGO_PKG_VERSION")),
+            started,
+            salt,
+        }
+    }
+}
+
+/// What kind of traffic an exchange records.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// One HTTP request and its response (or error).
+    #[default]
+    Http,
+    /// A CONNECT tunnel passed through without interception (out of scope).
+    Tunnel,
+    /// An upgraded connection (WebSocket): the 101 exchange plus the bytes relayed after it.
+    Upgrade,
+    /// A connection the proxy could not serve at all (e.g. the client rejected our certificate).
+    Connection,
+}
+
+/// One request and its response, or the error that stopped it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Exchange {
+    /// Monotonic within a capture, starting at 1.
+    pub id: u64,
+    /// Client connection number; requests inside one CONNECT tunnel share it.
+    pub conn: u64,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub kind: Kind,
+    /// Client socket address.
+    pub client: String,
+    /// RFC 3339, UTC, microseconds.
+    pub started: String,
+    #[serde(default)]
+    pub timings: Timings,
+    pub request: Request,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Response>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// True when the exchange did not run to its end (client or upstream went away mid-way).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub incomplete: bool,
+    /// Byte counts of a tunnel or an upgraded connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<Relay>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// Milliseconds since `started`. `None` where the moment never came.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Timings {
+    /// The request (headers and body) was handed to upstream in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_sent: Option<f64>,
+    /// The response head arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_start: Option<f64>,
+    /// The last byte of the response body reached the client (or the exchange ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Request {
+    pub method: String,
+    /// Absolute URL (`https://host:port/path?query`; `host:port` for CONNECT).
+    pub url: String,
+    /// `HTTP/1.1`, `HTTP/2.0`, ...
+    pub version: String,
+    /// In wire order, duplicates kept.
+    pub headers: Vec<Header>,
+    #[serde(default)]
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub version: String,
+    pub headers: Vec<Header>,
+    #[serde(default)]
+    pub body: Body,
+}
+
+/// One header line: `[name, value]`. Values that are not UTF-8 are stored as Latin-1.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Header(pub String, pub String);
+
+impl Header {
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+    pub fn value(&self) -> &str {
+        &self.1
+    }
+}
+
+/// A captured body. The copy is capped; `size` counts every byte that passed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Body {
+    /// Bytes that passed on the wire (before any decoding).
+    pub size: u64,
+    /// The captured copy stops short of `size` (cap reached, or the transfer broke off).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub truncated: bool,
+    /// The captured bytes, when they are UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The captured bytes, base64, when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+    /// For a `Content-Encoding` (gzip, deflate, br, zstd): the decoded copy, capped alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<Box<Body>>,
+    /// Why decoding failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_error: Option<String>,
+}
+
+impl Body {
+    /// A body holding `bytes`, of which `size` passed in total.
+    pub fn from_bytes(bytes: &[u8], size: u64, truncated: bool) -> Self {
+        let (text, base64) = match std::str::from_utf8(bytes) {
+            Ok(s) if !s.is_empty() => (Some(s.to_owned()), None),
+            Ok(_) => (None, None),
+            Err(_) => (None, Some(B64.encode(bytes))),
+        };
+        Body {
+            size,
+            truncated,
+            text,
+            base64,
+            decoded: None,
+            decode_error: None,
+        }
+    }
+
+    /// The captured bytes as they crossed the wire (possibly compressed).
+    pub fn raw_bytes(&self) -> Vec<u8> {
+        if let Some(t) = &self.text {
+            t.as_bytes().to_vec()
+        } else if let Some(b) = &self.base64 {
+            B64.decode(b).unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The bytes as the application sees them: the decoded copy when there is one.
+    pub fn bytes(&self) -> Vec<u8> {
+        match &self.decoded {
+            Some(d) => d.raw_bytes(),
+            None => self.raw_bytes(),
+        }
+    }
+
+    /// The body as text, when it is UTF-8 (decoded copy first).
+    pub fn as_text(&self) -> Option<&str> {
+        match &self.decoded {
+            Some(d) => d.text.as_deref(),
+            None => self.text.as_deref(),
+        }
+    }
+}
+
+/// Why an exchange failed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorInfo {
+    /// Stable machine-readable kind: `upstream_tls`, `upstream_connect`, `upstream_timeout`,
+    /// `upstream_protocol`, `client_tls`, `client_aborted`, `upstream_aborted`, `tunnel`.
+    pub kind: String,
+    /// One-line explanation for people.
+    pub message: String,
+    /// The full cause chain, outermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<String>,
+    /// What to do about it, when we know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Bytes relayed through a tunnel or an upgraded connection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Relay {
+    pub client_to_server: u64,
+    pub server_to_client: u64,
+    /// Milliseconds the relay stayed open.
+    pub duration_ms: f64,
+}
+
+/// Render raw header bytes as a string: UTF-8 when valid, else Latin-1 (each byte one char).
+pub fn header_value_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+impl Request {
+    /// First value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+impl Response {
+    /// First value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+fn find_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.0.eq_ignore_ascii_case(name))
+        .map(|h| h.1.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_keeps_text_and_binary() {
+        let t = Body::from_bytes(b"hello", 5, false);
+        assert_eq!(t.text.as_deref(), Some("hello"));
+        assert_eq!(t.raw_bytes(), b"hello");
+        let b = Body::from_bytes(&[0xff, 0, 1], 3, false);
+        assert!(b.text.is_none());
+        assert_eq!(b.raw_bytes(), vec![0xff, 0, 1]);
+    }
+
+    #[test]
+    fn latin1_header_values_round_trip() {
+        let s = header_value_string(&[b'a', 0xe9]);
+        assert_eq!(s, "a\u{e9}");
+        let back: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
+        assert_eq!(back, vec![b'a', 0xe9]);
+    }
+}

@@ -1,0 +1,198 @@
+//! Secret fingerprints and masking: what is shown instead of a secret.
+//!
+//! A fingerprint is the first 8 hex digits of HMAC-SHA256 keyed by the capture's random
+//! salt: equal secrets compare equal within one capture, and nothing about the value leaks.
+
+use aws_lc_rs::hmac;
+
+/// Computes fingerprints for one capture.
+#[derive(Clone)]
+pub struct Fingerprinter {
+    key: hmac::Key,
+}
+
+impl std::fmt::Debug for Fingerprinter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fingerprinter")
+    }
+}
+
+impl Fingerprinter {
+    /// A fingerprinter keyed by the capture header's hex salt (any string works as a key).
+    pub fn new(salt: &str) -> Self {
+        let key_bytes = hex_decode(salt).unwrap_or_else(|| salt.as_bytes().to_vec());
+        Fingerprinter {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key_bytes),
+        }
+    }
+
+    /// First 8 hex digits of HMAC-SHA256(salt, value).
+    pub fn fp(&self, value: &str) -> String {
+        let tag = hmac::sign(&self.key, value.as_bytes());
+        hex_encode(&tag.as_ref()[..4])
+    }
+
+    /// The text shown in place of a secret.
+    pub fn mask(&self, value: &str) -> String {
+        format!("[redacted fp:{}]", self.fp(value))
+    }
+}
+
+/// A fresh random salt, 16 bytes as hex.
+pub fn random_salt() -> String {
+    let mut buf = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut buf).expect("system random source");
+    hex_encode(&buf)
+}
+
+pub fn hex_encode(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || s.is_empty() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Headers whose values are credentials and are masked whenever shown.
+pub fn is_secret_header(name: &str) -> bool {
+    const SECRET: [&str; 6] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+    ];
+    SECRET.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// Mask a credential header value, keeping its scheme visible (`Bearer [redacted fp:..]`).
+pub fn mask_header_value(fpr: &Fingerprinter, name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization")
+    {
+        if let Some((scheme, rest)) = value.split_once(' ') {
+            if !rest.trim().is_empty() && scheme.len() < 20 {
+                return format!("{scheme} {}", fpr.mask(rest.trim()));
+            }
+        }
+    }
+    fpr.mask(value)
+}
+
+/// Make captured text safe for a terminal: control characters (escape sequences among
+/// them) become visible `\xNN` escapes.
+pub fn sanitize_for_terminal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_stable_per_salt() {
+        let a = Fingerprinter::new("00112233");
+        let b = Fingerprinter::new("00112233");
+        let c = Fingerprinter::new("ffeeddcc");
+        assert_eq!(a.fp("secret"), b.fp("secret"));
+        assert_ne!(a.fp("secret"), a.fp("secret2"));
+        assert_ne!(a.fp("secret"), c.fp("secret"));
+        assert_eq!(a.fp("secret").len(), 8);
+    }
+
+    #[test]
+    fn masking_hides_the_value_and_keeps_the_scheme() {
+        let f = Fingerprinter::new(&random_salt());
+        let m = mask_header_value(&f, "Authorization", "Bearer abc.def");
+        assert!(m.starts_with("Bearer [redacted fp:"));
+        assert!(!m.contains("abc.def"));
+        assert!(!mask_header_value(&f, "Cookie", "sid=1").contains("sid=1"));
+    }
+
+    #[test]
+    fn terminal_escapes_are_neutralised() {
+        assert_eq!(sanitize_for_terminal("a\x1b[31mb"), "a\\x1b[31mb");
+        assert_eq!(sanitize_for_terminal("é ok"), "é ok");
+    }
+}
+
+/// Query and form parameter names whose values are secrets.
+pub const SECRET_PARAMS: [&str; 12] = [
+    "code",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "password",
+    "code_verifier",
+    "assertion",
+    "client_assertion",
+    "token",
+    "subject_token",
+    "device_code",
+];
+
+pub fn is_secret_param(name: &str) -> bool {
+    SECRET_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p))
+}
+
+/// Mask the values of secret query parameters in a URL; the rest stays as it is.
+pub fn redact_url(fpr: &Fingerprinter, url: &str) -> String {
+    let Some((base, rest)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let (query, fragment) = match rest.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (rest, None),
+    };
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if is_secret_param(k) && !v.is_empty() => {
+                format!("{k}={}", fpr.mask(v))
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    let mut out = format!("{base}?{}", masked.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn secret_query_values_are_masked() {
+        let f = Fingerprinter::new("ab");
+        let u = redact_url(&f, "https://a/cb?code=SECRET&state=xyz");
+        assert!(!u.contains("SECRET"));
+        assert!(u.contains("state=xyz"));
+        assert!(u.contains("code=[redacted fp:"));
+        assert_eq!(redact_url(&f, "https://a/b"), "https://a/b");
+    }
+}

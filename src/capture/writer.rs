@@ -1,0 +1,176 @@
+//! The capture writer: one thread behind a bounded queue appends one JSON line per
+//! exchange and hands each finished exchange to observers (console, live analysis).
+//!
+//! Serialising, decoding bodies and observing all happen here, off the forwarding path.
+//! Every line is written with a single `write` and is whole or absent: after a failed
+//! write (disk full) the file is cut back to the last whole line.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use super::decode::RawBody;
+use super::model::{CaptureHeader, Exchange};
+
+/// How many finished exchanges may wait for the writer before senders block.
+pub const QUEUE_CAPACITY: usize = 4096;
+
+/// A finished exchange whose bodies are still raw bytes.
+#[derive(Debug)]
+pub struct PendingExchange {
+    pub exchange: Exchange,
+    pub request_body: RawBody,
+    pub response_body: Option<RawBody>,
+}
+
+enum Msg {
+    Exchange(Box<PendingExchange>),
+    Stop,
+}
+
+/// Sees every exchange after it was written.
+pub trait Observer: Send {
+    fn on_exchange(&mut self, _exchange: &Exchange) {}
+    /// The capture file could not be written; forwarding goes on.
+    fn on_write_error(&mut self, _error: &io::Error) {}
+}
+
+/// Totals reported when the writer stops.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub exchanges: u64,
+    pub errors: u64,
+    pub incomplete: u64,
+    pub write_failures: u64,
+    pub path: PathBuf,
+}
+
+/// Cloneable handle that queues finished exchanges for the writer.
+#[derive(Clone)]
+pub struct CaptureSink {
+    tx: SyncSender<Msg>,
+}
+
+impl CaptureSink {
+    /// Queue an exchange. Blocks only while the queue is full (the disk is slower than the
+    /// traffic): that is back-pressure, never loss.
+    pub fn send(&self, pending: PendingExchange) {
+        // An error means the writer has stopped (shutdown): nothing left to write to.
+        let _ = self.tx.send(Msg::Exchange(Box::new(pending)));
+    }
+}
+
+/// The running writer thread.
+pub struct CaptureWriter {
+    tx: SyncSender<Msg>,
+    handle: JoinHandle<Summary>,
+}
+
+/// Create `path` (mode 0600, parent folders too) and write the header record.
+pub fn create_capture_file(path: &Path, header: &CaptureHeader) -> io::Result<File> {
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    let mut line = serde_json::to_vec(header).map_err(io::Error::other)?;
+    line.push(b'\n');
+    file.write_all(&line)?;
+    Ok(file)
+}
+
+impl CaptureWriter {
+    /// Start the writer thread on an open capture file (header already written).
+    pub fn start(
+        file: File,
+        path: PathBuf,
+        max_body: usize,
+        observers: Vec<Box<dyn Observer>>,
+    ) -> io::Result<Self> {
+        let (tx, rx) = sync_channel(QUEUE_CAPACITY);
+        let handle = std::thread::Builder::new()
+            .name("capture-writer".into())
+            .spawn(move || write_loop(file, path, max_body, rx, observers))?;
+        Ok(CaptureWriter { tx, handle })
+    }
+
+    pub fn sink(&self) -> CaptureSink {
+        CaptureSink {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Write everything queued so far, then stop and return the totals.
+    pub fn finish(self) -> Summary {
+        let _ = self.tx.send(Msg::Stop);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+fn write_loop(
+    mut file: File,
+    path: PathBuf,
+    max_body: usize,
+    rx: Receiver<Msg>,
+    mut observers: Vec<Box<dyn Observer>>,
+) -> Summary {
+    let mut summary = Summary {
+        path,
+        ..Summary::default()
+    };
+    let mut offset = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut line = Vec::with_capacity(64 * 1024);
+    let mut failing = false;
+    while let Ok(Msg::Exchange(pending)) = rx.recv() {
+        let PendingExchange {
+            mut exchange,
+            request_body,
+            response_body,
+        } = *pending;
+        exchange.request.body = request_body.into_body(max_body);
+        if let (Some(resp), Some(raw)) = (exchange.response.as_mut(), response_body) {
+            resp.body = raw.into_body(max_body);
+        }
+        line.clear();
+        if serde_json::to_writer(&mut line, &exchange).is_err() {
+            continue;
+        }
+        line.push(b'\n');
+        match file.write_all(&line) {
+            Ok(()) => {
+                offset += line.len() as u64;
+                failing = false;
+            }
+            Err(e) => {
+                summary.write_failures += 1;
+                // Cut back a partly written line so the file stays whole.
+                let _ = file.set_len(offset);
+                let _ = std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset));
+                if !failing {
+                    for o in observers.iter_mut() {
+                        o.on_write_error(&e);
+                    }
+                }
+                failing = true;
+            }
+        }
+        summary.exchanges += 1;
+        summary.errors += u64::from(exchange.error.is_some());
+        summary.incomplete += u64::from(exchange.incomplete);
+        for o in observers.iter_mut() {
+            o.on_exchange(&exchange);
+        }
+    }
+    let _ = file.sync_data();
+    summary
+}

@@ -1,0 +1,167 @@
+//! Command-line interface: clap definitions, and the parse-then-validate step that turns
+//! raw flags into the options each subcommand runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "oauthscope",
+    version,
+    about = "Record OAuth 2.0 traffic through an intercepting proxy and explain why integrations break",
+    long_about = "oauthscope is an intercepting HTTP/HTTPS proxy for people debugging OAuth 2.0 \
+integrations. Route your client (the \"connector\") through it, trust its local CA once, \
+and it records every exchange, losslessly, to a capture file.\n\n\
+Exit codes: 0 success, 2 error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the recording proxy (HTTP and HTTPS via CONNECT, HTTP/1.1 and HTTP/2).
+    Proxy(ProxyArgs),
+    /// Show the local CA (creating it on first use), its fingerprint, and how to trust it.
+    Ca(CaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to listen on. Non-loopback addresses need --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Allow listening on a non-loopback address (anyone who can reach it can use the proxy).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Capture file to write [default: captures/<UTC timestamp>.jsonl].
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Bytes of each body kept in the capture (the rest is counted and still forwarded).
+    /// Accepts suffixes: k, KiB, M, MiB, ...
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Intercept only hosts matching this regex (repeatable). Others are tunnelled untouched
+    /// and recorded as tunnel entries.
+    #[arg(long, value_name = "REGEX")]
+    pub scope: Vec<String>,
+    /// Never intercept hosts matching this regex (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub ignore: Vec<String>,
+    /// Extra CA certificates (PEM) to trust for upstream servers (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Do not verify upstream certificates. Dangerous: use only against test servers.
+    #[arg(long)]
+    pub insecure_upstream: bool,
+    /// Folder of the local CA (ca.pem, ca.key).
+    #[arg(long, env = "OAUTHSCOPE_CA_DIR", value_name = "DIR", default_value = "certs")]
+    pub ca_dir: PathBuf,
+    /// Print only failed exchanges.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Seconds in-flight exchanges may take to finish after Ctrl-C.
+    #[arg(long, default_value = "10", value_name = "SECONDS")]
+    pub grace: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CaArgs {
+    /// Folder of the local CA (ca.pem, ca.key).
+    #[arg(long, env = "OAUTHSCOPE_CA_DIR", value_name = "DIR", default_value = "certs")]
+    pub ca_dir: PathBuf,
+    /// Replace the CA with a new one (clients must trust the new one).
+    #[arg(long)]
+    pub rotate: bool,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parse `1048576`, `512k`, `1MiB`, `2 MB`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (try 1048576, 512k, 1MiB)"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit {other:?} (use k, KiB, M, MiB, G, GiB)")),
+    };
+    Ok((n * mult) as usize)
+}
+
+/// Reject a non-loopback listen address unless allowed.
+pub fn check_listen(addr: &SocketAddr, allow_remote: bool) -> Result<(), String> {
+    if addr.ip().is_loopback() || allow_remote {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing to listen on {addr}: it is not a loopback address, so other machines \
+             could use this proxy and read the traffic. Pass --allow-remote if you mean it."
+        ))
+    }
+}
+
+/// The default capture path: `captures/<UTC timestamp>.jsonl`.
+pub fn default_capture_path() -> PathBuf {
+    let now = crate::capture::now_rfc3339();
+    let stamp: String = now
+        .get(..19)
+        .unwrap_or(&now)
+        .chars()
+        .map(|c| if c == ':' { '-' } else { c })
+        .collect();
+    PathBuf::from("captures").join(format!("{stamp}Z.jsonl"))
+}
+
+impl ProxyArgs {
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
+        assert_eq!(parse_size("512k").unwrap(), 512_000);
+        assert_eq!(parse_size("42").unwrap(), 42);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn remote_listen_needs_the_flag() {
+        let remote: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(check_listen(&remote, false).is_err());
+        assert!(check_listen(&remote, true).is_ok());
+        assert!(check_listen(&local, false).is_ok());
+        assert!(check_listen(&"[::1]:1".parse().unwrap(), false).is_ok());
+    }
+
+    #[test]
+    fn default_capture_name_has_no_colons() {
+        let p = default_capture_path();
+        let s = p.to_string_lossy();
+        assert!(s.starts_with("captures/") && s.ends_with("Z.jsonl") && !s.contains(':'));
+    }
+}

@@ -1,0 +1,21 @@
+//! oauthscope: an intercepting proxy that records OAuth 2.0 traffic and explains why
+//! integrations break.
+//!
+//! Module map (one module, one job):
+//! - [`cli`]: clap definitions and the validation of raw flags into options.
+//! - [`ca`]: the local root CA under `certs/` and the leaf certificates it issues
+//!   (IP SANs for IP literals).
+//! - [`proxy`]: the hudsucker handler, the capturing body tap, upstream TLS, scope rules,
+//!   the live console.
+//! - [`capture`]: the `Exchange` record, the JSON Lines capture writer and reader, body
+//!   decoding, secret fingerprints and masking.
+//! - [`commands`]: each subcommand's `run`.
+//!
+//! Data path: client → proxy → upstream; each finished exchange goes through a bounded
+//! queue to the capture writer thread, which appends one JSON line and feeds observers.
+
+pub mod ca;
+pub mod capture;
+pub mod cli;
+pub mod commands;
+pub mod proxy;

@@ -1,0 +1,42 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use oauthscope::cli::{Cli, Command};
+use oauthscope::proxy::tlswatch::TlsWatch;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{EnvFilter, filter};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Ca(args) => oauthscope::commands::ca(args),
+        Command::Proxy(args) => runtime().and_then(|rt| rt.block_on(oauthscope::commands::proxy(args))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Logs go to stderr (`RUST_LOG`, default warnings); hudsucker's own messages are off by
+/// default because the proxy reports what matters itself (see `proxy::tlswatch`).
+fn init_tracing() {
+    let env = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,hudsucker=off"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(oauthscope::proxy::console::Style::detect().enabled)
+        .with_filter(env);
+    let watch = TlsWatch.with_filter(filter::filter_fn(|m| {
+        m.target().starts_with("hudsucker") && *m.level() <= tracing::Level::INFO
+    }));
+    tracing_subscriber::registry().with(fmt).with(watch).init();
+}

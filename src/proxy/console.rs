@@ -1,0 +1,167 @@
+//! The live console: one line per exchange, colored when the terminal allows
+//! (`NO_COLOR` honored), captured bytes sanitized, secrets masked.
+
+use std::io::{IsTerminal, Write};
+
+use crate::capture::redact::{Fingerprinter, redact_url, sanitize_for_terminal};
+use crate::capture::{Exchange, Kind, Observer};
+
+/// ANSI styling that switches itself off when it should.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub enabled: bool,
+}
+
+impl Style {
+    /// Colors when stdout is a terminal and `NO_COLOR` is unset or empty.
+    pub fn detect() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            enabled: !no_color && std::io::stdout().is_terminal(),
+        }
+    }
+
+    pub fn paint(&self, code: &str, s: &str) -> String {
+        if self.enabled {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    pub fn cyan(&self, s: &str) -> String {
+        self.paint("36", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+/// Human size: `512 B`, `1.2 kB`, `3.4 MB`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", UNITS[i])
+}
+
+/// Prints each exchange as it is written.
+pub struct Console {
+    pub style: Style,
+    pub fingerprinter: Fingerprinter,
+    pub quiet: bool,
+    pub ca_path: String,
+}
+
+impl Console {
+    /// The one-line summary of an exchange.
+    pub fn line(&self, ex: &Exchange) -> String {
+        let s = &self.style;
+        let time = ex.started.get(11..23).unwrap_or(&ex.started);
+        let url = sanitize_for_terminal(&redact_url(&self.fingerprinter, &ex.request.url));
+        let method = sanitize_for_terminal(&ex.request.method);
+        let dur = ex
+            .timings
+            .end
+            .map(|ms| format!("{ms:.0} ms"))
+            .unwrap_or_default();
+        let status = match (&ex.response, &ex.error) {
+            (Some(r), _) => {
+                let code = r.status.to_string();
+                match r.status {
+                    200..=299 | 101 => s.green(&code),
+                    300..=399 => s.cyan(&code),
+                    400..=499 => s.yellow(&code),
+                    _ => s.red(&code),
+                }
+            }
+            (None, Some(_)) => s.red("ERR"),
+            (None, None) => s.dim("---"),
+        };
+        let size = match (&ex.kind, &ex.relay, &ex.response) {
+            (_, Some(r), _) => format!(
+                "↑{} ↓{}",
+                human_size(r.client_to_server),
+                human_size(r.server_to_client)
+            ),
+            (_, None, Some(r)) => human_size(r.body.size),
+            _ => String::new(),
+        };
+        let kind = match ex.kind {
+            Kind::Tunnel => s.dim(" (tunnel, not intercepted)"),
+            Kind::Upgrade => s.dim(" (upgraded)"),
+            _ => String::new(),
+        };
+        let mut line = format!(
+            "{} {} {:<7} {}{} {} {} {}",
+            s.dim(time),
+            s.dim(&format!("#{:<4}", ex.id)),
+            s.bold(&method),
+            url,
+            kind,
+            status,
+            s.dim(&dur),
+            s.dim(&size)
+        );
+        if let Some(e) = &ex.error {
+            line.push_str(&format!(
+                "\n    {} {}",
+                s.red(&e.kind),
+                sanitize_for_terminal(&e.message)
+            ));
+            if let Some(h) = &e.hint {
+                line.push_str(&format!("\n    {} {}", s.yellow("hint:"), sanitize_for_terminal(h)));
+            }
+        }
+        line
+    }
+}
+
+impl Observer for Console {
+    fn on_exchange(&mut self, ex: &Exchange) {
+        if self.quiet && ex.error.is_none() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", self.line(ex));
+        let _ = out.flush();
+    }
+
+    fn on_write_error(&mut self, error: &std::io::Error) {
+        eprintln!(
+            "{} cannot write the capture file: {error}. Traffic is still forwarded, \
+             but exchanges are NOT being recorded until writing works again.",
+            self.style.red("error:")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(12), "12 B");
+        assert_eq!(human_size(1234), "1.2 kB");
+        assert_eq!(human_size(20_971_520), "21.0 MB");
+    }
+}

@@ -1,0 +1,488 @@
+//! The hudsucker handler: turns each request/response pair into a recorded exchange,
+//! strips hop-by-hop headers, answers out-of-scope CONNECTs with a counted tunnel, and
+//! relays upgraded (WebSocket) connections itself so their bytes are counted too.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_ENCODING, HeaderMap, HeaderName, UPGRADE};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::Empty;
+use hudsucker::{Body, HttpContext, HttpHandler, RequestOrResponse};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::recording::{Recording, RunState, Side};
+use super::scope::Scope;
+use super::tap::{Tap, chain_of};
+use crate::capture::redact::{Fingerprinter, mask_header_value};
+use crate::capture::{self, ErrorInfo, Exchange, Header, Kind, Relay, header_value_string};
+
+pub type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// Settings every handler clone shares.
+pub struct HandlerConfig {
+    pub scope: Scope,
+    pub fingerprinter: Fingerprinter,
+    /// HTTP/1.1-only client for upgrade requests (WebSocket needs HTTP/1.1).
+    pub upgrade_client: Client<HttpsConnector, Empty<Bytes>>,
+    /// Hint printed in errors about our CA (its path).
+    pub ca_path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Root,
+    Connection,
+    Request,
+}
+
+/// The recording handler. hudsucker clones it once per client connection and again per
+/// request; the clone level tells the two apart, so each connection gets its own number.
+pub struct Recorder {
+    run: Arc<RunState>,
+    cfg: Arc<HandlerConfig>,
+    level: Level,
+    conn: u64,
+    pending: Option<Arc<Recording>>,
+}
+
+impl Recorder {
+    pub fn new(run: Arc<RunState>, cfg: Arc<HandlerConfig>) -> Self {
+        Recorder {
+            run,
+            cfg,
+            level: Level::Root,
+            conn: 0,
+            pending: None,
+        }
+    }
+}
+
+impl Clone for Recorder {
+    fn clone(&self) -> Self {
+        let (level, conn) = match self.level {
+            Level::Root => (Level::Connection, self.run.next_conn()),
+            _ => (Level::Request, self.conn),
+        };
+        Recorder {
+            run: self.run.clone(),
+            cfg: self.cfg.clone(),
+            level,
+            conn,
+            pending: None,
+        }
+    }
+}
+
+impl HttpHandler for Recorder {
+    async fn handle_request(&mut self, ctx: &HttpContext, mut req: Request<Body>) -> RequestOrResponse {
+        if req.method() == Method::CONNECT {
+            let host = req.uri().host().unwrap_or_default().to_string();
+            if self.cfg.scope.intercepts(&host) {
+                return req.into();
+            }
+            return self.open_tunnel(ctx, req).await.into();
+        }
+        let upgrade = is_upgrade(req.headers());
+        let exchange = self.new_exchange(ctx, &req, if upgrade { Kind::Upgrade } else { Kind::Http });
+        let rec = Arc::new(Recording::start(self.run.clone(), exchange));
+        strip_hop_by_hop(req.headers_mut(), upgrade);
+        if upgrade {
+            return self.forward_upgrade(rec, req).await.into();
+        }
+        rec.set_request_encoding(header_string(req.headers(), &CONTENT_ENCODING));
+        let req = req.map(|b| Tap::new(b, rec.clone(), Side::Request).into_body());
+        self.pending = Some(rec);
+        req.into()
+    }
+
+    async fn handle_response(&mut self, _ctx: &HttpContext, res: Response<Body>) -> Response<Body> {
+        let Some(rec) = self.pending.take() else {
+            return res;
+        };
+        record_response(&rec, &res);
+        res.map(|b| Tap::new(b, rec, Side::Response).into_body())
+    }
+
+    async fn handle_error(
+        &mut self,
+        _ctx: &HttpContext,
+        err: hyper_util::client::legacy::Error,
+    ) -> Response<Body> {
+        let info = classify_upstream_error(&err);
+        let body = format!(
+            "oauthscope: the request could not be forwarded.\n{}\n{}{}\n",
+            info.message,
+            info.chain.join("\n  caused by: "),
+            info.hint
+                .as_deref()
+                .map(|h| format!("\nhint: {h}"))
+                .unwrap_or_default()
+        );
+        if let Some(rec) = self.pending.take() {
+            rec.set_error(info);
+        }
+        bad_gateway(body)
+    }
+}
+
+impl Recorder {
+    fn new_exchange(&self, ctx: &HttpContext, req: &Request<Body>, kind: Kind) -> Exchange {
+        Exchange {
+            id: 0,
+            conn: self.conn,
+            kind,
+            client: ctx.client_addr.to_string(),
+            started: capture::now_rfc3339(),
+            timings: Default::default(),
+            request: capture::Request {
+                method: req.method().to_string(),
+                url: absolute_url(req.uri()),
+                version: format!("{:?}", req.version()),
+                headers: record_headers(req.headers(), &self.cfg.fingerprinter),
+                body: Default::default(),
+            },
+            response: None,
+            error: None,
+            incomplete: false,
+            relay: None,
+        }
+    }
+
+    /// Out of scope: relay the CONNECT tunnel untouched, counting bytes each way.
+    async fn open_tunnel(&self, ctx: &HttpContext, mut req: Request<Body>) -> Response<Body> {
+        let target = req
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let mut exchange = self.new_exchange(ctx, &req, Kind::Tunnel);
+        exchange.request.url = target.clone();
+        let rec = Recording::start(self.run.clone(), exchange);
+        let server = match tokio::net::TcpStream::connect(&target).await {
+            Ok(s) => s,
+            Err(e) => {
+                let info = ErrorInfo {
+                    kind: "upstream_connect".into(),
+                    message: format!("cannot open a tunnel to {target}: {e}"),
+                    chain: chain_of(&e),
+                    hint: None,
+                };
+                let body = format!("oauthscope: {}\n", info.message);
+                rec.set_error(info);
+                return bad_gateway(body);
+            }
+        };
+        let _ = server.set_nodelay(true);
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(up) => relay(&rec, TokioIo::new(up), server).await,
+                Err(e) => rec.set_error(ErrorInfo {
+                    kind: "tunnel".into(),
+                    message: format!("the client's CONNECT tunnel did not open: {e}"),
+                    chain: chain_of(&e),
+                    hint: None,
+                }),
+            }
+        });
+        Response::new(Body::empty())
+    }
+
+    /// Forward an upgrade request and, on 101, relay both upgraded connections.
+    async fn forward_upgrade(&self, rec: Arc<Recording>, mut req: Request<Body>) -> Response<Body> {
+        let client_side = hyper::upgrade::on(&mut req);
+        let (mut parts, _body) = req.into_parts();
+        parts.version = http::Version::HTTP_11;
+        parts.extensions = http::Extensions::new();
+        let upstream_req = Request::from_parts(parts, Empty::<Bytes>::new());
+        rec.body_finished(Side::Request, Vec::new(), 0, super::recording::BodyEnd::Complete);
+        let mut res = match self.cfg.upgrade_client.request(upstream_req).await {
+            Ok(res) => res,
+            Err(err) => {
+                let info = classify_upstream_error(&err);
+                let body = format!("oauthscope: {}\n", info.message);
+                rec.set_error(info);
+                return bad_gateway(body);
+            }
+        };
+        let res_for_record = Response::from_parts(
+            {
+                let (p, _) = Response::new(()).into_parts();
+                let mut p = p;
+                p.status = res.status();
+                p.version = res.version();
+                p.headers = res.headers().clone();
+                p
+            },
+            Body::empty(),
+        );
+        record_response(&rec, &res_for_record);
+        if res.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let res = res.map(Body::from);
+            return res.map(|b| Tap::new(b, rec, Side::Response).into_body());
+        }
+        let server_side = hyper::upgrade::on(&mut res);
+        let (parts, _) = res.into_parts();
+        rec.update(|ex| ex.kind = Kind::Upgrade);
+        tokio::spawn(async move {
+            match tokio::try_join!(client_side, server_side) {
+                Ok((c, s)) => relay(&rec, TokioIo::new(c), TokioIo::new(s)).await,
+                Err(e) => rec.set_error(ErrorInfo {
+                    kind: "upgrade".into(),
+                    message: format!("the upgraded connection did not open: {e}"),
+                    chain: chain_of(&e),
+                    hint: None,
+                }),
+            }
+        });
+        Response::from_parts(parts, Body::empty())
+    }
+}
+
+fn bad_gateway(body: String) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::BAD_GATEWAY)
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("x-oauthscope-error", "1")
+        .body(Body::from(body))
+        .expect("static response")
+}
+
+fn record_response(rec: &Recording, res: &Response<Body>) {
+    rec.set_response(
+        capture::Response {
+            status: res.status().as_u16(),
+            version: format!("{:?}", res.version()),
+            headers: res
+                .headers()
+                .iter()
+                .map(|(n, v)| Header(n.as_str().to_owned(), header_value_string(v.as_bytes())))
+                .collect(),
+            body: Default::default(),
+        },
+        header_string(res.headers(), &CONTENT_ENCODING),
+    );
+}
+
+/// Relay bytes both ways until both directions close; record the counts.
+async fn relay<C, S>(rec: &Recording, client: C, server: S)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut sr, mut sw) = tokio::io::split(server);
+    let ((up, e1), (down, e2)) = tokio::join!(pump(&mut cr, &mut sw), pump(&mut sr, &mut cw));
+    rec.update(|ex| {
+        ex.relay = Some(Relay {
+            client_to_server: up,
+            server_to_client: down,
+            duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+        });
+    });
+    if let Some(e) = e1.or(e2) {
+        rec.update(|ex| {
+            ex.error.get_or_insert(ErrorInfo {
+                kind: "relay".into(),
+                message: format!("the relayed connection ended with an error: {e}"),
+                chain: chain_of(&e),
+                hint: None,
+            });
+        });
+    }
+}
+
+async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    r: &mut R,
+    w: &mut W,
+) -> (u64, Option<std::io::Error>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut n_total = 0u64;
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) => {
+                let _ = w.shutdown().await;
+                return (n_total, None);
+            }
+            Ok(n) => {
+                if let Err(e) = w.write_all(&buf[..n]).await {
+                    return (n_total, Some(e));
+                }
+                n_total += n as u64;
+            }
+            Err(e) => {
+                let _ = w.shutdown().await;
+                return (n_total, Some(e));
+            }
+        }
+    }
+}
+
+/// Turn a forwarding failure into a record: kind, plain message, full cause chain, hint.
+pub fn classify_upstream_error(err: &(dyn std::error::Error + 'static)) -> ErrorInfo {
+    let chain = chain_of(err);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut io_kind = None;
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(ce) => ErrorInfo {
+                    kind: "upstream_tls".into(),
+                    message: format!("upstream certificate not trusted: {ce:?}"),
+                    chain,
+                    hint: Some(
+                        "if the server uses a private CA, pass --upstream-ca FILE.pem; \
+                         --insecure-upstream skips the check (not recommended)"
+                            .into(),
+                    ),
+                },
+                other => ErrorInfo {
+                    kind: "upstream_tls".into(),
+                    message: format!("TLS handshake with upstream failed: {other}"),
+                    chain,
+                    hint: None,
+                },
+            };
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+        }
+        cur = e.source();
+    }
+    use std::io::ErrorKind as K;
+    let (kind, message) = match io_kind {
+        Some(K::ConnectionRefused) => ("upstream_connect", "upstream refused the connection"),
+        Some(K::TimedOut) => ("upstream_timeout", "upstream did not answer in time"),
+        Some(K::ConnectionReset) | Some(K::BrokenPipe) | Some(K::UnexpectedEof) => {
+            ("upstream_protocol", "upstream closed the connection")
+        }
+        _ => {
+            let connect = chain.iter().any(|c| c.contains("connect") || c.contains("dns"));
+            if connect {
+                ("upstream_connect", "cannot connect to upstream")
+            } else {
+                ("upstream_protocol", "upstream failed")
+            }
+        }
+    };
+    ErrorInfo {
+        kind: kind.into(),
+        message: format!(
+            "{message}: {}",
+            chain.last().cloned().unwrap_or_default()
+        ),
+        chain,
+        hint: None,
+    }
+}
+
+/// `https://host:443/x` → `https://host/x`; origin-form stays as it came.
+pub fn absolute_url(uri: &Uri) -> String {
+    let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
+        return uri.to_string();
+    };
+    let default = matches!((scheme, auth.port_u16()), ("https", Some(443)) | ("http", Some(80)));
+    let host = if default { auth.host() } else { auth.as_str() };
+    let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    format!("{scheme}://{host}{pq}")
+}
+
+fn record_headers(headers: &HeaderMap, fpr: &Fingerprinter) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            let value = header_value_string(v.as_bytes());
+            let value = if n.as_str() == "proxy-authorization" {
+                mask_header_value(fpr, n.as_str(), &value)
+            } else {
+                value
+            };
+            Header(n.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+fn header_string(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    let v: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!v.is_empty()).then(|| v.join(", "))
+}
+
+fn connection_tokens(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(UPGRADE) && connection_tokens(headers).iter().any(|t| t == "upgrade")
+}
+
+/// Remove hop-by-hop headers before forwarding (RFC 9110 §7.6.1). An upgrade keeps its
+/// `Connection: upgrade` and `Upgrade`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let tokens = connection_tokens(headers);
+    for name in ["proxy-authorization", "proxy-connection", "te", "keep-alive", "trailer"] {
+        headers.remove(name);
+    }
+    for t in &tokens {
+        if keep_upgrade && (t == "upgrade" || t == "connection") {
+            continue;
+        }
+        if let Ok(name) = HeaderName::from_bytes(t.as_bytes()) {
+            headers.remove(name);
+        }
+    }
+    if keep_upgrade {
+        headers.insert(CONNECTION, http::HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(CONNECTION);
+        headers.remove(UPGRADE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_drop_default_ports() {
+        let u: Uri = "https://a.example:443/t?x=1".parse().unwrap();
+        assert_eq!(absolute_url(&u), "https://a.example/t?x=1");
+        let u: Uri = "http://127.0.0.1:8081/".parse().unwrap();
+        assert_eq!(absolute_url(&u), "http://127.0.0.1:8081/");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_stripped() {
+        let mut h = HeaderMap::new();
+        h.insert("proxy-authorization", "Basic eDp5".parse().unwrap());
+        h.insert("connection", "keep-alive, x-custom".parse().unwrap());
+        h.insert("x-custom", "1".parse().unwrap());
+        h.insert("te", "trailers".parse().unwrap());
+        h.insert("authorization", "Bearer t".parse().unwrap());
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("authorization"));
+        let mut w = HeaderMap::new();
+        w.insert("connection", "Upgrade".parse().unwrap());
+        w.insert("upgrade", "websocket".parse().unwrap());
+        assert!(is_upgrade(&w));
+        strip_hop_by_hop(&mut w, true);
+        assert!(w.contains_key("upgrade") && w.contains_key("connection"));
+    }
+}

@@ -1,0 +1,200 @@
+//! The recording proxy: hudsucker with our CA, a capturing handler, verified upstream TLS,
+//! scope rules, and a writer thread behind a bounded queue.
+//!
+//! [`run`] takes a bound listener and a shutdown future, so tests bind port 0.
+
+pub mod console;
+pub mod handler;
+pub mod recording;
+pub mod scope;
+pub mod tap;
+pub mod tlswatch;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hudsucker::Proxy;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto::Builder as ServerBuilder;
+use tokio::net::TcpListener;
+
+use crate::ca::LocalCa;
+use crate::capture::redact::{Fingerprinter, random_salt};
+use crate::capture::writer::{Observer, create_capture_file};
+use crate::capture::{self, CaptureHeader, CaptureWriter, ErrorInfo, Exchange, Kind, Summary};
+use handler::{HandlerConfig, Recorder};
+use recording::{Recording, RunState};
+use scope::Scope;
+
+/// Largest request head the proxy accepts (larger gets 431).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Validated settings of one proxy run.
+pub struct ProxyOptions {
+    pub out: PathBuf,
+    pub max_body: usize,
+    pub scope: Scope,
+    pub upstream_cas: Vec<PathBuf>,
+    pub insecure_upstream: bool,
+    pub ca_dir: PathBuf,
+    pub quiet: bool,
+    /// How long in-flight exchanges may take to finish after shutdown is asked.
+    pub grace: Duration,
+    /// Extra observers (live analysis, HAR writer) besides the console.
+    pub observers: Vec<Box<dyn Observer>>,
+}
+
+/// Serve on `listener` until `shutdown` resolves; return the capture's totals.
+pub async fn run(
+    opts: ProxyOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Summary> {
+    let style = console::Style::detect();
+    let ca = LocalCa::load_or_create(&opts.ca_dir).context("loading the CA")?;
+    if ca.info.created {
+        println!(
+            "created a new CA: {} (trust it in your client: `oauthscope ca` shows how)",
+            ca.info.cert_path.display()
+        );
+    }
+    let ca_path = ca.info.cert_path.display().to_string();
+    let tls = upstream::client_config(&opts.upstream_cas, opts.insecure_upstream)?;
+    if opts.insecure_upstream {
+        eprintln!(
+            "{}",
+            style.red(
+                "WARNING: --insecure-upstream: upstream certificates are NOT verified. \
+                 Anyone on the path can read and change this traffic."
+            )
+        );
+    }
+
+    let salt = random_salt();
+    let header = CaptureHeader::new(capture::now_rfc3339(), salt.clone());
+    let file = create_capture_file(&opts.out, &header)
+        .with_context(|| format!("creating capture file {}", opts.out.display()))?;
+    let fingerprinter = Fingerprinter::new(&salt);
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(console::Console {
+        style,
+        fingerprinter: fingerprinter.clone(),
+        quiet: opts.quiet,
+        ca_path: ca_path.clone(),
+    })];
+    observers.extend(opts.observers);
+    let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
+    let run_state = Arc::new(RunState::new(writer.sink(), opts.max_body));
+
+    let cfg = Arc::new(HandlerConfig {
+        scope: opts.scope,
+        fingerprinter,
+        upgrade_client: Client::builder(TokioExecutor::new())
+            .build(upstream::connector(tls.clone(), false)),
+        ca_path: ca_path.clone(),
+    });
+    install_tls_hook(run_state.clone(), ca_path.clone());
+
+    let local: SocketAddr = listener.local_addr()?;
+    let mut client = Client::builder(TokioExecutor::new());
+    client
+        .http1_title_case_headers(true)
+        .http1_preserve_header_case(true)
+        .pool_idle_timeout(Duration::from_secs(60));
+    let mut server = ServerBuilder::new(TokioExecutor::new());
+    server
+        .http1()
+        .title_case_headers(true)
+        .preserve_header_case(true)
+        .max_buf_size(MAX_HEAD_BYTES);
+    server.http2().max_header_list_size(MAX_HEAD_BYTES as u32);
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let proxy = Proxy::builder()
+        .with_listener(listener)
+        .with_ca(ca)
+        .with_http_connector(upstream::connector(tls, true))
+        .with_client(client)
+        .with_server(server)
+        .with_http_handler(Recorder::new(run_state.clone(), cfg))
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        })
+        .build()?;
+    let task = tokio::spawn(proxy.start());
+    println!("oauthscope proxy listening on http://{local}");
+    println!("recording to {}", opts.out.display());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    shutdown.await;
+    let _ = stop_tx.send(());
+    // Stop accepting; give in-flight exchanges a bounded time to end.
+    let deadline = tokio::time::Instant::now() + opts.grace;
+    let _ = tokio::time::timeout_at(deadline, task).await;
+    while run_state.in_flight.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let abandoned = run_state.in_flight.load(Ordering::Relaxed);
+    tlswatch::set_hook(None);
+    let summary = tokio::task::spawn_blocking(move || writer.finish()).await?;
+    if abandoned > 0 {
+        eprintln!("{abandoned} exchange(s) still in flight at shutdown were not recorded");
+    }
+    Ok(summary)
+}
+
+/// Record client-side TLS failures (reported by [`tlswatch`]) as connection entries.
+fn install_tls_hook(run: Arc<RunState>, ca_path: String) {
+    tlswatch::set_hook(Some(Arc::new(move |f: tlswatch::ClientTlsFailure| {
+        let joined = f.chain.join(": ");
+        let rejected = ["alert", "UnknownCA", "BadCertificate", "CertificateUnknown"]
+            .iter()
+            .any(|k| joined.contains(k));
+        let (message, hint) = if rejected {
+            (
+                format!("the client rejected our certificate for {}: {joined}", f.target),
+                Some(format!(
+                    "make the client trust {ca_path} (`oauthscope ca` shows the command for each client)"
+                )),
+            )
+        } else {
+            (
+                format!("TLS handshake with the client failed for {}: {joined}", f.target),
+                None,
+            )
+        };
+        let exchange = Exchange {
+            id: 0,
+            conn: 0,
+            kind: Kind::Connection,
+            client: f.client,
+            started: capture::now_rfc3339(),
+            timings: Default::default(),
+            request: capture::Request {
+                method: "CONNECT".into(),
+                url: f.target,
+                version: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                body: Default::default(),
+            },
+            response: None,
+            error: None,
+            incomplete: false,
+            relay: None,
+        };
+        let rec = Recording::start(run.clone(), exchange);
+        rec.set_error(ErrorInfo {
+            kind: "client_tls".into(),
+            message,
+            chain: f.chain,
+            hint,
+        });
+    })));
+}

@@ -12,11 +12,11 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use hudsucker::certificate_authority::CertificateAuthority;
 use http::uri::Authority;
+use hudsucker::certificate_authority::CertificateAuthority;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
 };
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -187,13 +187,11 @@ impl LocalCa {
         params.distinguished_name = dn;
         params.subject_alt_names = vec![match host.parse::<IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(
-                host.to_string()
-                    .try_into()
-                    .map_err(|_| rcgen::Error::InvalidAsn1String(
-                        rcgen::InvalidAsn1String::Ia5String(host.to_string()),
-                    ))?,
-            ),
+            Err(_) => SanType::DnsName(host.to_string().try_into().map_err(|_| {
+                rcgen::Error::InvalidAsn1String(rcgen::InvalidAsn1String::Ia5String(
+                    host.to_string(),
+                ))
+            })?),
         }];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -253,7 +251,12 @@ fn create(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), CaError> 
     let now = OffsetDateTime::now_utc();
     let mut params = CertificateParams::default();
     let host = hostname();
-    let date = format!("{:04}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day());
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    );
     let mut dn = DistinguishedName::new();
     dn.push(
         DnType::CommonName,
@@ -340,7 +343,10 @@ mod tests {
         let a = LocalCa::load_or_create(&dir).unwrap();
         assert!(a.info.created);
         assert!(a.info.subject.contains("oauthscope"));
-        let mode = std::fs::metadata(dir.join(CA_KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join(CA_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let b = LocalCa::load_or_create(&dir).unwrap();
         assert!(!b.info.created);

@@ -59,7 +59,12 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub insecure_upstream: bool,
     /// Folder of the local CA (ca.pem, ca.key).
-    #[arg(long, env = "OAUTHSCOPE_CA_DIR", value_name = "DIR", default_value = "certs")]
+    #[arg(
+        long,
+        env = "OAUTHSCOPE_CA_DIR",
+        value_name = "DIR",
+        default_value = "certs"
+    )]
     pub ca_dir: PathBuf,
     /// Print only failed exchanges.
     #[arg(long, short)]
@@ -72,7 +77,12 @@ pub struct ProxyArgs {
 #[derive(Debug, Args)]
 pub struct CaArgs {
     /// Folder of the local CA (ca.pem, ca.key).
-    #[arg(long, env = "OAUTHSCOPE_CA_DIR", value_name = "DIR", default_value = "certs")]
+    #[arg(
+        long,
+        env = "OAUTHSCOPE_CA_DIR",
+        value_name = "DIR",
+        default_value = "certs"
+    )]
     pub ca_dir: PathBuf,
     /// Replace the CA with a new one (clients must trust the new one).
     #[arg(long)]
@@ -100,7 +110,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "mib" => 1024.0 * 1024.0,
         "g" | "gb" => 1e9,
         "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown size unit {other:?} (use k, KiB, M, MiB, G, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use k, KiB, M, MiB, G, GiB)"
+            ));
+        }
     };
     Ok((n * mult) as usize)
 }

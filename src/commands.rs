@@ -81,15 +81,23 @@ pub fn ca(args: CaArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.rotate {
-        println!("rotated: a new CA replaces the old one; clients must trust the new certificate.\n");
+        println!(
+            "rotated: a new CA replaces the old one; clients must trust the new certificate.\n"
+        );
     } else if info.created {
         println!("created a new CA.\n");
     }
     println!("certificate  {}", info.cert_path.display());
-    println!("private key  {} (mode 0600; keep it secret)", info.key_path.display());
+    println!(
+        "private key  {} (mode 0600; keep it secret)",
+        info.key_path.display()
+    );
     println!("subject      {}", info.subject);
     println!("SHA-256      {}", info.sha256);
     println!("expires      {}", info.not_after);
-    println!("\nTrust it in your client:\n{}", trust_instructions(&info.cert_path));
+    println!(
+        "\nTrust it in your client:\n{}",
+        trust_instructions(&info.cert_path)
+    );
     Ok(())
 }

@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Ca(args) => oauthscope::commands::ca(args),
-        Command::Proxy(args) => runtime().and_then(|rt| rt.block_on(oauthscope::commands::proxy(args))),
+        Command::Proxy(args) => {
+            runtime().and_then(|rt| rt.block_on(oauthscope::commands::proxy(args)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -23,14 +25,16 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Logs go to stderr (`RUST_LOG`, default warnings); hudsucker's own messages are off by
 /// default because the proxy reports what matters itself (see `proxy::tlswatch`).
 fn init_tracing() {
-    let env = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,hudsucker=off"));
+    let env =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,hudsucker=off"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(oauthscope::proxy::console::Style::detect().enabled)

@@ -72,9 +72,9 @@ fn decode_one(input: &[u8], coding: &str, cap: usize) -> Result<(Vec<u8>, bool),
             }
         }
         "br" => Box::new(brotli::Decompressor::new(input, 8192)),
-        "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(input).map_err(|e| format!("zstd: {e}"))?,
-        ),
+        "zstd" => {
+            Box::new(zstd::stream::read::Decoder::new(input).map_err(|e| format!("zstd: {e}"))?)
+        }
         other => return Err(format!("unknown content coding {other:?}")),
     };
     read_capped(reader, cap).map_err(|e| format!("{coding}: {e}"))
@@ -146,7 +146,10 @@ mod tests {
         let mut d = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         d.write_all(&data).unwrap();
         let d = d.finish().unwrap();
-        assert_eq!(decode_all(&d, &["deflate".into()], 1 << 20).unwrap().0, data);
+        assert_eq!(
+            decode_all(&d, &["deflate".into()], 1 << 20).unwrap().0,
+            data
+        );
     }
 
     #[test]
@@ -166,6 +169,12 @@ mod tests {
             truncated: false,
             content_encoding: Some("UTF-8".into()),
         };
-        assert!(unknown.into_body(100).decode_error.unwrap().contains("unknown"));
+        assert!(
+            unknown
+                .into_body(100)
+                .decode_error
+                .unwrap()
+                .contains("unknown")
+        );
     }
 }

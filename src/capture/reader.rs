@@ -17,7 +17,9 @@ pub enum CaptureError {
     Empty(String),
     #[error("{path} is not an oauthscope capture (line 1: {reason})")]
     NotACapture { path: String, reason: String },
-    #[error("{path} has capture format version {found}; this oauthscope reads version {FORMAT_VERSION}")]
+    #[error(
+        "{path} has capture format version {found}; this oauthscope reads version {FORMAT_VERSION}"
+    )]
     UnsupportedVersion { path: String, found: u32 },
 }
 
@@ -58,7 +60,10 @@ impl CaptureReader<BufReader<File>> {
             path: path.display().to_string(),
             source,
         })?;
-        Self::new(BufReader::with_capacity(256 * 1024, file), &path.display().to_string())
+        Self::new(
+            BufReader::with_capacity(256 * 1024, file),
+            &path.display().to_string(),
+        )
     }
 }
 
@@ -182,7 +187,10 @@ mod tests {
                 method: "GET".into(),
                 url: "https://a/".into(),
                 version: "HTTP/1.1".into(),
-                headers: vec![Header("a".into(), "1".into()), Header("a".into(), "2".into())],
+                headers: vec![
+                    Header("a".into(), "1".into()),
+                    Header("a".into(), "2".into()),
+                ],
                 body: Body::default(),
             },
             response: None,

@@ -80,7 +80,8 @@ pub fn is_secret_header(name: &str) -> bool {
 
 /// Mask a credential header value, keeping its scheme visible (`Bearer [redacted fp:..]`).
 pub fn mask_header_value(fpr: &Fingerprinter, name: &str, value: &str) -> String {
-    if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization")
+    if name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("proxy-authorization")
     {
         if let Some((scheme, rest)) = value.split_once(' ') {
             if !rest.trim().is_empty() && scheme.len() < 20 {

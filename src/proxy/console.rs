@@ -68,7 +68,6 @@ pub struct Console {
     pub style: Style,
     pub fingerprinter: Fingerprinter,
     pub quiet: bool,
-    pub ca_path: String,
 }
 
 impl Console {
@@ -128,7 +127,11 @@ impl Console {
                 sanitize_for_terminal(&e.message)
             ));
             if let Some(h) = &e.hint {
-                line.push_str(&format!("\n    {} {}", s.yellow("hint:"), sanitize_for_terminal(h)));
+                line.push_str(&format!(
+                    "\n    {} {}",
+                    s.yellow("hint:"),
+                    sanitize_for_terminal(h)
+                ));
             }
         }
         line

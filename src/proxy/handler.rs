@@ -29,8 +29,6 @@ pub struct HandlerConfig {
     pub fingerprinter: Fingerprinter,
     /// HTTP/1.1-only client for upgrade requests (WebSocket needs HTTP/1.1).
     pub upgrade_client: Client<HttpsConnector, Empty<Bytes>>,
-    /// Hint printed in errors about our CA (its path).
-    pub ca_path: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +77,11 @@ impl Clone for Recorder {
 }
 
 impl HttpHandler for Recorder {
-    async fn handle_request(&mut self, ctx: &HttpContext, mut req: Request<Body>) -> RequestOrResponse {
+    async fn handle_request(
+        &mut self,
+        ctx: &HttpContext,
+        mut req: Request<Body>,
+    ) -> RequestOrResponse {
         if req.method() == Method::CONNECT {
             let host = req.uri().host().unwrap_or_default().to_string();
             if self.cfg.scope.intercepts(&host) {
@@ -88,7 +90,8 @@ impl HttpHandler for Recorder {
             return self.open_tunnel(ctx, req).await.into();
         }
         let upgrade = is_upgrade(req.headers());
-        let exchange = self.new_exchange(ctx, &req, if upgrade { Kind::Upgrade } else { Kind::Http });
+        let exchange =
+            self.new_exchange(ctx, &req, if upgrade { Kind::Upgrade } else { Kind::Http });
         let rec = Arc::new(Recording::start(self.run.clone(), exchange));
         strip_hop_by_hop(req.headers_mut(), upgrade);
         if upgrade {
@@ -200,7 +203,12 @@ impl Recorder {
         parts.version = http::Version::HTTP_11;
         parts.extensions = http::Extensions::new();
         let upstream_req = Request::from_parts(parts, Empty::<Bytes>::new());
-        rec.body_finished(Side::Request, Vec::new(), 0, super::recording::BodyEnd::Complete);
+        rec.body_finished(
+            Side::Request,
+            Vec::new(),
+            0,
+            super::recording::BodyEnd::Complete,
+        );
         let mut res = match self.cfg.upgrade_client.request(upstream_req).await {
             Ok(res) => res,
             Err(err) => {
@@ -283,7 +291,7 @@ where
         ex.relay = Some(Relay {
             client_to_server: up,
             server_to_client: down,
-            duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: super::recording::round_ms(start.elapsed().as_secs_f64() * 1000.0),
         });
     });
     if let Some(e) = e1.or(e2) {
@@ -352,6 +360,11 @@ pub fn classify_upstream_error(err: &(dyn std::error::Error + 'static)) -> Error
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             io_kind.get_or_insert(io.kind());
+            // io::Error::source() skips the wrapped error itself: look inside.
+            if let Some(inner) = io.get_ref() {
+                cur = Some(inner);
+                continue;
+            }
         }
         cur = e.source();
     }
@@ -363,7 +376,9 @@ pub fn classify_upstream_error(err: &(dyn std::error::Error + 'static)) -> Error
             ("upstream_protocol", "upstream closed the connection")
         }
         _ => {
-            let connect = chain.iter().any(|c| c.contains("connect") || c.contains("dns"));
+            let connect = chain
+                .iter()
+                .any(|c| c.contains("connect") || c.contains("dns"));
             if connect {
                 ("upstream_connect", "cannot connect to upstream")
             } else {
@@ -373,10 +388,7 @@ pub fn classify_upstream_error(err: &(dyn std::error::Error + 'static)) -> Error
     };
     ErrorInfo {
         kind: kind.into(),
-        message: format!(
-            "{message}: {}",
-            chain.last().cloned().unwrap_or_default()
-        ),
+        message: format!("{message}: {}", chain.last().cloned().unwrap_or_default()),
         chain,
         hint: None,
     }
@@ -387,7 +399,10 @@ pub fn absolute_url(uri: &Uri) -> String {
     let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
         return uri.to_string();
     };
-    let default = matches!((scheme, auth.port_u16()), ("https", Some(443)) | ("http", Some(80)));
+    let default = matches!(
+        (scheme, auth.port_u16()),
+        ("https", Some(443)) | ("http", Some(80))
+    );
     let host = if default { auth.host() } else { auth.as_str() };
     let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     format!("{scheme}://{host}{pq}")
@@ -436,7 +451,13 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
 /// `Connection: upgrade` and `Upgrade`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let tokens = connection_tokens(headers);
-    for name in ["proxy-authorization", "proxy-connection", "te", "keep-alive", "trailer"] {
+    for name in [
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "keep-alive",
+        "trailer",
+    ] {
         headers.remove(name);
     }
     for t in &tokens {
@@ -484,5 +505,37 @@ mod tests {
         assert!(is_upgrade(&w));
         strip_hop_by_hop(&mut w, true);
         assert!(w.contains_key("upgrade") && w.contains_key("connection"));
+    }
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(Box<dyn std::error::Error + Send + Sync>);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    #[test]
+    fn certificate_errors_are_found_inside_io_errors() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        let outer = Outer(Box::new(std::io::Error::other(io)));
+        let info = classify_upstream_error(&outer);
+        assert_eq!(info.kind, "upstream_tls", "{info:?}");
+        assert!(info.message.contains("UnknownIssuer"));
+        let refused = Outer(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert_eq!(classify_upstream_error(&refused).kind, "upstream_connect");
     }
 }

@@ -85,7 +85,6 @@ pub async fn run(
         style,
         fingerprinter: fingerprinter.clone(),
         quiet: opts.quiet,
-        ca_path: ca_path.clone(),
     })];
     observers.extend(opts.observers);
     let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
@@ -96,7 +95,6 @@ pub async fn run(
         fingerprinter,
         upgrade_client: Client::builder(TokioExecutor::new())
             .build(upstream::connector(tls.clone(), false)),
-        ca_path: ca_path.clone(),
     });
     install_tls_hook(run_state.clone(), ca_path.clone());
 
@@ -159,14 +157,20 @@ fn install_tls_hook(run: Arc<RunState>, ca_path: String) {
             .any(|k| joined.contains(k));
         let (message, hint) = if rejected {
             (
-                format!("the client rejected our certificate for {}: {joined}", f.target),
+                format!(
+                    "the client rejected our certificate for {}: {joined}",
+                    f.target
+                ),
                 Some(format!(
                     "make the client trust {ca_path} (`oauthscope ca` shows the command for each client)"
                 )),
             )
         } else {
             (
-                format!("TLS handshake with the client failed for {}: {joined}", f.target),
+                format!(
+                    "TLS handshake with the client failed for {}: {joined}",
+                    f.target
+                ),
                 None,
             )
         };

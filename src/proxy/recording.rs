@@ -94,7 +94,7 @@ impl Recording {
 
     /// Milliseconds since the exchange started.
     pub fn elapsed_ms(&self) -> f64 {
-        self.t0.elapsed().as_secs_f64() * 1000.0
+        round_ms(self.t0.elapsed().as_secs_f64() * 1000.0)
     }
 
     pub fn id(&self) -> u64 {
@@ -112,7 +112,11 @@ impl Recording {
     }
 
     /// The response head arrived.
-    pub fn set_response(&self, response: crate::capture::Response, content_encoding: Option<String>) {
+    pub fn set_response(
+        &self,
+        response: crate::capture::Response,
+        content_encoding: Option<String>,
+    ) {
         let t = self.elapsed_ms();
         self.with(|s| {
             s.exchange.timings.response_start = Some(t);
@@ -222,4 +226,9 @@ impl Drop for Recording {
             response_body: s.response_body,
         });
     }
+}
+
+/// Milliseconds rounded to the microsecond.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }

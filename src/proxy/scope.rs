@@ -13,7 +13,11 @@ pub struct Scope {
 impl Scope {
     /// Compile the patterns; an invalid one is an error naming it.
     pub fn new(include: &[String], exclude: &[String]) -> Result<Self, regex::Error> {
-        let compile = |v: &[String]| v.iter().map(|p| Regex::new(p)).collect::<Result<Vec<_>, _>>();
+        let compile = |v: &[String]| {
+            v.iter()
+                .map(|p| Regex::new(p))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(Scope {
             include: compile(include)?,
             exclude: compile(exclude)?,

@@ -84,7 +84,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if attrs.metadata().name() != "proxy" || !attrs.metadata().target().starts_with("hudsucker") {
+        if attrs.metadata().name() != "proxy" || !attrs.metadata().target().starts_with("hudsucker")
+        {
             return;
         }
         let mut c = Collect::default();

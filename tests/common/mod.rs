@@ -1,0 +1,421 @@
+//! Test harness: a real HTTPS/HTTP upstream (hyper + tokio-rustls, certificate from a test
+//! CA) and the real `oauthscope` binary as a proxy, both on port 0.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use oauthscope::capture::{CaptureReader, Exchange};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh, empty folder for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("oauthscope-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A CA for the test upstream, and a server config signed by it (SANs: localhost, 127.0.0.1).
+pub struct UpstreamTls {
+    pub ca_pem_path: PathBuf,
+    pub config: Arc<ServerConfig>,
+}
+
+pub fn upstream_tls(dir: &Path) -> UpstreamTls {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "oauthscope test upstream CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let ca_pem_path = dir.join("upstream-ca.pem");
+    std::fs::write(&ca_pem_path, ca_cert.pem()).unwrap();
+    let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let mut config = ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![CertificateDer::from(leaf_cert.der().to_vec())], key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    UpstreamTls {
+        ca_pem_path,
+        config: Arc::new(config),
+    }
+}
+
+/// A running upstream server.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Upstream {
+    pub fn https_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.addr.port())
+    }
+    pub fn https_localhost(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr.port())
+    }
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.addr.port())
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Start the upstream on 127.0.0.1:0, with TLS when `tls` is given.
+pub async fn start_upstream(tls: Option<Arc<ServerConfig>>) -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let h = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = tokio::select! {
+                r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                _ = &mut stop_rx => return,
+            };
+            let acceptor = acceptor.clone();
+            let hits = h.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    handle(req)
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                match acceptor {
+                    Some(acc) => {
+                        if let Ok(tls) = acc.accept(tcp).await {
+                            let _ = builder
+                                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                                .await;
+                        }
+                    }
+                    None => {
+                        let _ = builder
+                            .serve_connection_with_upgrades(TokioIo::new(tcp), svc)
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    Upstream {
+        addr,
+        hits,
+        stop: Some(stop_tx),
+    }
+}
+
+fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
+}
+
+fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.uri().query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// The byte at position `i` of the pattern served by `/bytes`.
+pub fn pattern_byte(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn handle(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let res = match path.as_str() {
+        "/echo" => {
+            let method = req.method().to_string();
+            let version = format!("{:?}", req.version());
+            let headers: Vec<(String, String)> = req
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                .collect();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let json = serde_json::json!({
+                "method": method,
+                "version": version,
+                "headers": headers,
+                "body_len": body.len(),
+                "body_sha256": sha256_hex(&body),
+            });
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(full(json.to_string()))
+                .unwrap()
+        }
+        "/gzip" => {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(br#"{"message":"hello compressed world"}"#)
+                .unwrap();
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("content-encoding", "gzip")
+                .body(full(e.finish().unwrap()))
+                .unwrap()
+        }
+        "/bytes" => {
+            let n: u64 = query_param(&req, "n")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let delay: u64 = query_param(&req, "delay_ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let chunk = 64 * 1024u64;
+            let stream = futures_util::stream::unfold(0u64, move |pos| async move {
+                if pos >= n {
+                    return None;
+                }
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+                let end = (pos + chunk).min(n);
+                let data: Vec<u8> = (pos..end).map(pattern_byte).collect();
+                Some((Ok::<_, std::io::Error>(Frame::data(Bytes::from(data))), end))
+            });
+            Response::builder()
+                .header("content-type", "application/octet-stream")
+                .header("content-length", n.to_string())
+                .body(BodyExt::boxed(StreamBody::new(stream)))
+                .unwrap()
+        }
+        "/ws" => {
+            let key = req
+                .headers()
+                .get("sec-websocket-key")
+                .cloned()
+                .unwrap_or_else(|| http::HeaderValue::from_static(""));
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Ok(up) = on_upgrade.await {
+                    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                        TokioIo::new(up),
+                        tokio_tungstenite::tungstenite::protocol::Role::Server,
+                        None,
+                    )
+                    .await;
+                    let (mut tx, mut rx) = ws.split();
+                    while let Some(Ok(msg)) = rx.next().await {
+                        if msg.is_close() {
+                            break;
+                        }
+                        if tx.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            });
+            let accept =
+                tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+            Response::builder()
+                .status(101)
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .header("sec-websocket-accept", accept)
+                .body(full(Bytes::new()))
+                .unwrap()
+        }
+        p if p.starts_with("/status/") => {
+            let code: u16 = p[8..].parse().unwrap_or(500);
+            Response::builder()
+                .status(code)
+                .body(full(format!("status {code}")))
+                .unwrap()
+        }
+        _ => Response::builder()
+            .status(404)
+            .body(full("not found"))
+            .unwrap(),
+    };
+    Ok(res)
+}
+
+/// The `oauthscope` binary running as a proxy.
+pub struct ProxyProc {
+    child: Child,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub capture: PathBuf,
+    pub ca_dir: PathBuf,
+    pub lines: Arc<Mutex<Vec<String>>>,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_oauthscope")
+}
+
+impl ProxyProc {
+    /// Start `oauthscope proxy` on 127.0.0.1:0 writing into `dir`, with extra flags.
+    pub fn start(dir: &Path, extra: &[&str]) -> Self {
+        let capture = dir.join("capture.jsonl");
+        let ca_dir = dir.join("certs");
+        let mut child = Command::new(bin())
+            .args(["proxy", "--listen", "127.0.0.1:0", "--grace", "5"])
+            .arg("--out")
+            .arg(&capture)
+            .arg("--ca-dir")
+            .arg(&ca_dir)
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env_remove("OAUTHSCOPE_CA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start oauthscope");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("oauthscope proxy listening on http://") {
+                    let _ = tx.send(a.parse::<SocketAddr>().unwrap());
+                }
+                l.lock().unwrap().push(line);
+            }
+        });
+        let err = child.stderr.take().unwrap();
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(format!("stderr: {line}"));
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("proxy did not start: {:?}", lines.lock().unwrap()));
+        ProxyProc {
+            child,
+            addr,
+            dir: dir.to_path_buf(),
+            capture,
+            ca_dir,
+            lines,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ca_pem(&self) -> PathBuf {
+        self.ca_dir.join("ca.pem")
+    }
+
+    /// A reqwest client going through the proxy and trusting our CA (not the webpki roots).
+    pub fn client(&self) -> reqwest::Client {
+        self.client_builder().build().unwrap()
+    }
+
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        let pem = std::fs::read(self.ca_pem()).unwrap();
+        reqwest::Client::builder()
+            .proxy(reqwest::Proxy::all(self.url()).unwrap())
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .tls_built_in_root_certs(false)
+            .timeout(Duration::from_secs(60))
+    }
+
+    /// SIGTERM, wait for exit; returns the exit status and everything it printed.
+    pub fn stop(mut self) -> (ExitStatus, Vec<String>) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let lines = self.lines.lock().unwrap().clone();
+        (status, lines)
+    }
+
+    /// SIGKILL (nothing is flushed on the way out).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn output(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ProxyProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// Every exchange in a capture (panics on any unreadable line).
+pub fn read_capture(path: &Path) -> Vec<Exchange> {
+    CaptureReader::open(path)
+        .unwrap()
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+/// Stop the proxy and return its exchanges and output.
+pub fn stop_and_read(proxy: ProxyProc) -> (Vec<Exchange>, Vec<String>) {
+    let capture = proxy.capture.clone();
+    let (status, lines) = proxy.stop();
+    assert!(status.success(), "proxy exit {status:?}: {lines:#?}");
+    (read_capture(&capture), lines)
+}

@@ -14,8 +14,10 @@
 //! Data path: client → proxy → upstream; each finished exchange goes through a bounded
 //! queue to the capture writer thread, which appends one JSON line and feeds observers.
 
+pub mod analyze;
 pub mod ca;
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod oauth;
 pub mod proxy;

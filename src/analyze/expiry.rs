@@ -1,0 +1,210 @@
+//! token-expired-used, stale-token-used, fails-after-interval, jwt-claims, clock-skew:
+//! time, and which token is sent when.
+
+use super::{Analyzer, Cx, Findings, Severity, finding};
+use crate::capture::redact::Fingerprinter;
+use crate::oauth::Step;
+use crate::oauth::parse::{decode_jwt, url_host};
+use crate::oauth::timeline::{FlowState, TokenKind, human_duration};
+
+/// Clocks further apart than this are reported.
+const SKEW_SECS: f64 = 120.0;
+
+#[derive(Default)]
+pub struct Expiry;
+
+impl Analyzer for Expiry {
+    fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
+        date_skew(cx, out);
+        if let Step::Token(t) = cx.step {
+            if let Some(iat) = t
+                .response
+                .as_ref()
+                .and_then(|r| r.access_token.as_deref())
+                .and_then(decode_jwt)
+                .and_then(|j| j.claim_i64("iat"))
+            {
+                let d = iat as f64 - cx.at;
+                if d.abs() > SKEW_SECS {
+                    skew(cx, out, &t.endpoint, d, "the access token's `iat` claim");
+                }
+            }
+        }
+        let Some(call) = cx.step.api_call() else { return };
+        let Some(tok) = &call.token else { return };
+        let Some(info) = cx.state.token(tok, cx.fpr) else { return };
+        if info.kind != TokenKind::Access {
+            return;
+        }
+        let id = cx.ex.id;
+        if let Some(exp) = info.expires_at.filter(|e| *e < cx.at) {
+            out.add(
+                info.fp.clone(),
+                finding(
+                    "token-expired-used",
+                    Severity::Medium,
+                    vec![info.issued_by, id],
+                    Some("a"),
+                    format!("access token fp:{} used after it expired", info.fp),
+                    format!(
+                        "The token was issued {} into the capture with a lifetime of {}; it was sent {} after it expired.",
+                        human_duration(cx.state.rel(info.issued_at)),
+                        info.lifetime.map(human_duration).unwrap_or_else(|| "?".into()),
+                        human_duration(cx.at - exp)
+                    ),
+                    "Refresh the access token before it expires (e.g. when less than a minute is left), or at the latest on the first 401.",
+                ),
+            );
+        }
+        if let Some(newer) = info.superseded_by.as_ref().filter(|_| info.superseded_at.is_some_and(|s| s <= cx.at)) {
+            let newer_id = cx.state.tokens.get(newer).map(|n| n.issued_by);
+            let mut ev = vec![info.issued_by];
+            ev.extend(newer_id);
+            ev.push(id);
+            out.add(
+                info.fp.clone(),
+                finding(
+                    "stale-token-used",
+                    Severity::High,
+                    ev,
+                    Some("4"),
+                    format!("old access token fp:{} sent after a refresh issued fp:{newer}", info.fp),
+                    "A refresh issued a newer access token, but the API call still carries the old one: the connector did not replace its cached token (seed step 4: the API must work with the new token).",
+                    "After each refresh, store and use the new access token (and the new refresh token, if one came).",
+                ),
+            );
+        }
+        if let Some(jwt) = &info.jwt {
+            let mut claims: Vec<String> = Vec::new();
+            if let Some(nbf) = jwt.nbf.filter(|n| *n as f64 > cx.at + 60.0) {
+                claims.push(format!("`nbf` is {} in the future", human_duration(nbf as f64 - cx.at)));
+            }
+            if let Some(iat) = jwt.iat.filter(|i| *i as f64 > cx.at + 300.0) {
+                claims.push(format!("`iat` is {} in the future", human_duration(iat as f64 - cx.at)));
+            }
+            let host = url_host(&cx.ex.request.url);
+            let url_auds: Vec<&String> = jwt.aud.iter().filter(|a| a.contains("://")).collect();
+            if !jwt.aud.is_empty() && url_auds.len() == jwt.aud.len() && !url_auds.iter().any(|a| url_host(a) == host) {
+                claims.push(format!("`aud` {:?} does not name this API ({host})", jwt.aud));
+            }
+            if let (Some(iss), Some(fam)) = (&jwt.iss, cx.state.families.get(info.family)) {
+                if iss.contains("://") && url_host(iss) != url_host(&fam.as_origin) {
+                    claims.push(format!("`iss` {iss} is not the authorization server that issued it ({})", fam.as_origin));
+                }
+            }
+            if !claims.is_empty() {
+                out.add(
+                    format!("{} {}", info.fp, claims.join("|")),
+                    finding(
+                        "jwt-claims",
+                        Severity::Medium,
+                        vec![info.issued_by, id],
+                        None,
+                        format!("JWT access token fp:{} does not fit this call", info.fp),
+                        format!("Decoded claims (signature not checked): {}.", claims.join("; ")),
+                        "Request the token for this API's audience/resource (e.g. the `resource` or `audience` parameter, or the API's scope), and check the clocks.",
+                    ),
+                );
+            }
+        }
+    }
+
+    fn finish(&mut self, state: &FlowState, _fpr: &Fingerprinter, out: &mut Findings) {
+        // First 401 after each issue, unrecovered: the connection died at that point.
+        let mut dead: Vec<(f64, &crate::oauth::timeline::TokenInfo)> = state
+            .tokens
+            .values()
+            .filter(|t| t.kind == TokenKind::Access)
+            .filter_map(|t| {
+                let (_, at) = t.first_401?;
+                let recovered = state.tokens.values().any(|o| o.family == t.family && o.kind == TokenKind::Access && o.issued_at > at);
+                (!recovered).then_some((at - t.issued_at, t))
+            })
+            .collect();
+        dead.sort_by(|a, b| a.1.issued_by.cmp(&b.1.issued_by));
+        if dead.is_empty() {
+            return;
+        }
+        let at_expiry: Vec<_> = dead
+            .iter()
+            .filter(|(d, t)| t.lifetime.is_some_and(|l| (d - l).abs() <= (0.1 * l).max(60.0) || *d >= l))
+            .collect();
+        let consistent = dead.len() >= 2 && {
+            let min = dead.iter().map(|d| d.0).fold(f64::MAX, f64::min);
+            let max = dead.iter().map(|d| d.0).fold(f64::MIN, f64::max);
+            max - min <= (0.1 * max).max(60.0)
+        };
+        if at_expiry.is_empty() && !consistent {
+            return;
+        }
+        let chosen: Vec<&(f64, &crate::oauth::timeline::TokenInfo)> =
+            if at_expiry.is_empty() { dead.iter().collect() } else { at_expiry };
+        let mut ev = Vec::new();
+        for (_, t) in &chosen {
+            ev.push(t.issued_by);
+            if let Some((id, _)) = t.first_401 {
+                ev.push(id);
+            }
+        }
+        let delays: Vec<String> = chosen.iter().map(|(d, _)| human_duration(*d)).collect();
+        let lifetime = chosen.iter().find_map(|(_, t)| t.lifetime);
+        let why = match lifetime {
+            Some(l) => format!("That is the access token lifetime (`expires_in` {}): the token expired and was never renewed.", human_duration(l)),
+            None => "The interval is the same each time: something expires on a fixed schedule (token lifetime, or a 7- or 90-day refresh token limit).".into(),
+        };
+        out.add(
+            "interval",
+            finding(
+                "fails-after-interval",
+                Severity::High,
+                ev,
+                Some("a"),
+                format!("the connection fails {} after each sign-in", delays.first().cloned().unwrap_or_default()),
+                format!("API calls start failing with 401 {} after the token was issued ({} time(s): {}). {why}", delays.first().cloned().unwrap_or_default(), chosen.len(), delays.join(", ")),
+                "Make sure a refresh token is issued and used: refresh before the access token expires, then use the new tokens.",
+            ),
+        );
+    }
+}
+
+fn date_skew(cx: &Cx<'_>, out: &mut Findings) {
+    let Some(date) = cx.ex.response.as_ref().and_then(|r| r.header("date")) else { return };
+    let Some(server) = parse_http_date(date) else { return };
+    let d = server - cx.at;
+    if d.abs() > SKEW_SECS {
+        skew(cx, out, &url_host(&cx.ex.request.url), d, "its `Date` header");
+    }
+}
+
+fn skew(cx: &Cx<'_>, out: &mut Findings, key: &str, d: f64, source: &str) {
+    out.add(
+        key.to_string(),
+        finding(
+            "clock-skew",
+            Severity::Low,
+            vec![cx.ex.id],
+            None,
+            format!("clock of {key} is {} {}", human_duration(d.abs()), if d > 0.0 { "ahead" } else { "behind" }),
+            format!("By {source}, the server's clock differs from this machine's by {}. Token lifetimes and JWT `nbf`/`exp` checks go wrong by that much.", human_duration(d.abs())),
+            "Synchronise clocks with NTP; allow a little leeway when validating token times.",
+        ),
+    );
+}
+
+/// Parse an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to unix seconds.
+pub fn parse_http_date(s: &str) -> Option<f64> {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let t = time::PrimitiveDateTime::parse(s.trim(), &fmt).ok()?;
+    Some(t.assume_utc().unix_timestamp() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates() {
+        assert_eq!(super::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777.0));
+        assert_eq!(super::parse_http_date("yesterday"), None);
+    }
+}

@@ -1,0 +1,199 @@
+//! grant-unsupported, code-reused, state-missing, pkce-missing: the shape of the grant.
+
+use super::{Analyzer, Cx, Findings, Severity, finding};
+use crate::oauth::Step;
+use crate::oauth::classify::Grant;
+use crate::oauth::parse::s256;
+use crate::oauth::timeline::human_duration;
+
+/// Codes older than this when exchanged are flagged.
+const CODE_MAX_AGE_SECS: f64 = 600.0;
+
+#[derive(Default)]
+pub struct Grants;
+
+impl Analyzer for Grants {
+    fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
+        match cx.step {
+            Step::Authorize(a) => {
+                let rt = a.params.get("response_type").unwrap_or("");
+                if rt.split(' ').any(|t| t == "token") {
+                    unsupported(cx, "implicit (response_type=token)", out);
+                }
+                if rt.split(' ').any(|t| t == "code") {
+                    authorize_checks(cx, a, out);
+                }
+            }
+            Step::Callback(p) => callback_state(cx, p, out),
+            Step::Token(t) => {
+                match &t.grant {
+                    Grant::AuthorizationCode | Grant::RefreshToken => {}
+                    g => unsupported(cx, g.name(), out),
+                }
+                if t.grant == Grant::AuthorizationCode {
+                    code_checks(cx, t, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn unsupported(cx: &Cx<'_>, grant: &str, out: &mut Findings) {
+    out.add(
+        grant.to_string(),
+        finding(
+            "grant-unsupported",
+            Severity::High,
+            vec![cx.ex.id],
+            Some("limitation"),
+            format!("grant `{grant}` is not the authorization code grant"),
+            format!(
+                "The flow uses `{grant}`. Custom connectors (and many integration platforms) support only the authorization code grant with refresh tokens; other grants fail or cannot be configured."
+            ),
+            "Register the application for the authorization code grant and use it (with PKCE and offline access for a refresh token).",
+        ),
+    );
+}
+
+fn authorize_checks(cx: &Cx<'_>, a: &crate::oauth::classify::AuthorizeRequest, out: &mut Findings) {
+    let id = cx.ex.id;
+    let client = a.params.get("client_id").unwrap_or("?").to_string();
+    if !a.params.has("state") {
+        out.add(
+            format!("nostate {client}"),
+            finding(
+                "state-missing",
+                Severity::Medium,
+                vec![id],
+                None,
+                "authorize request without `state`",
+                "The authorization request carries no `state`, so the callback cannot be tied to the session that started it (CSRF on the redirect, RFC 6749 §10.12).",
+                "Send an unguessable `state` on every authorize request and check it on the callback.",
+            ),
+        );
+    }
+    match (a.params.get("code_challenge"), a.params.get("code_challenge_method")) {
+        (None, _) => out.add(
+            format!("nopkce {client}"),
+            finding(
+                "pkce-missing",
+                Severity::Medium,
+                vec![id],
+                None,
+                "authorization code flow without PKCE",
+                "The authorize request has no `code_challenge`: an intercepted code can be redeemed by anyone holding the client's credentials (RFC 7636; RFC 9700 requires PKCE).",
+                "Send `code_challenge=BASE64URL(SHA256(verifier))` with `code_challenge_method=S256`, and the verifier on the token request.",
+            ),
+        ),
+        (Some(_), m) if m.is_none_or(|m| m.eq_ignore_ascii_case("plain")) => out.add(
+            format!("plain {client}"),
+            finding(
+                "pkce-missing",
+                Severity::Medium,
+                vec![id],
+                None,
+                "PKCE with the `plain` method",
+                "The code challenge is sent with method `plain` (or none, which means plain): the challenge is the verifier itself, so PKCE protects nothing against an observer.",
+                "Use `code_challenge_method=S256`.",
+            ),
+        ),
+        _ => {}
+    }
+}
+
+fn callback_state(cx: &Cx<'_>, p: &crate::oauth::parse::Params, out: &mut Findings) {
+    let code = p.get("code");
+    let Some(auth) = cx.state.authorize_for(code, None, cx.fpr) else { return };
+    let Some(sent) = auth.state.as_deref() else { return };
+    let problem = match p.get("state") {
+        None => "the callback carries no `state`".to_string(),
+        Some(got) if got != sent => "the callback's `state` differs from the one sent on the authorize request".to_string(),
+        _ => return,
+    };
+    out.add(
+        format!("cb {}", auth.id),
+        finding(
+            "state-missing",
+            Severity::Medium,
+            vec![auth.id, cx.ex.id],
+            None,
+            "callback `state` does not match",
+            format!("{problem}: the response cannot be tied to the request that started the flow."),
+            "Return to the redirect URI with the exact `state` received; the client must reject callbacks whose state it did not issue.",
+        ),
+    );
+}
+
+fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut Findings) {
+    let Some(code) = &t.code else { return };
+    let fp = cx.fpr.fp(code);
+    if let Some((first, at)) = cx.state.codes_used.get(&fp) {
+        out.add(
+            format!("reuse {fp}"),
+            finding(
+                "code-reused",
+                Severity::Medium,
+                vec![*first, cx.ex.id],
+                Some("1"),
+                format!("authorization code fp:{fp} exchanged twice"),
+                format!(
+                    "The same code was sent to the token endpoint again {} after its first use. Codes are single-use: the second exchange fails with invalid_grant (Microsoft: AADSTS54005), and servers may revoke the tokens of the first.",
+                    human_duration(cx.at - at)
+                ),
+                "Exchange each code once; do not retry the code exchange on a timeout without a new authorization.",
+            ),
+        );
+    }
+    let auth = cx.state.authorize_for(Some(code), t.client_id.as_deref(), cx.fpr);
+    if let Some(a) = auth.filter(|a| a.code_fp.as_deref() == Some(fp.as_str())) {
+        let age = cx.at - a.at;
+        if age > CODE_MAX_AGE_SECS {
+            out.add(
+                format!("late {fp}"),
+                finding(
+                    "code-reused",
+                    Severity::Medium,
+                    vec![a.id, cx.ex.id],
+                    Some("1"),
+                    "authorization code exchanged long after it was issued",
+                    format!("The code was exchanged {} after it was issued; codes live minutes (RFC 6749 §4.1.2 recommends at most 10).", human_duration(age)),
+                    "Exchange the code as soon as the callback arrives.",
+                ),
+            );
+        }
+    }
+    if let Some(a) = auth {
+        if let (Some(challenge), Some(verifier)) = (&a.code_challenge, &t.code_verifier) {
+            let method = a.code_challenge_method.as_deref().unwrap_or("plain");
+            let expected = if method.eq_ignore_ascii_case("S256") { s256(verifier) } else { verifier.clone() };
+            if &expected != challenge {
+                out.add(
+                    format!("verifier {}", a.id),
+                    finding(
+                        "pkce-missing",
+                        Severity::Medium,
+                        vec![a.id, cx.ex.id],
+                        Some("1"),
+                        "PKCE verifier does not match the challenge",
+                        format!("{method}(code_verifier) differs from the `code_challenge` sent on the authorize request: the token endpoint answers invalid_grant."),
+                        "Send the verifier generated with the challenge of this authorization (keep it per flow, not per client).",
+                    ),
+                );
+            }
+        } else if a.code_challenge.is_some() && t.code_verifier.is_none() {
+            out.add(
+                format!("noverifier {}", a.id),
+                finding(
+                    "pkce-missing",
+                    Severity::Medium,
+                    vec![a.id, cx.ex.id],
+                    Some("1"),
+                    "PKCE challenge sent but no verifier on the token request",
+                    "The authorize request had a `code_challenge`, but the code exchange carries no `code_verifier`: the server rejects it with invalid_grant.",
+                    "Send `code_verifier` with the authorization code on the token request.",
+                ),
+            );
+        }
+    }
+}

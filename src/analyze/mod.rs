@@ -1,0 +1,266 @@
+//! Analyzers: small plug-ins fed exchange by exchange, asked at the end, each reporting
+//! [`Finding`]s with the exchanges that prove them. One rule family per file; the registry
+//! is a plain list ([`registry`]). The same engine runs live in the proxy and over
+//! captures of any size, with memory bounded by tokens, not exchanges.
+//!
+//! Rule ids and severities: `ANALYZERS.md` of the design notes.
+
+mod bearer;
+mod client;
+mod expiry;
+mod grant;
+mod provider;
+mod refresh;
+mod response;
+mod transport;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::capture::Exchange;
+use crate::capture::redact::Fingerprinter;
+use crate::oauth::timeline::{Event, FlowState, facts, unix_seconds};
+use crate::oauth::{Step, classify};
+
+pub use provider::Provider;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Most evidence ids kept per finding (the count keeps going).
+pub const MAX_EVIDENCE: usize = 20;
+
+/// One problem, proven by exchanges.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// Evidence: exchange ids, first ones first (at most [`MAX_EVIDENCE`]).
+    pub exchanges: Vec<u64>,
+    pub title: String,
+    pub detail: String,
+    pub fix: String,
+    /// The seed checklist step it maps to (1–5), or the symptom (a/b).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<&'static str>,
+    /// How many times it was seen.
+    pub occurrences: u64,
+}
+
+/// Collects findings, merging repeats of the same rule and key.
+#[derive(Debug, Default)]
+pub struct Findings {
+    list: Vec<Finding>,
+    index: HashMap<(&'static str, String), usize>,
+    /// Findings added since the last `take_new`.
+    fresh: Vec<usize>,
+}
+
+impl Findings {
+    /// Report `finding` under `key`: a repeat only adds its evidence and a count.
+    pub fn add(&mut self, key: impl Into<String>, finding: Finding) {
+        let k = (finding.rule, key.into());
+        match self.index.get(&k) {
+            Some(&i) => {
+                let f = &mut self.list[i];
+                f.occurrences += 1;
+                for id in finding.exchanges {
+                    if f.exchanges.len() < MAX_EVIDENCE && !f.exchanges.contains(&id) {
+                        f.exchanges.push(id);
+                    }
+                }
+            }
+            None => {
+                self.index.insert(k, self.list.len());
+                self.fresh.push(self.list.len());
+                self.list.push(finding);
+            }
+        }
+    }
+
+    /// Findings first reported since the previous call (for the live console).
+    pub fn take_new(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.fresh)
+            .into_iter()
+            .map(|i| self.list[i].clone())
+            .collect()
+    }
+
+    pub fn into_sorted(self) -> Vec<Finding> {
+        let mut v = self.list;
+        v.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.exchanges.first().cmp(&b.exchanges.first()))
+        });
+        v
+    }
+}
+
+/// What an analyzer sees for one exchange. `state` is the flow as it was *before* this
+/// exchange (so "was this token already superseded?" has a plain answer).
+pub struct Cx<'a> {
+    pub ex: &'a Exchange,
+    pub step: &'a Step,
+    pub state: &'a FlowState,
+    /// Unix seconds of the exchange.
+    pub at: f64,
+    pub fpr: &'a Fingerprinter,
+}
+
+impl Cx<'_> {
+    pub fn provider(&self) -> Option<Provider> {
+        Provider::of_url(&self.ex.request.url)
+    }
+}
+
+/// A rule family.
+pub trait Analyzer: Send {
+    fn on_exchange(&mut self, _cx: &Cx<'_>, _out: &mut Findings) {}
+    fn finish(&mut self, _state: &FlowState, _fpr: &Fingerprinter, _out: &mut Findings) {}
+}
+
+/// Every analyzer, in the order they run.
+pub fn registry() -> Vec<Box<dyn Analyzer>> {
+    vec![
+        Box::new(transport::Transport),
+        Box::new(bearer::Bearer),
+        Box::new(response::Responses),
+        Box::new(grant::Grants::default()),
+        Box::new(refresh::Refresh),
+        Box::new(client::Clients),
+        Box::new(expiry::Expiry::default()),
+    ]
+}
+
+/// Streams exchanges through classification, the flow state and the analyzers.
+pub struct Engine {
+    pub fpr: Fingerprinter,
+    pub state: FlowState,
+    analyzers: Vec<Box<dyn Analyzer>>,
+    pub findings: Findings,
+    /// Kept only when a timeline is wanted.
+    pub events: Option<Vec<Event>>,
+    last_at: f64,
+}
+
+impl Engine {
+    pub fn new(salt: &str, keep_events: bool) -> Self {
+        Engine {
+            fpr: Fingerprinter::new(salt),
+            state: FlowState::default(),
+            analyzers: registry(),
+            findings: Findings::default(),
+            events: keep_events.then(Vec::new),
+            last_at: 0.0,
+        }
+    }
+
+    /// Feed one exchange; returns its step.
+    pub fn push(&mut self, ex: &Exchange) -> Step {
+        let at = unix_seconds(&ex.started).unwrap_or(self.last_at);
+        self.last_at = at;
+        let step = classify(ex, &self.state.known);
+        let before = self.findings.list.len();
+        {
+            let cx = Cx {
+                ex,
+                step: &step,
+                state: &self.state,
+                at,
+                fpr: &self.fpr,
+            };
+            for a in self.analyzers.iter_mut() {
+                a.on_exchange(&cx, &mut self.findings);
+            }
+        }
+        if let Some(events) = self.events.as_mut() {
+            let t = at - self.state.t0.unwrap_or(at);
+            let mut ev = Event {
+                id: ex.id,
+                t,
+                step: step.name(),
+                method: ex.request.method.clone(),
+                url: crate::capture::redact::redact_url(&self.fpr, &ex.request.url),
+                status: ex.response.as_ref().map(|r| r.status),
+                facts: facts(&step, &self.state, &self.fpr),
+                findings: Vec::new(),
+            };
+            for f in &self.findings.list[before..] {
+                ev.findings.push(f.rule);
+            }
+            events.push(ev);
+        }
+        self.state.apply(ex, &step, at, &self.fpr);
+        step
+    }
+
+    /// Run the end-of-capture checks and return the findings, worst first.
+    pub fn finish(mut self) -> (Vec<Finding>, FlowState, Option<Vec<Event>>) {
+        for a in self.analyzers.iter_mut() {
+            a.finish(&self.state, &self.fpr, &mut self.findings);
+        }
+        if let Some(events) = self.events.as_mut() {
+            // Attach end-of-capture findings to the exchanges they cite.
+            for f in &self.findings.list {
+                for id in &f.exchanges {
+                    if let Some(ev) = events.iter_mut().find(|e| e.id == *id) {
+                        if !ev.findings.contains(&f.rule) {
+                            ev.findings.push(f.rule);
+                        }
+                    }
+                }
+            }
+        }
+        (self.findings.into_sorted(), self.state, self.events)
+    }
+
+    /// Findings first reported since the last call (live mode).
+    pub fn take_new(&mut self) -> Vec<Finding> {
+        self.findings.take_new()
+    }
+}
+
+/// Build a finding (keeps rule files short).
+#[allow(clippy::too_many_arguments)]
+pub fn finding(
+    rule: &'static str,
+    severity: Severity,
+    exchanges: Vec<u64>,
+    step: Option<&'static str>,
+    title: impl Into<String>,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Finding {
+    Finding {
+        rule,
+        severity,
+        exchanges,
+        title: title.into(),
+        detail: detail.into(),
+        fix: fix.into(),
+        step,
+        occurrences: 1,
+    }
+}

@@ -1,0 +1,191 @@
+//! token-response-format, token-response-cacheable, token-error: what the token endpoint
+//! answered and whether a client can use it.
+
+use super::{Analyzer, Cx, Findings, Provider, Severity, finding};
+use crate::oauth::Step;
+use crate::oauth::classify::BodyFormat;
+
+pub struct Responses;
+
+impl Analyzer for Responses {
+    fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
+        let Step::Token(t) = cx.step else { return };
+        let Some(r) = &t.response else { return };
+        let id = cx.ex.id;
+        let provider = cx.provider();
+        if let Some(error) = &r.error {
+            token_error(cx, error, r.error_description.as_deref(), r.status, &t.endpoint, out);
+            return;
+        }
+        if !(200..300).contains(&r.status) {
+            out.add(
+                format!("status {} {}", r.status, t.endpoint),
+                finding(
+                    "token-error",
+                    Severity::High,
+                    vec![id],
+                    Some("1"),
+                    format!("token endpoint answered {} without an OAuth error", r.status),
+                    format!("{} answered HTTP {} with no `error` field, so the client cannot tell why.", t.endpoint, r.status),
+                    "Check the token URL (a wrong path often gives 404 or an HTML login page) and the request method (POST).",
+                ),
+            );
+            return;
+        }
+        let mut problems: Vec<String> = Vec::new();
+        match &r.format {
+            Some(BodyFormat::Form) => {
+                let gh = if provider == Some(Provider::GitHub) {
+                    " GitHub answers form-encoded unless the request sends `Accept: application/json`."
+                } else {
+                    ""
+                };
+                problems.push(format!(
+                    "the body is form-encoded (`{}`), not JSON as RFC 6749 §5.1 requires.{gh}",
+                    r.content_type
+                ));
+            }
+            Some(BodyFormat::Other(ct)) => problems.push(format!(
+                "the body is not a token response at all (content type `{ct}`)"
+            )),
+            Some(BodyFormat::Empty) => problems.push("the body is empty".into()),
+            _ => {}
+        }
+        if r.format == Some(BodyFormat::Json) || r.format == Some(BodyFormat::Form) {
+            if r.access_token.is_none() {
+                problems.push("`access_token` is missing".into());
+            }
+            match r.token_type.as_deref() {
+                None => problems.push("`token_type` is missing".into()),
+                Some(tt) if !tt.eq_ignore_ascii_case("bearer") && !tt.eq_ignore_ascii_case("dpop") && !tt.eq_ignore_ascii_case("n_a") => {
+                    problems.push(format!("`token_type` is `{tt}`, not `Bearer`"))
+                }
+                _ => {}
+            }
+            if r.expires_in_is_string && r.format == Some(BodyFormat::Json) {
+                let ms = if provider == Some(Provider::Microsoft) {
+                    " (the Microsoft v1 endpoint does this; v2.0 sends a number)"
+                } else {
+                    ""
+                };
+                problems.push(format!("`expires_in` is a JSON string, not a number{ms}"));
+            }
+        }
+        if !problems.is_empty() {
+            out.add(
+                format!("{} {}", t.endpoint, problems.join("|")),
+                finding(
+                    "token-response-format",
+                    Severity::High,
+                    vec![id],
+                    Some("1"),
+                    "token response a strict client cannot read",
+                    format!("The token response from {}: {}.", t.endpoint, problems.join("; ")),
+                    if provider == Some(Provider::GitHub) {
+                        "Send `Accept: application/json` with the token request."
+                    } else {
+                        "The token endpoint must answer `application/json` with `access_token` and `token_type` (and `expires_in` as a number); if it cannot, configure the connector for this provider's format."
+                    },
+                ),
+            );
+        }
+        if r.access_token.is_some() && !r.no_store {
+            out.add(
+                t.endpoint.clone(),
+                finding(
+                    "token-response-cacheable",
+                    Severity::Low,
+                    vec![id],
+                    None,
+                    "token response may be cached",
+                    format!("The token response from {} has no `Cache-Control: no-store`, so intermediaries may keep a copy of the tokens.", t.endpoint),
+                    "The authorization server should send `Cache-Control: no-store` (and `Pragma: no-cache`) with token responses (RFC 6749 §5.1).",
+                ),
+            );
+        }
+    }
+}
+
+fn token_error(
+    cx: &Cx<'_>,
+    error: &str,
+    desc: Option<&str>,
+    status: u16,
+    endpoint: &str,
+    out: &mut Findings,
+) {
+    let (meaning, fix) = match error {
+        "invalid_client" => (
+            "the client could not be authenticated: wrong client id or secret, or the secret was sent the wrong way (Basic vs body)",
+            "Check the client id and secret against the provider's app registration, and the authentication method it expects.",
+        ),
+        "invalid_grant" => (
+            "the code or refresh token is invalid, expired, revoked, already used, or was issued to another client or redirect URI",
+            "For a code: exchange it once, quickly, with the same redirect_uri as the authorize request. For a refresh token: use the newest one, and sign in again if it expired.",
+        ),
+        "unauthorized_client" => (
+            "this client is not allowed to use this grant type",
+            "Enable the grant (authorization code, refresh token) in the provider's app registration.",
+        ),
+        "unsupported_grant_type" => (
+            "the server does not support this grant_type",
+            "Use grant_type=authorization_code and refresh_token; check the spelling and that the body is form-encoded.",
+        ),
+        "invalid_scope" => (
+            "a requested scope is unknown, malformed or not allowed",
+            "Request only scopes the provider documents, separated by spaces.",
+        ),
+        "invalid_request" => (
+            "a parameter is missing, repeated or malformed",
+            "Compare the request body with the provider's documentation; send it form-encoded.",
+        ),
+        "bad_verification_code" => (
+            "GitHub: the code is wrong or expired (GitHub sends this error with HTTP 200)",
+            "Exchange the code once, within 10 minutes, with the same redirect_uri.",
+        ),
+        _ => ("the authorization server refused the request", "Read the provider's documentation for this error code."),
+    };
+    let mut detail = format!("{endpoint} answered `error={error}`");
+    if let Some(d) = desc {
+        detail.push_str(&format!(" (\"{d}\")"));
+    }
+    detail.push_str(&format!(": {meaning}."));
+    if let Some(code) = desc.and_then(aadsts_code) {
+        detail.push_str(&format!(" {}", explain_aadsts(&code)));
+    }
+    if (200..300).contains(&status) {
+        detail.push_str(&format!(" The error came with HTTP {status}: clients that only check the status take it for success."));
+    }
+    out.add(
+        format!("{endpoint} {error}"),
+        finding(
+            "token-error",
+            Severity::High,
+            vec![cx.ex.id],
+            Some(if detail.contains("refresh") { "3" } else { "1" }),
+            format!("token endpoint refused: {error}"),
+            detail,
+            fix,
+        ),
+    );
+}
+
+fn aadsts_code(desc: &str) -> Option<String> {
+    let i = desc.find("AADSTS")?;
+    let code: String = desc[i..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    Some(code)
+}
+
+fn explain_aadsts(code: &str) -> String {
+    let what = match code {
+        "AADSTS700082" => "the refresh token expired through inactivity (90 days by default); the user must sign in again",
+        "AADSTS54005" => "the authorization code was already redeemed; codes are single-use",
+        "AADSTS70008" => "the code or refresh token expired",
+        "AADSTS7000215" => "the client secret is invalid (often the secret's ID was used instead of its value, or it expired)",
+        "AADSTS50148" | "AADSTS50011" => "the redirect URI does not match the app registration",
+        "AADSTS65001" => "the user or admin has not consented to the requested permissions",
+        "AADSTS700016" => "the application (client id) was not found in the tenant",
+        _ => "see Microsoft's AADSTS error reference",
+    };
+    format!("Microsoft {code}: {what}.")
+}

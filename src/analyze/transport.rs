@@ -1,0 +1,80 @@
+//! plain-http, secret-in-url: what the transport exposes.
+
+use super::{Analyzer, Cx, Findings, Severity, finding};
+use crate::oauth::Step;
+use crate::oauth::parse::{query_params, url_host, url_origin};
+
+pub struct Transport;
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+const URL_SECRETS: [&str; 7] = [
+    "client_secret",
+    "refresh_token",
+    "code_verifier",
+    "password",
+    "client_assertion",
+    "id_token",
+    "access_token",
+];
+
+impl Analyzer for Transport {
+    fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
+        let url = &cx.ex.request.url;
+        let oauth_step = match cx.step {
+            Step::Authorize(_) => Some("authorization"),
+            Step::Token(_) => Some("token"),
+            Step::ApiCall(a) | Step::UserInfo(a) if a.token.is_some() => Some("API"),
+            _ => None,
+        };
+        if let Some(kind) = oauth_step {
+            if url.starts_with("http://") && !is_loopback(&url_host(url)) {
+                out.add(
+                    url_origin(url),
+                    finding(
+                        "plain-http",
+                        Severity::Critical,
+                        vec![cx.ex.id],
+                        None,
+                        format!("{kind} endpoint over plain http://"),
+                        format!(
+                            "{} was called without TLS: codes, tokens and client secrets cross the network in clear, readable and replayable by anyone on the path.",
+                            url_origin(url)
+                        ),
+                        "Use the https:// URL of the endpoint (RFC 6749 §3.1 requires TLS); fix the URL in the connector's settings.",
+                    ),
+                );
+            }
+        }
+        // Secrets in a query string end up in logs, proxies and browser history.
+        let q = query_params(url);
+        for name in URL_SECRETS {
+            if !q.has(name) {
+                continue;
+            }
+            // An access token in the query of an API call is token-in-url's business.
+            if name == "access_token" && matches!(cx.step, Step::ApiCall(_) | Step::UserInfo(_)) {
+                continue;
+            }
+            out.add(
+                format!("{name} {}", url_origin(url)),
+                finding(
+                    "secret-in-url",
+                    Severity::High,
+                    vec![cx.ex.id],
+                    None,
+                    format!("`{name}` sent in a URL query string"),
+                    format!(
+                        "A request to {} carries `{name}` in its URL. URLs are written to server and proxy logs and browser history, so the secret leaks.",
+                        url_origin(url)
+                    ),
+                    format!("Send `{name}` in the POST body (application/x-www-form-urlencoded), or the client secret in HTTP Basic (RFC 6749 §2.3.1)."),
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,626 @@
+//! What an exchange means: [`classify`] turns a wire record into a [`Step`], by content
+//! (grant_type, response_type, credentials, response shape), never by URL path alone.
+
+use std::collections::HashSet;
+
+use super::parse::{
+    Challenge, Credentials, Params, json_object, parse_authorization, parse_form,
+    parse_www_authenticate, query_params, url_base, url_origin,
+};
+use crate::capture::Exchange;
+
+/// The grant a token request asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Grant {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+    Password,
+    DeviceCode,
+    TokenExchange,
+    JwtBearer,
+    Other(String),
+}
+
+impl Grant {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "authorization_code" => Grant::AuthorizationCode,
+            "refresh_token" => Grant::RefreshToken,
+            "client_credentials" => Grant::ClientCredentials,
+            "password" => Grant::Password,
+            "urn:ietf:params:oauth:grant-type:device_code" | "device_code" => Grant::DeviceCode,
+            "urn:ietf:params:oauth:grant-type:token-exchange" => Grant::TokenExchange,
+            "urn:ietf:params:oauth:grant-type:jwt-bearer" => Grant::JwtBearer,
+            other => Grant::Other(other.to_string()),
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::RefreshToken => "refresh_token",
+            Grant::ClientCredentials => "client_credentials",
+            Grant::Password => "password",
+            Grant::DeviceCode => "device_code",
+            Grant::TokenExchange => "token_exchange",
+            Grant::JwtBearer => "jwt_bearer",
+            Grant::Other(s) => s,
+        }
+    }
+}
+
+/// How the client authenticated at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: Basic` (client_secret_basic).
+    Basic,
+    /// `client_secret` in the form body (client_secret_post).
+    Post,
+    /// `client_assertion` (private_key_jwt / client_secret_jwt).
+    Assertion,
+    /// No client authentication (public client).
+    None,
+}
+
+impl ClientAuth {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::Basic => "client_secret_basic",
+            ClientAuth::Post => "client_secret_post",
+            ClientAuth::Assertion => "private_key_jwt",
+            ClientAuth::None => "none",
+        }
+    }
+}
+
+/// How a token response was encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyFormat {
+    Json,
+    Form,
+    Other(String),
+    Empty,
+}
+
+/// What the token endpoint answered.
+#[derive(Debug, Clone, Default)]
+pub struct TokenResponse {
+    pub status: u16,
+    pub format: Option<BodyFormat>,
+    pub content_type: String,
+    pub access_token: Option<String>,
+    pub token_type: Option<String>,
+    pub expires_in: Option<f64>,
+    /// `expires_in` came as a JSON string (Microsoft v1) rather than a number.
+    pub expires_in_is_string: bool,
+    pub refresh_token: Option<String>,
+    pub refresh_token_expires_in: Option<f64>,
+    pub id_token: Option<String>,
+    pub scope: Option<String>,
+    /// Salesforce: `issued_at` in milliseconds.
+    pub issued_at_ms: Option<i64>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub no_store: bool,
+}
+
+impl TokenResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status) && self.error.is_none() && self.access_token.is_some()
+    }
+}
+
+/// A request to the token endpoint and its answer.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// Token endpoint URL (no query).
+    pub endpoint: String,
+    pub grant: Grant,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub auth: ClientAuth,
+    /// Basic credentials as sent (before form-decoding), to check their encoding.
+    pub basic_raw: Option<(String, String)>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub refresh_token: Option<String>,
+    pub code_verifier: Option<String>,
+    pub scope: Option<String>,
+    pub params: Params,
+    /// Parameters that came in the URL's query rather than the body.
+    pub query: Params,
+    pub response: Option<TokenResponse>,
+}
+
+/// An authorization request (the user's browser to the AS).
+#[derive(Debug, Clone)]
+pub struct AuthorizeRequest {
+    pub endpoint: String,
+    pub params: Params,
+    /// A code (or error) issued in the redirect's `Location`, when the response is captured.
+    pub redirect: Option<Params>,
+}
+
+/// Where an API call carried its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    Header,
+    Query,
+    Body,
+    None,
+}
+
+/// A call to a resource server.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub placement: Placement,
+    /// The credential's scheme as sent (`Bearer`, `bearer`, `Token`, `` for bare).
+    pub scheme: Option<String>,
+    pub token: Option<String>,
+    pub status: Option<u16>,
+    pub challenges: Vec<Challenge>,
+}
+
+/// What an exchange means in an OAuth flow.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Authorize(AuthorizeRequest),
+    Callback(Params),
+    Token(Box<TokenRequest>),
+    Discovery(serde_json::Map<String, serde_json::Value>),
+    Revocation { token: Option<String> },
+    Introspection { token: Option<String> },
+    UserInfo(ApiCall),
+    ApiCall(ApiCall),
+    Other,
+}
+
+impl Step {
+    /// Short name for display and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Authorize(_) => "authorize",
+            Step::Callback(_) => "callback",
+            Step::Token(t) => match t.grant {
+                Grant::AuthorizationCode => "token:authorization_code",
+                Grant::RefreshToken => "token:refresh",
+                Grant::ClientCredentials => "token:client_credentials",
+                Grant::Password => "token:password",
+                Grant::DeviceCode => "token:device_code",
+                Grant::TokenExchange => "token:exchange",
+                Grant::JwtBearer => "token:jwt_bearer",
+                Grant::Other(_) => "token:other",
+            },
+            Step::Discovery(_) => "discovery",
+            Step::Revocation { .. } => "revocation",
+            Step::Introspection { .. } => "introspection",
+            Step::UserInfo(_) => "userinfo",
+            Step::ApiCall(_) => "api",
+            Step::Other => "other",
+        }
+    }
+
+    pub fn api_call(&self) -> Option<&ApiCall> {
+        match self {
+            Step::ApiCall(a) | Step::UserInfo(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// What earlier exchanges taught about the endpoints (from discovery and token use).
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    /// Origins where access tokens were sent: later calls there without one are API calls.
+    pub api_origins: HashSet<String>,
+    pub userinfo_endpoints: HashSet<String>,
+    pub revocation_endpoints: HashSet<String>,
+    pub introspection_endpoints: HashSet<String>,
+}
+
+fn form_body(ex: &Exchange) -> Option<Params> {
+    let body = ex.request.body.as_text()?;
+    let ct = ex.request.header("content-type").unwrap_or("").to_ascii_lowercase();
+    if ct.contains("json") {
+        let obj = json_object(body)?;
+        return Some(Params(
+            obj.into_iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Some((k, s)),
+                    serde_json::Value::Number(n) => Some((k, n.to_string())),
+                    _ => None,
+                })
+                .collect(),
+        ));
+    }
+    if ct.contains("x-www-form-urlencoded") || (!ct.contains("multipart") && body.contains('=')) {
+        let p = Params(parse_form(body.trim()));
+        return (!p.is_empty()).then_some(p);
+    }
+    None
+}
+
+/// Classify one exchange.
+pub fn classify(ex: &Exchange, known: &Known) -> Step {
+    let query = query_params(&ex.request.url);
+    let body = form_body(ex).unwrap_or_default();
+    let base = url_base(&ex.request.url).to_string();
+
+    if let Some(g) = body.get("grant_type").or_else(|| query.get("grant_type")) {
+        return Step::Token(Box::new(token_request(ex, base, Grant::parse(g), body, query)));
+    }
+    if let Some(meta) = discovery_document(ex) {
+        return Step::Discovery(meta);
+    }
+    if query.has("response_type") || body.has("response_type") {
+        let params = if query.has("response_type") { query } else { body };
+        let redirect = ex
+            .response
+            .as_ref()
+            .filter(|r| (300..400).contains(&r.status))
+            .and_then(|r| r.header("location"))
+            .map(|loc| {
+                let mut p = query_params(loc);
+                p.0.extend(super::parse::fragment_params(loc).0);
+                p
+            });
+        return Step::Authorize(AuthorizeRequest {
+            endpoint: base,
+            params,
+            redirect,
+        });
+    }
+    let credentials = ex
+        .request
+        .header("authorization")
+        .and_then(parse_authorization);
+    if (body.has("token") && !body.has("access_token"))
+        && (known.revocation_endpoints.contains(&base)
+            || known.introspection_endpoints.contains(&base)
+            || ex.request.method == "POST")
+    {
+        let token = body.get("token").map(str::to_string);
+        let introspection = known.introspection_endpoints.contains(&base)
+            || response_json(ex).is_some_and(|o| o.contains_key("active"));
+        return if introspection {
+            Step::Introspection { token }
+        } else {
+            Step::Revocation { token }
+        };
+    }
+    if (query.has("code") || (query.has("error") && query.has("state")))
+        && !matches!(credentials, Some(Credentials::Scheme { .. }))
+    {
+        return Step::Callback(query);
+    }
+    let api = api_call(ex, credentials, &query, &body);
+    let origin = url_origin(&ex.request.url);
+    let is_userinfo = known.userinfo_endpoints.contains(&base);
+    match api {
+        Some(a) if is_userinfo => Step::UserInfo(a),
+        Some(a) => Step::ApiCall(a),
+        None if known.api_origins.contains(&origin) => {
+            let call = ApiCall {
+                placement: Placement::None,
+                scheme: None,
+                token: None,
+                status: ex.response.as_ref().map(|r| r.status),
+                challenges: challenges(ex),
+            };
+            if is_userinfo {
+                Step::UserInfo(call)
+            } else {
+                Step::ApiCall(call)
+            }
+        }
+        None => Step::Other,
+    }
+}
+
+fn challenges(ex: &Exchange) -> Vec<Challenge> {
+    ex.response
+        .as_ref()
+        .map(|r| {
+            r.headers
+                .iter()
+                .filter(|h| h.name().eq_ignore_ascii_case("www-authenticate"))
+                .flat_map(|h| parse_www_authenticate(h.value()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn api_call(
+    ex: &Exchange,
+    credentials: Option<Credentials>,
+    query: &Params,
+    body: &Params,
+) -> Option<ApiCall> {
+    let status = ex.response.as_ref().map(|r| r.status);
+    let mk = |placement, scheme: Option<String>, token: Option<String>| ApiCall {
+        placement,
+        scheme,
+        token,
+        status,
+        challenges: challenges(ex),
+    };
+    match credentials {
+        Some(Credentials::Scheme { scheme, value }) => {
+            // `Bearer Bearer x`: the token is the last word.
+            let token = value.split_whitespace().last().unwrap_or(&value).to_string();
+            let scheme = if value.split_whitespace().count() > 1 {
+                format!("{scheme} {}", value.split_whitespace().next().unwrap_or(""))
+            } else {
+                scheme
+            };
+            return Some(mk(Placement::Header, Some(scheme), Some(token)));
+        }
+        Some(Credentials::Bare(t)) => return Some(mk(Placement::Header, Some(String::new()), Some(t))),
+        _ => {}
+    }
+    if let Some(t) = query.get("access_token") {
+        return Some(mk(Placement::Query, None, Some(t.to_string())));
+    }
+    if let Some(t) = body.get("access_token") {
+        return Some(mk(Placement::Body, None, Some(t.to_string())));
+    }
+    None
+}
+
+fn response_json(ex: &Exchange) -> Option<serde_json::Map<String, serde_json::Value>> {
+    ex.response.as_ref()?.body.as_text().and_then(json_object)
+}
+
+fn discovery_document(ex: &Exchange) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let r = ex.response.as_ref()?;
+    if !(200..300).contains(&r.status) {
+        return None;
+    }
+    let obj = r.body.as_text().and_then(json_object)?;
+    let is_meta = obj.contains_key("token_endpoint")
+        || (obj.contains_key("issuer") && obj.contains_key("jwks_uri"))
+        || obj.contains_key("authorization_endpoint");
+    is_meta.then_some(obj)
+}
+
+fn token_request(ex: &Exchange, endpoint: String, grant: Grant, body: Params, query: Params) -> TokenRequest {
+    let all = |name: &str| body.get(name).or_else(|| query.get(name)).map(str::to_string);
+    let mut client_id = all("client_id");
+    let mut client_secret = all("client_secret");
+    let mut basic_raw = None;
+    let mut auth = if client_secret.is_some() {
+        ClientAuth::Post
+    } else if body.has("client_assertion") {
+        ClientAuth::Assertion
+    } else {
+        ClientAuth::None
+    };
+    if let Some(Credentials::Basic {
+        user,
+        password,
+        encoded_user,
+        encoded_password,
+    }) = ex.request.header("authorization").and_then(parse_authorization)
+    {
+        auth = ClientAuth::Basic;
+        client_id = Some(user);
+        client_secret = Some(password);
+        basic_raw = Some((encoded_user, encoded_password));
+    }
+    TokenRequest {
+        endpoint,
+        grant,
+        client_id,
+        client_secret,
+        auth,
+        basic_raw,
+        code: all("code"),
+        redirect_uri: all("redirect_uri"),
+        refresh_token: all("refresh_token"),
+        code_verifier: all("code_verifier"),
+        scope: all("scope"),
+        params: body,
+        query,
+        response: ex.response.as_ref().map(|_| token_response(ex)),
+    }
+}
+
+/// Read a token endpoint's answer, tolerating the variants seen in the wild.
+pub fn token_response(ex: &Exchange) -> TokenResponse {
+    let Some(r) = ex.response.as_ref() else {
+        return TokenResponse::default();
+    };
+    let ct = r.header("content-type").unwrap_or("").to_ascii_lowercase();
+    let no_store = r
+        .headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case("cache-control"))
+        .any(|h| h.value().to_ascii_lowercase().contains("no-store"));
+    let mut out = TokenResponse {
+        status: r.status,
+        content_type: ct.clone(),
+        no_store,
+        ..TokenResponse::default()
+    };
+    let text = r.body.as_text().unwrap_or("").trim();
+    if text.is_empty() {
+        out.format = Some(BodyFormat::Empty);
+        return out;
+    }
+    if let Some(obj) = json_object(text) {
+        out.format = Some(BodyFormat::Json);
+        let s = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let num = |k: &str| -> (Option<f64>, bool) {
+            match obj.get(k) {
+                Some(serde_json::Value::Number(n)) => (n.as_f64(), false),
+                Some(serde_json::Value::String(s)) => (s.trim().parse().ok(), true),
+                _ => (None, false),
+            }
+        };
+        out.access_token = s("access_token");
+        out.token_type = s("token_type");
+        (out.expires_in, out.expires_in_is_string) = num("expires_in");
+        out.refresh_token = s("refresh_token");
+        out.refresh_token_expires_in = num("refresh_token_expires_in")
+            .0
+            .or_else(|| num("refresh_expires_in").0);
+        out.id_token = s("id_token");
+        out.scope = s("scope");
+        out.issued_at_ms = num("issued_at").0.map(|v| v as i64);
+        out.error = s("error");
+        out.error_description = s("error_description");
+        return out;
+    }
+    let form = Params(parse_form(text));
+    if form.has("access_token") || form.has("error") {
+        out.format = Some(BodyFormat::Form);
+        let s = |k: &str| form.get(k).map(str::to_string);
+        out.access_token = s("access_token");
+        out.token_type = s("token_type");
+        out.expires_in = form.get("expires_in").and_then(|v| v.parse().ok());
+        out.expires_in_is_string = out.expires_in.is_some();
+        out.refresh_token = s("refresh_token");
+        out.refresh_token_expires_in = form.get("refresh_token_expires_in").and_then(|v| v.parse().ok());
+        out.scope = s("scope");
+        out.error = s("error");
+        out.error_description = s("error_description");
+        return out;
+    }
+    out.format = Some(BodyFormat::Other(ct));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Body, Header, Request, Response};
+
+    fn ex(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
+        Exchange {
+            id: 1,
+            conn: 1,
+            kind: Default::default(),
+            client: "c".into(),
+            started: "2026-01-01T00:00:00.000000Z".into(),
+            timings: Default::default(),
+            request: Request {
+                method: method.into(),
+                url: url.into(),
+                version: "HTTP/1.1".into(),
+                headers: headers
+                    .iter()
+                    .map(|(a, b)| Header(a.to_string(), b.to_string()))
+                    .collect(),
+                body: Body::from_bytes(body.as_bytes(), body.len() as u64, false),
+            },
+            response: None,
+            error: None,
+            incomplete: false,
+            relay: None,
+        }
+    }
+
+    fn respond(mut e: Exchange, status: u16, headers: &[(&str, &str)], body: &str) -> Exchange {
+        e.response = Some(Response {
+            status,
+            version: "HTTP/1.1".into(),
+            headers: headers
+                .iter()
+                .map(|(a, b)| Header(a.to_string(), b.to_string()))
+                .collect(),
+            body: Body::from_bytes(body.as_bytes(), body.len() as u64, false),
+        });
+        e
+    }
+
+    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+    #[test]
+    fn token_requests_by_content_not_path() {
+        let e = respond(
+            ex(
+                "POST",
+                "https://as.example/whatever",
+                &[FORM, ("authorization", "Basic Y2lkOnNlYw==")],
+                "grant_type=authorization_code&code=c1&redirect_uri=https%3A%2F%2Fapp%2Fcb",
+            ),
+            200,
+            &[("content-type", "application/json")],
+            r#"{"access_token":"a1","token_type":"Bearer","expires_in":"3600"}"#,
+        );
+        let Step::Token(t) = classify(&e, &Known::default()) else {
+            panic!()
+        };
+        assert_eq!(t.grant, Grant::AuthorizationCode);
+        assert_eq!(t.auth, ClientAuth::Basic);
+        assert_eq!(t.client_id.as_deref(), Some("cid"));
+        assert_eq!(t.redirect_uri.as_deref(), Some("https://app/cb"));
+        let r = t.response.unwrap();
+        assert_eq!(r.expires_in, Some(3600.0));
+        assert!(r.expires_in_is_string);
+        assert!(r.refresh_token.is_none());
+    }
+
+    #[test]
+    fn github_style_form_responses_and_errors_with_200() {
+        let e = respond(
+            ex("POST", "https://gh/login/oauth/access_token", &[FORM], "grant_type=authorization_code&code=x&client_id=i&client_secret=s"),
+            200,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "error=bad_verification_code&error_description=The+code+passed+is+incorrect",
+        );
+        let Step::Token(t) = classify(&e, &Known::default()) else {
+            panic!()
+        };
+        assert_eq!(t.auth, ClientAuth::Post);
+        let r = t.response.unwrap();
+        assert_eq!(r.format, Some(BodyFormat::Form));
+        assert_eq!(r.error.as_deref(), Some("bad_verification_code"));
+        assert!(!r.is_success());
+    }
+
+    #[test]
+    fn other_steps() {
+        let k = Known::default();
+        let a = respond(
+            ex("GET", "https://as/authorize?response_type=code&client_id=c&state=s", &[], ""),
+            302,
+            &[("location", "https://app/cb?code=C1&state=s")],
+            "",
+        );
+        match classify(&a, &k) {
+            Step::Authorize(a) => assert_eq!(a.redirect.unwrap().get("code"), Some("C1")),
+            s => panic!("{s:?}"),
+        }
+        let cb = ex("GET", "https://app/cb?code=C1&state=s", &[], "");
+        assert!(matches!(classify(&cb, &k), Step::Callback(_)));
+        let api = ex("GET", "https://api/x", &[("authorization", "Token abc")], "");
+        match classify(&api, &k) {
+            Step::ApiCall(a) => {
+                assert_eq!(a.scheme.as_deref(), Some("Token"));
+                assert_eq!(a.token.as_deref(), Some("abc"));
+            }
+            s => panic!("{s:?}"),
+        }
+        let dbl = ex("GET", "https://api/x", &[("authorization", "Bearer Bearer abc")], "");
+        assert_eq!(classify(&dbl, &k).api_call().unwrap().scheme.as_deref(), Some("Bearer Bearer"));
+        let q = ex("GET", "https://api/x?access_token=t", &[], "");
+        assert_eq!(classify(&q, &k).api_call().unwrap().placement, Placement::Query);
+        let meta = respond(
+            ex("GET", "https://as/.well-known/openid-configuration", &[], ""),
+            200,
+            &[],
+            r#"{"issuer":"https://as","token_endpoint":"https://as/token","jwks_uri":"https://as/jwks"}"#,
+        );
+        assert!(matches!(classify(&meta, &k), Step::Discovery(_)));
+        let rev = ex("POST", "https://as/revoke", &[FORM], "token=r1&token_type_hint=refresh_token");
+        assert!(matches!(classify(&rev, &k), Step::Revocation { .. }));
+        let bare = ex("GET", "https://api/x", &[], "");
+        assert!(matches!(classify(&bare, &k), Step::Other));
+        let mut known = Known::default();
+        known.api_origins.insert("https://api".into());
+        assert_eq!(classify(&bare, &known).api_call().unwrap().placement, Placement::None);
+        let garbage = ex("POST", "https://x", &[("content-type", "application/json")], "{not json");
+        assert!(matches!(classify(&garbage, &k), Step::Other));
+    }
+}

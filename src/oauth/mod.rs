@@ -1,0 +1,9 @@
+//! OAuth meaning: parse what OAuth puts on the wire, classify each exchange into a
+//! [`Step`](classify::Step), and build the flow state (tokens and their lineage) as a stream.
+
+pub mod classify;
+pub mod parse;
+pub mod timeline;
+
+pub use classify::{Step, classify};
+pub use timeline::FlowState;

@@ -1,0 +1,526 @@
+//! The flow state built as a stream: grants, tokens keyed by fingerprint with their
+//! lineage (issued by, issued at, expiry, superseded by, uses and outcomes), and the
+//! events of the flow with times relative to the first exchange.
+//!
+//! Memory follows live tokens and token families, not exchanges: events are kept only
+//! when a timeline is asked for.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::classify::{AuthorizeRequest, Grant, Known, Step, TokenRequest};
+use super::parse::{Params, decode_jwt, url_base, url_origin};
+use crate::capture::Exchange;
+use crate::capture::redact::Fingerprinter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// Claims of a JWT access token that matter for analysis.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JwtSummary {
+    pub exp: Option<i64>,
+    pub nbf: Option<i64>,
+    pub iat: Option<i64>,
+    pub aud: Vec<String>,
+    pub iss: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// One token and its lineage.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub fp: String,
+    pub kind: TokenKind,
+    /// Family (sign-in) this token belongs to.
+    pub family: usize,
+    pub issued_by: u64,
+    /// Unix seconds (capture clock).
+    pub issued_at: f64,
+    /// Lifetime in seconds, from `expires_in` (or JWT `exp` - issue time).
+    pub lifetime: Option<f64>,
+    /// Unix seconds.
+    pub expires_at: Option<f64>,
+    pub jwt: Option<JwtSummary>,
+    pub superseded_by: Option<String>,
+    pub superseded_at: Option<f64>,
+    pub revoked_at: Option<f64>,
+    pub uses: u64,
+    pub failures: u64,
+    /// First API call answered 401 with this token: (exchange id, unix seconds).
+    pub first_401: Option<(u64, f64)>,
+    pub last_use: Option<f64>,
+}
+
+/// A grant request as remembered for consistency checks (secrets as fingerprints).
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantRecord {
+    pub id: u64,
+    pub at: f64,
+    pub grant: String,
+    pub endpoint: String,
+    pub client_id: Option<String>,
+    pub secret_fp: Option<String>,
+    pub auth: &'static str,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl GrantRecord {
+    fn from(t: &TokenRequest, id: u64, at: f64, fpr: &Fingerprinter) -> Self {
+        GrantRecord {
+            id,
+            at,
+            grant: t.grant.name().to_string(),
+            endpoint: t.endpoint.clone(),
+            client_id: t.client_id.clone(),
+            secret_fp: t.client_secret.as_deref().map(|s| fpr.fp(s)),
+            auth: t.auth.name(),
+            redirect_uri: t.redirect_uri.clone(),
+            scope: t.scope.clone(),
+        }
+    }
+}
+
+/// An authorization request as remembered.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorizeRecord {
+    pub id: u64,
+    pub at: f64,
+    pub endpoint: String,
+    pub client_id: Option<String>,
+    pub response_type: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    /// Asked for offline access in a provider's way (offline_access scope, access_type,
+    /// token_access_type).
+    pub offline_requested: bool,
+    /// Code issued in the redirect, as a fingerprint.
+    pub code_fp: Option<String>,
+}
+
+impl AuthorizeRecord {
+    fn from(a: &AuthorizeRequest, id: u64, at: f64, fpr: &Fingerprinter) -> Self {
+        let p = &a.params;
+        let s = |k: &str| p.get(k).map(str::to_string);
+        AuthorizeRecord {
+            id,
+            at,
+            endpoint: a.endpoint.clone(),
+            client_id: s("client_id"),
+            response_type: s("response_type"),
+            redirect_uri: s("redirect_uri"),
+            scope: s("scope"),
+            state: s("state"),
+            code_challenge: s("code_challenge"),
+            code_challenge_method: s("code_challenge_method"),
+            offline_requested: offline_requested(p),
+            code_fp: a.redirect.as_ref().and_then(|r| r.get("code")).map(|c| fpr.fp(c)),
+        }
+    }
+}
+
+/// Did these parameters ask for a refresh token in some provider's way?
+pub fn offline_requested(p: &Params) -> bool {
+    p.get("scope")
+        .is_some_and(|s| s.split([' ', '+', ',']).any(|x| x == "offline_access" || x == "offline"))
+        || p.get("access_type") == Some("offline")
+        || p.get("token_access_type") == Some("offline")
+}
+
+/// One sign-in and everything that descends from it (refreshes, their tokens).
+#[derive(Debug, Clone, Serialize)]
+pub struct Family {
+    pub index: usize,
+    pub as_origin: String,
+    pub client_id: Option<String>,
+    /// The grant that started it (usually the code exchange).
+    pub origin: GrantRecord,
+    pub authorize: Option<AuthorizeRecord>,
+    pub newest_access: Option<String>,
+    pub newest_refresh: Option<String>,
+    pub refreshes: u64,
+    pub refresh_token_issued: bool,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: u64,
+    /// Seconds since the first exchange.
+    pub t: f64,
+    pub step: &'static str,
+    pub method: String,
+    /// URL with secret values masked.
+    pub url: String,
+    pub status: Option<u16>,
+    pub facts: Vec<String>,
+    pub findings: Vec<&'static str>,
+}
+
+/// The whole flow state.
+#[derive(Debug, Default)]
+pub struct FlowState {
+    pub t0: Option<f64>,
+    pub tokens: HashMap<String, TokenInfo>,
+    pub families: Vec<Family>,
+    pub authorizes: Vec<AuthorizeRecord>,
+    pub known: Known,
+    /// Discovery documents by issuer origin.
+    pub metadata: HashMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Code fingerprint → (first token request id, time).
+    pub codes_used: HashMap<String, (u64, f64)>,
+    /// Refresh token fingerprint → last refresh request (id, time, succeeded).
+    pub last_refresh: HashMap<String, (u64, f64, bool)>,
+    pub exchanges: u64,
+}
+
+/// Parse an RFC 3339 timestamp to unix seconds.
+pub fn unix_seconds(s: &str) -> Option<f64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(t.unix_timestamp_nanos() as f64 / 1e9)
+}
+
+impl FlowState {
+    /// Seconds since the first exchange.
+    pub fn rel(&self, t: f64) -> f64 {
+        t - self.t0.unwrap_or(t)
+    }
+
+    pub fn token(&self, value: &str, fpr: &Fingerprinter) -> Option<&TokenInfo> {
+        self.tokens.get(&fpr.fp(value))
+    }
+
+    /// Is any access token currently held (issued and not expired)?
+    pub fn holds_access_token(&self, at: f64) -> bool {
+        self.tokens.values().any(|t| {
+            t.kind == TokenKind::Access && t.issued_at <= at && t.expires_at.is_none_or(|e| e > at)
+        })
+    }
+
+    /// The family a token request belongs to (by its refresh token's lineage).
+    pub fn family_of_refresh(&self, t: &TokenRequest, fpr: &Fingerprinter) -> Option<&Family> {
+        let rt = t.refresh_token.as_deref()?;
+        let info = self.tokens.get(&fpr.fp(rt))?;
+        self.families.get(info.family)
+    }
+
+    /// The authorization request that issued `code` (or the latest one for the client).
+    pub fn authorize_for(&self, code: Option<&str>, client_id: Option<&str>, fpr: &Fingerprinter) -> Option<&AuthorizeRecord> {
+        if let Some(code) = code {
+            let fp = fpr.fp(code);
+            if let Some(a) = self.authorizes.iter().rev().find(|a| a.code_fp.as_deref() == Some(&fp)) {
+                return Some(a);
+            }
+        }
+        self.authorizes
+            .iter()
+            .rev()
+            .find(|a| client_id.is_none() || a.client_id.as_deref() == client_id)
+    }
+
+    /// Apply one classified exchange to the state (after the analyzers saw it).
+    pub fn apply(&mut self, ex: &Exchange, step: &Step, at: f64, fpr: &Fingerprinter) {
+        self.exchanges += 1;
+        if self.t0.is_none() {
+            self.t0 = Some(at);
+        }
+        match step {
+            Step::Authorize(a) => {
+                self.authorizes.push(AuthorizeRecord::from(a, ex.id, at, fpr));
+                if self.authorizes.len() > 64 {
+                    self.authorizes.remove(0);
+                }
+            }
+            Step::Token(t) => self.apply_token(ex, t, at, fpr),
+            Step::Discovery(meta) => {
+                let origin = meta
+                    .get("issuer")
+                    .and_then(|v| v.as_str())
+                    .map(url_origin)
+                    .unwrap_or_else(|| url_origin(&ex.request.url));
+                for (key, set) in [
+                    ("userinfo_endpoint", &mut self.known.userinfo_endpoints),
+                    ("revocation_endpoint", &mut self.known.revocation_endpoints),
+                    ("introspection_endpoint", &mut self.known.introspection_endpoints),
+                ] {
+                    if let Some(u) = meta.get(key).and_then(|v| v.as_str()) {
+                        set.insert(url_base(u).to_string());
+                    }
+                }
+                self.metadata.insert(origin, meta.clone());
+            }
+            Step::Revocation { token: Some(tok) } => {
+                let ok = ex.response.as_ref().is_some_and(|r| r.status == 200);
+                if ok {
+                    if let Some(info) = self.tokens.get_mut(&fpr.fp(tok)) {
+                        info.revoked_at = Some(at);
+                    }
+                }
+            }
+            Step::ApiCall(call) | Step::UserInfo(call) => {
+                if let Some(tok) = &call.token {
+                    self.known.api_origins.insert(url_origin(&ex.request.url));
+                    if let Some(info) = self.tokens.get_mut(&fpr.fp(tok)) {
+                        info.uses += 1;
+                        info.last_use = Some(at);
+                        if call.status == Some(401) {
+                            info.failures += 1;
+                            info.first_401.get_or_insert((ex.id, at));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_token(&mut self, ex: &Exchange, t: &TokenRequest, at: f64, fpr: &Fingerprinter) {
+        if let Some(code) = &t.code {
+            self.codes_used.entry(fpr.fp(code)).or_insert((ex.id, at));
+        }
+        let success = t.response.as_ref().is_some_and(|r| r.is_success());
+        if let Some(rt) = &t.refresh_token {
+            self.last_refresh.insert(fpr.fp(rt), (ex.id, at, success));
+        }
+        let Some(resp) = t.response.as_ref().filter(|r| r.is_success()) else {
+            return;
+        };
+        // Which family: a refresh continues its refresh token's family.
+        let family = match self.family_of_refresh(t, fpr).map(|f| f.index) {
+            Some(i) => i,
+            None => {
+                let index = self.families.len();
+                let authorize = if t.grant == Grant::AuthorizationCode {
+                    self.authorize_for(t.code.as_deref(), t.client_id.as_deref(), fpr)
+                        .cloned()
+                } else {
+                    None
+                };
+                self.families.push(Family {
+                    index,
+                    as_origin: url_origin(&t.endpoint),
+                    client_id: t.client_id.clone(),
+                    origin: GrantRecord::from(t, ex.id, at, fpr),
+                    authorize,
+                    newest_access: None,
+                    newest_refresh: None,
+                    refreshes: 0,
+                    refresh_token_issued: false,
+                });
+                index
+            }
+        };
+        if t.grant == Grant::RefreshToken {
+            self.families[family].refreshes += 1;
+        }
+        // Issue time: Salesforce's issued_at (ms) when present, else the capture clock.
+        let issued_at = resp.issued_at_ms.map(|ms| ms as f64 / 1000.0).filter(|v| (v - at).abs() < 86_400.0).unwrap_or(at);
+        if let Some(access) = &resp.access_token {
+            let fp = fpr.fp(access);
+            let jwt = decode_jwt(access).map(|j| JwtSummary {
+                exp: j.claim_i64("exp"),
+                nbf: j.claim_i64("nbf"),
+                iat: j.claim_i64("iat"),
+                aud: j.audiences(),
+                iss: j.claim_str("iss").map(str::to_string),
+                scope: j
+                    .claim_str("scope")
+                    .or_else(|| j.claim_str("scp"))
+                    .map(str::to_string),
+            });
+            let lifetime = resp
+                .expires_in
+                .or_else(|| jwt.as_ref().and_then(|j| j.exp).map(|e| e as f64 - issued_at));
+            self.supersede(family, TokenKind::Access, &fp, at);
+            self.tokens.insert(
+                fp.clone(),
+                TokenInfo {
+                    fp: fp.clone(),
+                    kind: TokenKind::Access,
+                    family,
+                    issued_by: ex.id,
+                    issued_at,
+                    lifetime,
+                    expires_at: lifetime.map(|l| issued_at + l),
+                    jwt,
+                    superseded_by: None,
+                    superseded_at: None,
+                    revoked_at: None,
+                    uses: 0,
+                    failures: 0,
+                    first_401: None,
+                    last_use: None,
+                },
+            );
+            self.families[family].newest_access = Some(fp);
+        }
+        if let Some(refresh) = &resp.refresh_token {
+            let fp = fpr.fp(refresh);
+            let sent_fp = t.refresh_token.as_deref().map(|r| fpr.fp(r));
+            if sent_fp.as_deref() != Some(fp.as_str()) {
+                self.supersede(family, TokenKind::Refresh, &fp, at);
+                let lifetime = resp.refresh_token_expires_in;
+                self.tokens.insert(
+                    fp.clone(),
+                    TokenInfo {
+                        fp: fp.clone(),
+                        kind: TokenKind::Refresh,
+                        family,
+                        issued_by: ex.id,
+                        issued_at,
+                        lifetime,
+                        expires_at: lifetime.map(|l| issued_at + l),
+                        jwt: None,
+                        superseded_by: None,
+                        superseded_at: None,
+                        revoked_at: None,
+                        uses: 0,
+                        failures: 0,
+                        first_401: None,
+                        last_use: None,
+                    },
+                );
+                self.families[family].newest_refresh = Some(fp);
+            }
+            self.families[family].refresh_token_issued = true;
+        }
+        if let Some(rt) = &t.refresh_token {
+            if let Some(info) = self.tokens.get_mut(&fpr.fp(rt)) {
+                info.uses += 1;
+                info.last_use = Some(at);
+            }
+        }
+    }
+
+    fn supersede(&mut self, family: usize, kind: TokenKind, new_fp: &str, at: f64) {
+        let f = &self.families[family];
+        let old = match kind {
+            TokenKind::Access => f.newest_access.clone(),
+            TokenKind::Refresh => f.newest_refresh.clone(),
+        };
+        if let Some(old) = old {
+            if let Some(info) = self.tokens.get_mut(&old) {
+                if info.superseded_by.is_none() && old != new_fp {
+                    info.superseded_by = Some(new_fp.to_string());
+                    info.superseded_at = Some(at);
+                }
+            }
+        }
+    }
+}
+
+/// Key facts of a step for the timeline (secrets as fingerprints only).
+pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String> {
+    let mut out = Vec::new();
+    match step {
+        Step::Authorize(a) => {
+            let p = &a.params;
+            for k in ["response_type", "client_id", "scope"] {
+                if let Some(v) = p.get(k) {
+                    out.push(format!("{k}={v}"));
+                }
+            }
+            out.push(format!("state {}", if p.has("state") { "set" } else { "MISSING" }));
+            out.push(format!(
+                "PKCE {}",
+                p.get("code_challenge_method").unwrap_or(if p.has("code_challenge") { "plain" } else { "none" })
+            ));
+            if let Some(r) = &a.redirect {
+                if let Some(c) = r.get("code") {
+                    out.push(format!("code fp:{}", fpr.fp(c)));
+                }
+                if let Some(e) = r.get("error") {
+                    out.push(format!("error={e}"));
+                }
+            }
+        }
+        Step::Callback(p) => {
+            if let Some(c) = p.get("code") {
+                out.push(format!("code fp:{}", fpr.fp(c)));
+            }
+            if let Some(e) = p.get("error") {
+                out.push(format!("error={e}"));
+            }
+        }
+        Step::Token(t) => {
+            if let Some(c) = &t.client_id {
+                out.push(format!("client_id={c}"));
+            }
+            out.push(format!("auth={}", t.auth.name()));
+            if let Some(rt) = &t.refresh_token {
+                out.push(format!("sent RT fp:{}", fpr.fp(rt)));
+            }
+            if let Some(r) = &t.response {
+                if let Some(a) = &r.access_token {
+                    let life = r.expires_in.map(|e| format!(", expires in {}", human_duration(e))).unwrap_or_else(|| ", no expires_in".into());
+                    out.push(format!("AT fp:{}{life}", fpr.fp(a)));
+                }
+                match &r.refresh_token {
+                    Some(rt) => out.push(format!("RT fp:{}", fpr.fp(rt))),
+                    None if r.access_token.is_some() => out.push("no refresh token".into()),
+                    None => {}
+                }
+                if let Some(e) = &r.error {
+                    out.push(format!("error={e}"));
+                }
+            }
+        }
+        Step::ApiCall(c) | Step::UserInfo(c) => {
+            match &c.token {
+                Some(tok) => {
+                    let fp = fpr.fp(tok);
+                    let mut s = format!("token fp:{fp}");
+                    if let Some(info) = state.tokens.get(&fp) {
+                        s.push_str(&format!(" (issued by #{})", info.issued_by));
+                    }
+                    out.push(s);
+                }
+                None => out.push("no credentials".into()),
+            }
+            for ch in &c.challenges {
+                if let Some(e) = ch.get("error") {
+                    out.push(format!("WWW-Authenticate error={e}"));
+                }
+            }
+        }
+        Step::Discovery(m) => {
+            if let Some(i) = m.get("issuer").and_then(|v| v.as_str()) {
+                out.push(format!("issuer={i}"));
+            }
+        }
+        Step::Revocation { token } | Step::Introspection { token } => {
+            if let Some(t) = token {
+                out.push(format!("token fp:{}", fpr.fp(t)));
+            }
+        }
+        Step::Other => {}
+    }
+    out
+}
+
+/// `3600` → `1 h`, `90` → `1 min 30 s`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.round() as i64;
+    if s.abs() >= 86_400 {
+        let (d, h) = (s / 86_400, (s % 86_400) / 3600);
+        return if h == 0 { format!("{d} d") } else { format!("{d} d {h} h") };
+    }
+    if s.abs() >= 3600 {
+        let (h, m) = (s / 3600, (s % 3600) / 60);
+        return if m == 0 { format!("{h} h") } else { format!("{h} h {m} min") };
+    }
+    if s.abs() >= 60 {
+        let (m, r) = (s / 60, s % 60);
+        return if r == 0 { format!("{m} min") } else { format!("{m} min {r} s") };
+    }
+    format!("{s} s")
+}

@@ -28,6 +28,41 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Show the local CA (creating it on first use), its fingerprint, and how to trust it.
     Ca(CaArgs),
+    /// Say what is wrong with the OAuth flow in a capture, with evidence and fixes.
+    ///
+    /// Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it, 2 error.
+    Analyze(AnalyzeArgs),
+    /// Show the OAuth flow in a capture as a timeline, with the tokens' lineage.
+    Timeline(TimelineArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable terminal text (colored unless NO_COLOR is set or output is not a terminal).
+    Text,
+    /// Machine-readable JSON.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Capture file written by `oauthscope proxy`.
+    pub capture: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit with 1 when a finding is at or above this severity (for CI gates).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::analyze::Severity>,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    /// Capture file written by `oauthscope proxy`.
+    pub capture: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +80,10 @@ pub struct ProxyArgs {
     /// Accepts suffixes: k, KiB, M, MiB, ...
     #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_body: usize,
+    /// Memory for the body copies of all exchanges in flight together; past it, copies are
+    /// cut short (marked truncated) while traffic flows on in full.
+    #[arg(long, default_value = "24MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub body_memory: usize,
     /// Intercept only hosts matching this regex (repeatable). Others are tunnelled untouched
     /// and recorded as tunnel entries.
     #[arg(long, value_name = "REGEX")]

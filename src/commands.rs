@@ -2,8 +2,12 @@
 
 use anyhow::Context as _;
 
+use crate::analyze::Engine;
 use crate::ca::{LocalCa, trust_instructions};
-use crate::cli::{CaArgs, ProxyArgs, check_listen, default_capture_path};
+use crate::capture::CaptureReader;
+use crate::cli::{AnalyzeArgs, CaArgs, Format, ProxyArgs, TimelineArgs, check_listen, default_capture_path};
+use crate::proxy::console::Style;
+use crate::report;
 use crate::proxy::{self, ProxyOptions, scope::Scope};
 
 /// `oauthscope proxy`
@@ -23,6 +27,7 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     let opts = ProxyOptions {
         out: args.out.clone().unwrap_or_else(default_capture_path),
         max_body: args.max_body,
+        body_memory: args.body_memory,
         scope,
         upstream_cas: args.upstream_ca.clone(),
         insecure_upstream: args.insecure_upstream,
@@ -99,5 +104,93 @@ pub fn ca(args: CaArgs) -> anyhow::Result<()> {
         "\nTrust it in your client:\n{}",
         trust_instructions(&info.cert_path)
     );
+    Ok(())
+}
+
+/// Read a capture through the analysis engine, with a progress bar on long files and a
+/// warning (with its line number) for each unreadable line.
+fn run_engine(path: &std::path::Path, keep_events: bool) -> anyhow::Result<(Engine, u64)> {
+    let mut reader = CaptureReader::open(path)?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let bar = progress_bar(size);
+    let mut engine = Engine::new(&reader.header().salt.clone(), keep_events);
+    let mut bad = 0u64;
+    let mut n = 0u64;
+    while let Some(item) = reader.next() {
+        match item {
+            Ok(ex) => engine.push(&ex),
+            Err(e) => {
+                bad += 1;
+                if bad <= 20 {
+                    bar.suspend(|| eprintln!("warning: {}: {e}", path.display()));
+                } else if bad == 21 {
+                    bar.suspend(|| eprintln!("warning: more unreadable lines; counting them silently"));
+                }
+                continue;
+            }
+        };
+        n += 1;
+        if n % 4096 == 0 {
+            bar.set_position(reader.position());
+        }
+    }
+    bar.finish_and_clear();
+    Ok((engine, bad))
+}
+
+fn progress_bar(size: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if size < 8 * 1024 * 1024 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} reading {bytes}/{total_bytes} {wide_bar} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// `oauthscope analyze`: returns whether a finding reached `--fail-on`.
+pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
+    let (engine, bad) = run_engine(&args.capture, false)?;
+    let (findings, state, _) = engine.finish();
+    let sum = report::summary(&findings, &state, bad);
+    match args.format {
+        Format::Json => {
+            let r = report::JsonReport {
+                findings: &findings,
+                summary: &sum,
+            };
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Format::Text => print!("{}", report::text(&findings, &sum, &Style::detect())),
+    }
+    Ok(args
+        .fail_on
+        .is_some_and(|min| findings.iter().any(|f| f.severity >= min)))
+}
+
+/// `oauthscope timeline`
+pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
+    let (engine, _bad) = run_engine(&args.capture, true)?;
+    let (findings, state, events) = engine.finish();
+    let events = events.unwrap_or_default();
+    match args.format {
+        Format::Json => {
+            let tokens: Vec<_> = state.tokens.values().collect();
+            let v = serde_json::json!({
+                "events": events,
+                "tokens": tokens,
+                "families": state.families,
+                "findings": findings,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Text => print!(
+            "{}",
+            report::timeline_text(&events, &state, &findings, &Style::detect())
+        ),
+    }
     Ok(())
 }

@@ -9,6 +9,10 @@
 //!   the live console.
 //! - [`capture`]: the `Exchange` record, the JSON Lines capture writer and reader, body
 //!   decoding, secret fingerprints and masking.
+//! - [`oauth`]: parse forms/JSON/JWT/WWW-Authenticate, classify an exchange into a
+//!   `Step`, and build the flow state (tokens and their lineage) as a stream.
+//! - [`analyze`]: the `Analyzer` trait, the rule families, the engine and its registry.
+//! - [`report`]: verdict, findings and timeline as terminal text or JSON.
 //! - [`commands`]: each subcommand's `run`.
 //!
 //! Data path: client → proxy → upstream; each finished exchange goes through a bounded
@@ -21,3 +25,4 @@ pub mod cli;
 pub mod commands;
 pub mod oauth;
 pub mod proxy;
+pub mod report;

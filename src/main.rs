@@ -10,13 +10,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Ca(args) => oauthscope::commands::ca(args),
-        Command::Proxy(args) => {
-            runtime().and_then(|rt| rt.block_on(oauthscope::commands::proxy(args)))
-        }
+        Command::Ca(args) => oauthscope::commands::ca(args).map(|()| false),
+        Command::Proxy(args) => runtime()
+            .and_then(|rt| rt.block_on(oauthscope::commands::proxy(args)))
+            .map(|()| false),
+        Command::Analyze(args) => oauthscope::commands::analyze(args),
+        Command::Timeline(args) => oauthscope::commands::timeline(args).map(|()| false),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -17,6 +17,8 @@ pub struct RawBody {
     pub truncated: bool,
     /// The `Content-Encoding` header value, if any.
     pub content_encoding: Option<String>,
+    /// Memory held for the copy, given back once the record is written.
+    pub lease: Option<super::budget::Lease>,
 }
 
 impl RawBody {

@@ -3,6 +3,7 @@
 //!
 //! A capture file's first line is a [`CaptureHeader`]; each later line is one [`Exchange`].
 
+pub mod budget;
 pub mod decode;
 pub mod model;
 pub mod reader;

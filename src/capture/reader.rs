@@ -52,6 +52,7 @@ pub struct CaptureReader<R> {
     header: CaptureHeader,
     line_no: u64,
     buf: Vec<u8>,
+    position: u64,
 }
 
 impl CaptureReader<BufReader<File>> {
@@ -94,12 +95,18 @@ impl<R: BufRead> CaptureReader<R> {
             inner,
             header,
             line_no: 1,
+            position: n as u64,
             buf,
         })
     }
 
     pub fn header(&self) -> &CaptureHeader {
         &self.header
+    }
+
+    /// Bytes read so far (for progress).
+    pub fn position(&self) -> u64 {
+        self.position
     }
 }
 
@@ -132,6 +139,7 @@ impl<R: BufRead> Iterator for CaptureReader<R> {
                 }
             };
             self.line_no += 1;
+            self.position += n as u64;
             let complete = self.buf.last() == Some(&b'\n');
             let line = trim_line(&self.buf[..n]);
             if line.is_empty() {

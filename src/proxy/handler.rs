@@ -208,6 +208,7 @@ impl Recorder {
             Vec::new(),
             0,
             super::recording::BodyEnd::Complete,
+            crate::capture::budget::Lease::new(rec.budget()),
         );
         let mut res = match self.cfg.upgrade_client.request(upstream_req).await {
             Ok(res) => res,

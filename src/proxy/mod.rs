@@ -39,6 +39,8 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 pub struct ProxyOptions {
     pub out: PathBuf,
     pub max_body: usize,
+    /// Memory for the body copies of all in-flight exchanges together.
+    pub body_memory: usize,
     pub scope: Scope,
     pub upstream_cas: Vec<PathBuf>,
     pub insecure_upstream: bool,
@@ -88,7 +90,7 @@ pub async fn run(
     })];
     observers.extend(opts.observers);
     let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
-    let run_state = Arc::new(RunState::new(writer.sink(), opts.max_body));
+    let run_state = Arc::new(RunState::new(writer.sink(), opts.max_body, opts.body_memory));
 
     let cfg = Arc::new(HandlerConfig {
         scope: opts.scope,

@@ -6,6 +6,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use crate::capture::budget::{Budget, Lease};
 use crate::capture::decode::RawBody;
 use crate::capture::{CaptureSink, ErrorInfo, Exchange, PendingExchange};
 
@@ -13,16 +16,18 @@ use crate::capture::{CaptureSink, ErrorInfo, Exchange, PendingExchange};
 pub struct RunState {
     pub sink: CaptureSink,
     pub max_body: usize,
+    pub budget: Arc<Budget>,
     next_id: AtomicU64,
     next_conn: AtomicU64,
     pub in_flight: AtomicUsize,
 }
 
 impl RunState {
-    pub fn new(sink: CaptureSink, max_body: usize) -> Self {
+    pub fn new(sink: CaptureSink, max_body: usize, body_memory: usize) -> Self {
         RunState {
             sink,
             max_body,
+            budget: Budget::new(body_memory),
             next_id: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
             in_flight: AtomicUsize::new(0),
@@ -92,6 +97,10 @@ impl Recording {
         self.run.max_body
     }
 
+    pub fn budget(&self) -> Arc<Budget> {
+        self.run.budget.clone()
+    }
+
     /// Milliseconds since the exchange started.
     pub fn elapsed_ms(&self) -> f64 {
         round_ms(self.t0.elapsed().as_secs_f64() * 1000.0)
@@ -141,7 +150,7 @@ impl Recording {
     }
 
     /// A body tap finished: store its copy and note how it ended.
-    pub fn body_finished(&self, side: Side, bytes: Vec<u8>, size: u64, end: BodyEnd) {
+    pub fn body_finished(&self, side: Side, bytes: Vec<u8>, size: u64, end: BodyEnd, lease: Lease) {
         let t = self.elapsed_ms();
         self.with(|s| {
             let complete = matches!(end, BodyEnd::Complete);
@@ -161,6 +170,7 @@ impl Recording {
             };
             raw.truncated = (bytes.len() as u64) < size;
             raw.bytes = bytes;
+            raw.lease = Some(lease);
             raw.size = size;
             if !complete {
                 s.exchange.incomplete = true;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
 use super::recording::{BodyEnd, Recording, Side};
+use crate::capture::budget::Lease;
 
 pub struct Tap {
     inner: hudsucker::Body,
@@ -19,11 +20,13 @@ pub struct Tap {
     copy: Vec<u8>,
     size: u64,
     cap: usize,
+    lease: Lease,
 }
 
 impl Tap {
     pub fn new(inner: hudsucker::Body, rec: Arc<Recording>, side: Side) -> Self {
         let cap = rec.max_body();
+        let lease = Lease::new(rec.budget());
         let mut tap = Tap {
             inner,
             rec: Some(rec),
@@ -31,6 +34,7 @@ impl Tap {
             copy: Vec::new(),
             size: 0,
             cap,
+            lease,
         };
         if tap.inner.is_end_stream() {
             tap.finish(BodyEnd::Complete);
@@ -45,7 +49,8 @@ impl Tap {
 
     fn finish(&mut self, end: BodyEnd) {
         if let Some(rec) = self.rec.take() {
-            rec.body_finished(self.side, std::mem::take(&mut self.copy), self.size, end);
+            let lease = std::mem::replace(&mut self.lease, Lease::new(rec.budget()));
+            rec.body_finished(self.side, std::mem::take(&mut self.copy), self.size, end, lease);
         }
     }
 }
@@ -65,13 +70,12 @@ impl HttpBody for Tap {
                 if let Some(data) = frame.data_ref() {
                     this.size += data.len() as u64;
                     let room = this.cap.saturating_sub(this.copy.len());
-                    if room > 0 {
-                        let take = room.min(data.len());
-                        if this.copy.capacity() == 0 {
-                            let hint = this.inner.size_hint().exact().unwrap_or(0) as usize;
-                            this.copy.reserve(hint.min(this.cap).max(take));
-                        }
+                    let take = room.min(data.len());
+                    // Copy only what the shared budget allows; the bytes flow on regardless.
+                    if take > 0 && this.lease.grow(take) {
                         this.copy.extend_from_slice(&data[..take]);
+                    } else {
+                        this.cap = this.copy.len();
                     }
                 }
                 if this.inner.is_end_stream() {

@@ -126,6 +126,7 @@ mod tests {
             size: 0,
             truncated: false,
             content_encoding: Some("gzip".into()),
+            lease: None,
         };
         let body = raw.into_body(1 << 20);
         let dec = body.decoded.expect("decoded");
@@ -161,6 +162,7 @@ mod tests {
             size: 15,
             truncated: false,
             content_encoding: Some("gzip".into()),
+            lease: None,
         };
         let body = raw.into_body(100);
         assert!(body.decoded.is_none());
@@ -170,6 +172,7 @@ mod tests {
             size: 1,
             truncated: false,
             content_encoding: Some("UTF-8".into()),
+            lease: None,
         };
         assert!(
             unknown

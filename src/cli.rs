@@ -82,7 +82,7 @@ pub struct ProxyArgs {
     pub max_body: usize,
     /// Memory for the body copies of all exchanges in flight together; past it, copies are
     /// cut short (marked truncated) while traffic flows on in full.
-    #[arg(long, default_value = "24MiB", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
     pub body_memory: usize,
     /// Intercept only hosts matching this regex (repeatable). Others are tunnelled untouched
     /// and recorded as tunnel entries.

@@ -105,6 +105,8 @@ pub async fn run(
     client
         .http1_title_case_headers(true)
         .http1_preserve_header_case(true)
+        // Bounded read buffers keep memory flat with many large downloads at once.
+        .http1_max_buf_size(MAX_HEAD_BYTES)
         .pool_idle_timeout(Duration::from_secs(60));
     let mut server = ServerBuilder::new(TokioExecutor::new());
     server

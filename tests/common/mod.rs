@@ -419,3 +419,4 @@ pub fn stop_and_read(proxy: ProxyProc) -> (Vec<Exchange>, Vec<String>) {
     assert!(status.success(), "proxy exit {status:?}: {lines:#?}");
     (read_capture(&capture), lines)
 }
+pub mod oauth;

@@ -1,0 +1,450 @@
+//! A test authorization server and API on loopback, with misconfigurations that a test
+//! stages through [`AsConfig`]. It implements the parts of RFC 6749/6750/7009/7636/8414
+//! the samples exercise, strictly enough that a wrong client is refused the way real
+//! providers refuse it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+use super::Body;
+
+/// What the server does; defaults are a well-behaved provider.
+#[derive(Debug, Clone)]
+pub struct AsConfig {
+    /// Access token lifetime; `None` sends no `expires_in` (GitHub OAuth apps).
+    pub expires_in: Option<u64>,
+    pub issue_refresh: bool,
+    /// Each refresh issues a new refresh token and invalidates the old one.
+    pub rotate_refresh: bool,
+    /// Answer token requests form-encoded (GitHub without `Accept: application/json`).
+    pub form_response: bool,
+    pub expires_in_as_string: bool,
+    pub no_store: bool,
+    /// Issue JWT access tokens with this audience.
+    pub jwt_audience: Option<String>,
+    /// Shift the `Date` header by this many seconds.
+    pub date_offset: i64,
+}
+
+impl Default for AsConfig {
+    fn default() -> Self {
+        AsConfig {
+            expires_in: Some(3600),
+            issue_refresh: true,
+            rotate_refresh: false,
+            form_response: false,
+            expires_in_as_string: false,
+            no_store: true,
+            jwt_audience: None,
+            date_offset: 0,
+        }
+    }
+}
+
+pub const CLIENT_ID: &str = "connector-app";
+pub const CLIENT_SECRET: &str = "s3cret-Value_1";
+pub const OTHER_CLIENT_ID: &str = "other-app";
+pub const OTHER_CLIENT_SECRET: &str = "other-secret";
+/// A client whose secret holds characters that Basic auth must form-encode.
+pub const ODD_CLIENT_ID: &str = "odd-app";
+pub const ODD_CLIENT_SECRET: &str = "abc+def/ghi";
+
+struct CodeInfo {
+    client_id: String,
+    redirect_uri: Option<String>,
+    challenge: Option<(String, String)>,
+    used: bool,
+}
+
+struct AccessInfo {
+    issued: Instant,
+    lifetime: Option<u64>,
+    valid: bool,
+}
+
+struct RefreshInfo {
+    client_id: String,
+    valid: bool,
+}
+
+#[derive(Default)]
+struct State {
+    codes: HashMap<String, CodeInfo>,
+    access: HashMap<String, AccessInfo>,
+    refresh: HashMap<String, RefreshInfo>,
+    /// Access token each refresh token family last got (revoked on refresh).
+    last_access_of: HashMap<String, String>,
+}
+
+/// A running authorization server + API.
+pub struct AuthServer {
+    pub base: String,
+    pub port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl AuthServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn random_token(prefix: &str) -> String {
+    let mut b = [0u8; 18];
+    aws_lc_rs::rand::fill(&mut b).unwrap();
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b))
+}
+
+/// Start the server over TLS (`tls`) on 127.0.0.1:0.
+pub async fn start(config: AsConfig, tls: Arc<rustls::ServerConfig>) -> AuthServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("https://127.0.0.1:{port}");
+    let state = Arc::new(Mutex::new(State::default()));
+    let cfg = Arc::new(config);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+    let b = base.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = tokio::select! {
+                r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                _ = &mut rx => return,
+            };
+            let (state, cfg, acceptor, base) = (state.clone(), cfg.clone(), acceptor.clone(), b.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let svc = hyper::service::service_fn(move |req| {
+                    handle(req, state.clone(), cfg.clone(), base.clone())
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    AuthServer {
+        base,
+        port,
+        stop: Some(tx),
+    }
+}
+
+fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|e: Infallible| match e {}).boxed()
+}
+
+fn http_date(offset: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset);
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&fmt).unwrap()
+}
+
+fn form(s: &str) -> HashMap<String, String> {
+    oauthscope::oauth::parse::parse_form(s).into_iter().collect()
+}
+
+fn json_response(cfg: &AsConfig, status: u16, v: serde_json::Value, no_store: bool) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(status)
+        .header("date", http_date(cfg.date_offset));
+    if no_store {
+        b = b.header("cache-control", "no-store").header("pragma", "no-cache");
+    }
+    if cfg.form_response {
+        let pairs: Vec<String> = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                format!("{k}={}", s.replace(' ', "+"))
+            })
+            .collect();
+        return b
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(full(pairs.join("&")))
+            .unwrap();
+    }
+    b.header("content-type", "application/json")
+        .body(full(v.to_string()))
+        .unwrap()
+}
+
+fn oauth_error(cfg: &AsConfig, status: u16, error: &str, desc: &str) -> Response<Body> {
+    let mut c = cfg.clone();
+    c.form_response = false;
+    json_response(&c, status, serde_json::json!({"error": error, "error_description": desc}), true)
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+    cfg: Arc<AsConfig>,
+    base: String,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = String::from_utf8_lossy(&body).to_string();
+    let res = match path.as_str() {
+        "/.well-known/oauth-authorization-server" => json_response(
+            &AsConfig { form_response: false, ..(*cfg).clone() },
+            200,
+            serde_json::json!({
+                "issuer": base,
+                "authorization_endpoint": format!("{base}/authorize"),
+                "token_endpoint": format!("{base}/token"),
+                "revocation_endpoint": format!("{base}/revoke"),
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "code_challenge_methods_supported": ["S256"],
+                "response_types_supported": ["code"],
+            }),
+            false,
+        ),
+        "/authorize" => authorize(&query, &state),
+        "/callback" => Response::builder()
+            .header("content-type", "text/plain")
+            .body(full("signed in; you may close this window"))
+            .unwrap(),
+        "/token" | "/oauth2/token" | "/token/refresh" => token(&body, &query, auth.as_deref(), &state, &cfg),
+        "/revoke" => {
+            let f = form(&body);
+            if let Some(t) = f.get("token") {
+                let mut s = state.lock().unwrap();
+                if let Some(a) = s.access.get_mut(t) {
+                    a.valid = false;
+                }
+                if let Some(r) = s.refresh.get_mut(t) {
+                    r.valid = false;
+                }
+            }
+            Response::builder().status(200).body(full("")).unwrap()
+        }
+        "/api/me" => api(auth.as_deref(), &query, &state, &cfg),
+        _ => Response::builder().status(404).body(full("not found")).unwrap(),
+    };
+    Ok(res)
+}
+
+fn authorize(query: &str, state: &Mutex<State>) -> Response<Body> {
+    let q = form(query);
+    let client_ok = q.get("client_id").is_some_and(|c| c == CLIENT_ID || c == OTHER_CLIENT_ID || c == ODD_CLIENT_ID);
+    let Some(redirect) = q.get("redirect_uri").filter(|_| client_ok) else {
+        return Response::builder().status(400).body(full("invalid client or redirect_uri")).unwrap();
+    };
+    let mut loc = redirect.clone();
+    loc.push(if loc.contains('?') { '&' } else { '?' });
+    match q.get("response_type").map(String::as_str) {
+        Some("code") => {
+            let code = random_token("code-");
+            state.lock().unwrap().codes.insert(
+                code.clone(),
+                CodeInfo {
+                    client_id: q["client_id"].clone(),
+                    redirect_uri: q.get("redirect_uri").cloned(),
+                    challenge: q.get("code_challenge").map(|c| {
+                        (c.clone(), q.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".into()))
+                    }),
+                    used: false,
+                },
+            );
+            loc.push_str(&format!("code={code}"));
+        }
+        Some("token") => {
+            let at = random_token("at-");
+            state.lock().unwrap().access.insert(at.clone(), AccessInfo { issued: Instant::now(), lifetime: Some(3600), valid: true });
+            loc = format!("{redirect}#access_token={at}&token_type=Bearer&expires_in=3600");
+        }
+        _ => loc.push_str("error=unsupported_response_type"),
+    }
+    if let Some(s) = q.get("state") {
+        loc.push_str(&format!("&state={s}"));
+    }
+    Response::builder().status(302).header("location", loc).body(full("")).unwrap()
+}
+
+/// Client authentication as a strict server does it: Basic (form-decoded) or body.
+fn client_auth(f: &HashMap<String, String>, auth: Option<&str>) -> Option<String> {
+    let (id, secret) = match auth.and_then(|a| a.strip_prefix("Basic ")) {
+        Some(b64) => {
+            let raw = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+            let (u, p) = raw.split_once(':')?;
+            (
+                oauthscope::oauth::parse::form_decode(u),
+                oauthscope::oauth::parse::form_decode(p),
+            )
+        }
+        None => (f.get("client_id")?.clone(), f.get("client_secret")?.clone()),
+    };
+    let ok = [(CLIENT_ID, CLIENT_SECRET), (OTHER_CLIENT_ID, OTHER_CLIENT_SECRET), (ODD_CLIENT_ID, ODD_CLIENT_SECRET)]
+        .iter()
+        .any(|(i, s)| *i == id && *s == secret);
+    ok.then_some(id)
+}
+
+fn issue(cfg: &AsConfig, s: &mut State, client: &str, with_refresh: bool, scope: Option<&String>) -> serde_json::Value {
+    let at = match &cfg.jwt_audience {
+        Some(aud) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"at+jwt"}"#);
+            let c = URL_SAFE_NO_PAD.encode(
+                serde_json::json!({"iss": "https://127.0.0.1", "aud": aud, "sub": "user", "client_id": client,
+                    "iat": now + cfg.date_offset, "exp": now + cfg.date_offset + cfg.expires_in.unwrap_or(3600) as i64,
+                    "jti": random_token("")})
+                .to_string(),
+            );
+            format!("{h}.{c}.{}", random_token("sig"))
+        }
+        None => random_token("at-"),
+    };
+    s.access.insert(at.clone(), AccessInfo { issued: Instant::now(), lifetime: cfg.expires_in, valid: true });
+    let mut v = serde_json::json!({"access_token": at, "token_type": "Bearer"});
+    if let Some(e) = cfg.expires_in {
+        v["expires_in"] = if cfg.expires_in_as_string { e.to_string().into() } else { e.into() };
+    }
+    if let Some(sc) = scope {
+        v["scope"] = sc.clone().into();
+    }
+    if with_refresh {
+        let rt = random_token("rt-");
+        s.refresh.insert(rt.clone(), RefreshInfo { client_id: client.to_string(), valid: true });
+        s.last_access_of.insert(rt.clone(), at);
+        v["refresh_token"] = rt.into();
+    }
+    v
+}
+
+fn token(body: &str, query: &str, auth: Option<&str>, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body> {
+    let mut f = form(body);
+    for (k, v) in form(query) {
+        f.entry(k).or_insert(v);
+    }
+    let Some(client) = client_auth(&f, auth) else {
+        return oauth_error(cfg, 401, "invalid_client", "Client authentication failed.");
+    };
+    let mut s = state.lock().unwrap();
+    match f.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let code = f.get("code").cloned().unwrap_or_default();
+            let Some(info) = s.codes.get_mut(&code) else {
+                return oauth_error(cfg, 400, "invalid_grant", "Unknown authorization code.");
+            };
+            if info.used {
+                return oauth_error(cfg, 400, "invalid_grant", "The authorization code was already redeemed.");
+            }
+            info.used = true;
+            if info.client_id != client {
+                return oauth_error(cfg, 400, "invalid_grant", "Code issued to another client.");
+            }
+            if info.redirect_uri != f.get("redirect_uri").cloned() {
+                return oauth_error(cfg, 400, "invalid_grant", "redirect_uri does not match the authorization request.");
+            }
+            if let Some((challenge, method)) = &info.challenge {
+                let v = f.get("code_verifier").cloned().unwrap_or_default();
+                let computed = if method == "S256" { oauthscope::oauth::parse::s256(&v) } else { v };
+                if &computed != challenge {
+                    return oauth_error(cfg, 400, "invalid_grant", "PKCE verification failed.");
+                }
+            }
+            let refresh = cfg.issue_refresh;
+            let v = issue(cfg, &mut s, &client, refresh, f.get("scope"));
+            json_response(cfg, 200, v, cfg.no_store)
+        }
+        Some("refresh_token") => {
+            let rt = f.get("refresh_token").cloned().unwrap_or_default();
+            let Some(info) = s.refresh.get(&rt) else {
+                return oauth_error(cfg, 400, "invalid_grant", "Unknown refresh token.");
+            };
+            if !info.valid {
+                return oauth_error(cfg, 400, "invalid_grant", "The refresh token was already used or revoked.");
+            }
+            if info.client_id != client {
+                return oauth_error(cfg, 400, "invalid_grant", "Refresh token issued to another client.");
+            }
+            if f.get("scope").is_some_and(|sc| sc.contains("admin")) {
+                return oauth_error(cfg, 400, "invalid_scope", "Scope exceeds the original grant.");
+            }
+            // The access token issued with this refresh token's family is replaced.
+            if let Some(old) = s.last_access_of.get(&rt).cloned() {
+                if let Some(a) = s.access.get_mut(&old) {
+                    a.valid = false;
+                }
+            }
+            let v = if cfg.rotate_refresh {
+                s.refresh.get_mut(&rt).unwrap().valid = false;
+                issue(cfg, &mut s, &client, true, None)
+            } else {
+                let v = issue(cfg, &mut s, &client, false, None);
+                let at = v["access_token"].as_str().unwrap().to_string();
+                s.last_access_of.insert(rt, at);
+                v
+            };
+            json_response(cfg, 200, v, cfg.no_store)
+        }
+        Some("client_credentials") => {
+            let v = issue(cfg, &mut s, &client, false, None);
+            json_response(cfg, 200, v, cfg.no_store)
+        }
+        _ => oauth_error(cfg, 400, "unsupported_grant_type", "Grant type not supported."),
+    }
+}
+
+fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body> {
+    let token = match auth {
+        Some(a) if a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") => Some(a[7..].trim().to_string()),
+        Some(_) => None,
+        None => form(query).get("access_token").cloned(),
+    };
+    let unauthorized = |www: &str| {
+        Response::builder()
+            .status(401)
+            .header("date", http_date(cfg.date_offset))
+            .header("www-authenticate", www)
+            .body(full(""))
+            .unwrap()
+    };
+    let Some(token) = token else {
+        return unauthorized(r#"Bearer realm="api""#);
+    };
+    let s = state.lock().unwrap();
+    let ok = s.access.get(&token).is_some_and(|a| {
+        a.valid && a.lifetime.is_none_or(|l| a.issued.elapsed() < Duration::from_secs(l))
+    });
+    if !ok {
+        return unauthorized(r#"Bearer realm="api", error="invalid_token", error_description="The access token expired or was revoked""#);
+    }
+    Response::builder()
+        .header("content-type", "application/json")
+        .header("date", http_date(cfg.date_offset))
+        .body(full(r#"{"sub":"user-1","name":"Test User"}"#))
+        .unwrap()
+}

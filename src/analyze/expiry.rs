@@ -26,7 +26,7 @@ impl Analyzer for Expiry {
             {
                 let d = iat as f64 - cx.at;
                 if d.abs() > SKEW_SECS {
-                    skew(cx, out, &t.endpoint, d, "the access token's `iat` claim");
+                    skew(cx, out, &url_host(&t.endpoint), d, "the access token's `iat` claim");
                 }
             }
         }

@@ -7,8 +7,6 @@ use crate::oauth::classify::{Grant, TokenRequest};
 use crate::oauth::parse::decode_jwt;
 use crate::oauth::timeline::{human_duration, offline_requested};
 
-/// Two refreshes with one refresh token closer than this are a race.
-const RACE_WINDOW_SECS: f64 = 5.0;
 
 pub struct Refresh;
 
@@ -81,8 +79,10 @@ fn rotation_and_race(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     let Some(rt) = &t.refresh_token else { return };
     let fp = cx.fpr.fp(rt);
     let failed = t.response.as_ref().is_some_and(|r| !r.is_success());
-    if let Some(&(prev, at, prev_ok)) = cx.state.last_refresh.get(&fp) {
-        if (cx.at - at).abs() <= RACE_WINDOW_SECS {
+    if let Some(&(prev, at, end, prev_ok)) = cx.state.last_refresh.get(&fp) {
+        let my_end = cx.at + cx.ex.timings.end.unwrap_or(0.0) / 1000.0;
+        let overlap = cx.at <= end && at <= my_end;
+        if overlap {
             let outcome = match (prev_ok, failed) {
                 (true, true) => " The second one failed: with rotation, the first refresh already consumed the token.",
                 (false, false) => " The first one failed.",

@@ -178,8 +178,8 @@ pub struct FlowState {
     pub metadata: HashMap<String, serde_json::Map<String, serde_json::Value>>,
     /// Code fingerprint → (first token request id, time).
     pub codes_used: HashMap<String, (u64, f64)>,
-    /// Refresh token fingerprint → last refresh request (id, time, succeeded).
-    pub last_refresh: HashMap<String, (u64, f64, bool)>,
+    /// Refresh token fingerprint → last refresh request (id, start, end, succeeded).
+    pub last_refresh: HashMap<String, (u64, f64, f64, bool)>,
     pub exchanges: u64,
 }
 
@@ -289,7 +289,13 @@ impl FlowState {
         }
         let success = t.response.as_ref().is_some_and(|r| r.is_success());
         if let Some(rt) = &t.refresh_token {
-            self.last_refresh.insert(fpr.fp(rt), (ex.id, at, success));
+            let end = at + ex.timings.end.unwrap_or(0.0) / 1000.0;
+            self.last_refresh.insert(fpr.fp(rt), (ex.id, at, end, success));
+            if let Some(info) = self.tokens.get_mut(&fpr.fp(rt)) {
+                info.uses += 1;
+                info.last_use = Some(at);
+                info.failures += u64::from(!success);
+            }
         }
         let Some(resp) = t.response.as_ref().filter(|r| r.is_success()) else {
             return;
@@ -392,12 +398,6 @@ impl FlowState {
                 self.families[family].newest_refresh = Some(fp);
             }
             self.families[family].refresh_token_issued = true;
-        }
-        if let Some(rt) = &t.refresh_token {
-            if let Some(info) = self.tokens.get_mut(&fpr.fp(rt)) {
-                info.uses += 1;
-                info.last_use = Some(at);
-            }
         }
     }
 

@@ -47,16 +47,17 @@ pub fn verdict(findings: &[Finding], state: &FlowState) -> String {
             .next()
             .map(human_duration)
     };
-    if let Some(f) = has("fails-after-interval") {
-        return format!("This connection breaks: {}.", f.title);
-    }
     if has("refresh-token-absent").is_some() {
         return format!(
             "This connection will fail about {} after each sign-in: no refresh token was issued.",
             lifetime().unwrap_or_else(|| "one token lifetime".into())
         );
     }
-    let worst = findings.iter().max_by_key(|f| f.severity);
+    if let Some(f) = has("fails-after-interval") {
+        return format!("This connection breaks: {}.", f.title);
+    }
+    // Findings come sorted worst first.
+    let worst = findings.first();
     match worst {
         Some(f) if f.severity >= Severity::Medium => format!("The most serious problem: {}.", f.title),
         _ if state.exchanges == 0 => "The capture holds no exchanges.".into(),

@@ -1,0 +1,454 @@
+//! Samples: each scenario stages one misconfiguration in the test authorization server,
+//! drives a real OAuth client (the `oauth2` crate, or reqwest where the point is a client
+//! doing it wrong) through the real proxy, and records the capture.
+//!
+//! `samples/<name>.jsonl` is such a recording and `samples/<name>.expected.json` the exact
+//! findings it must yield. One test analyzes every sample file; another records every
+//! scenario afresh and requires the same findings. Regenerate the samples with
+//! `OAUTHSCOPE_REGEN_SAMPLES=1 cargo test --release --test samples` (then review the diff).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::oauth::{self, AsConfig, AuthServer, CLIENT_ID, CLIENT_SECRET};
+use common::*;
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+};
+
+type Oauth = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+struct Flow {
+    http: reqwest::Client,
+    srv: AuthServer,
+}
+
+impl Flow {
+    fn oauth_at(&self, token_path: &str) -> Oauth {
+        BasicClient::new(ClientId::new(CLIENT_ID.into()))
+            .set_client_secret(ClientSecret::new(CLIENT_SECRET.into()))
+            .set_auth_uri(AuthUrl::new(self.srv.url("/authorize")).unwrap())
+            .set_token_uri(TokenUrl::new(self.srv.url(token_path)).unwrap())
+            .set_redirect_uri(RedirectUrl::new(self.srv.url("/callback")).unwrap())
+    }
+
+    fn oauth(&self) -> Oauth {
+        self.oauth_at("/token")
+    }
+
+    /// Play the browser: open the authorize URL, follow the redirect to the callback.
+    async fn browser(&self, url: &str) -> Option<String> {
+        let r = self.http.get(url).send().await.unwrap();
+        let loc = r.headers().get("location")?.to_str().ok()?.to_string();
+        let _ = self.http.get(&loc).send().await.unwrap().bytes().await;
+        oauthscope::oauth::parse::query_params(&loc)
+            .get("code")
+            .map(str::to_string)
+    }
+
+    /// Sign in with PKCE, state and the given scopes; returns (access, refresh) tokens.
+    async fn sign_in(&self, scopes: &[&str]) -> (String, Option<String>) {
+        let client = self.oauth();
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut req = client.authorize_url(CsrfToken::new_random).set_pkce_challenge(challenge);
+        for s in scopes {
+            req = req.add_scope(Scope::new(s.to_string()));
+        }
+        let (url, _state) = req.url();
+        let code = self.browser(url.as_str()).await.expect("code");
+        let tok = client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .request_async(&self.http)
+            .await
+            .expect("code exchange");
+        (
+            tok.access_token().secret().clone(),
+            tok.refresh_token().map(|r| r.secret().clone()),
+        )
+    }
+
+    async fn refresh(&self, rt: &str) -> Result<(String, Option<String>), String> {
+        self.oauth()
+            .exchange_refresh_token(&RefreshToken::new(rt.to_string()))
+            .request_async(&self.http)
+            .await
+            .map(|t| {
+                (
+                    t.access_token().secret().clone(),
+                    t.refresh_token().map(|r| r.secret().clone()),
+                )
+            })
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Call the API with this Authorization header value (or none); returns the status.
+    async fn api(&self, authorization: Option<&str>) -> u16 {
+        let mut r = self.http.get(self.srv.url("/api/me"));
+        if let Some(a) = authorization {
+            r = r.header("authorization", a);
+        }
+        let res = r.send().await.unwrap();
+        let s = res.status().as_u16();
+        let _ = res.bytes().await;
+        s
+    }
+
+    /// A hand-made token request (for clients that get it wrong).
+    async fn raw_token(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> serde_json::Value {
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        let mut r = self
+            .http
+            .post(self.srv.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body.join("&"));
+        if let Some((u, p)) = basic {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            r = r.header("authorization", format!("Basic {raw}"));
+        }
+        let res = r.send().await.unwrap();
+        let text = res.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+
+    /// Authorize by hand (no PKCE, optional state) and return the code.
+    async fn raw_authorize(&self, extra: &str) -> String {
+        let url = format!(
+            "{}?response_type=code&client_id={CLIENT_ID}&redirect_uri={}{extra}",
+            self.srv.url("/authorize"),
+            urlencode(&self.srv.url("/callback"))
+        );
+        self.browser(&url).await.expect("code")
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One staged misconfiguration.
+struct Scenario {
+    name: &'static str,
+    about: &'static str,
+    config: AsConfig,
+    /// Rules the staged problem must produce (the expected file may hold more).
+    must: &'static [&'static str],
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let d = AsConfig::default;
+    vec![
+        Scenario { name: "good-flow", about: "PKCE, state, offline_access, refresh before expiry, rotation honored", config: AsConfig { rotate_refresh: true, ..d() }, must: &[] },
+        Scenario { name: "no-refresh-token", about: "no refresh token issued; the 2 s access token expires and the API refuses it", config: AsConfig { issue_refresh: false, expires_in: Some(2), ..d() }, must: &["refresh-token-absent", "offline-access-missing", "token-expired-used", "fails-after-interval", "api-rejected"] },
+        Scenario { name: "bearer-header", about: "token sent as `Token x`, then not at all, then in the query string", config: d(), must: &["bearer-scheme", "bearer-missing", "token-in-url"] },
+        Scenario { name: "refresh-mismatch", about: "refresh sent to another URL, with the client secret in the body instead of Basic, and a wrong one", config: d(), must: &["refresh-url-mismatch", "client-secret-mismatch", "client-auth-method-mismatch", "token-error"] },
+        Scenario { name: "rotation-ignored", about: "the server rotates refresh tokens; the client reuses the first one", config: AsConfig { rotate_refresh: true, ..d() }, must: &["refresh-rotation-ignored", "token-error"] },
+        Scenario { name: "stale-token", about: "after a refresh the client keeps calling the API with the old access token", config: d(), must: &["stale-token-used", "api-rejected"] },
+        Scenario { name: "github-form", about: "form-encoded token response (GitHub style), no expires_in", config: AsConfig { form_response: true, expires_in: None, ..d() }, must: &["token-response-format"] },
+        Scenario { name: "client-credentials", about: "client credentials grant instead of authorization code", config: d(), must: &["grant-unsupported"] },
+        Scenario { name: "no-pkce-no-state", about: "authorize request without PKCE and without state", config: d(), must: &["pkce-missing", "state-missing"] },
+        Scenario { name: "redirect-mismatch", about: "code exchanged with a different redirect_uri", config: d(), must: &["redirect-uri-mismatch", "token-error"] },
+        Scenario { name: "code-reused", about: "the same authorization code exchanged twice", config: d(), must: &["code-reused", "token-error"] },
+        Scenario { name: "refresh-race", about: "two refreshes with one rotating refresh token at once", config: AsConfig { rotate_refresh: true, ..d() }, must: &["refresh-race", "token-error"] },
+        Scenario { name: "cacheable-string-expiry", about: "token response without no-store, expires_in as a string", config: AsConfig { no_store: false, expires_in_as_string: true, ..d() }, must: &["token-response-format", "token-response-cacheable"] },
+        Scenario { name: "revoked-token", about: "access token used after the client revoked it", config: d(), must: &["revoked-token-used", "api-rejected"] },
+        Scenario { name: "client-id-mismatch", about: "refresh with another client's id and secret", config: d(), must: &["client-id-mismatch", "client-secret-mismatch", "token-error"] },
+        Scenario { name: "token-url-mismatch", about: "discovery names /token; the client uses /oauth2/token", config: d(), must: &["token-url-mismatch"] },
+        Scenario { name: "basic-not-encoded", about: "client secret with reserved characters sent in Basic without form-encoding", config: d(), must: &["basic-not-form-encoded", "token-error"] },
+        Scenario { name: "scope-widened", about: "refresh asks for a scope the sign-in did not have", config: d(), must: &["scope-change", "token-error"] },
+        Scenario { name: "jwt-audience-skew", about: "JWT access token for another audience; server clock 10 minutes ahead", config: AsConfig { jwt_audience: Some("https://other-api.example".into()), date_offset: 600, ..d() }, must: &["jwt-claims", "clock-skew"] },
+        Scenario { name: "secret-in-url", about: "client secret sent in the token URL's query string", config: d(), must: &["secret-in-url"] },
+        Scenario { name: "implicit-grant", about: "implicit grant (response_type=token)", config: d(), must: &["grant-unsupported"] },
+    ]
+}
+
+async fn play(name: &str, f: &Flow) {
+    let srv = &f.srv;
+    match name {
+        "good-flow" => {
+            let _ = f.http.get(srv.url("/.well-known/oauth-authorization-server")).send().await.unwrap().bytes().await;
+            let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            let (at2, rt2) = f.refresh(&rt.unwrap()).await.unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at2}"))).await, 200);
+            let (at3, _) = f.refresh(&rt2.unwrap()).await.unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at3}"))).await, 200);
+        }
+        "no-refresh-token" => {
+            let (at, rt) = f.sign_in(&["read"]).await;
+            assert!(rt.is_none());
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            tokio::time::sleep(Duration::from_millis(2600)).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "bearer-header" => {
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Token {at}"))).await, 401);
+            assert_eq!(f.api(None).await, 401);
+            let r = f.http.get(format!("{}?access_token={at}", srv.url("/api/me"))).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        "refresh-mismatch" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let v = f
+                .raw_token("/token/refresh", &[("grant_type", "refresh_token"), ("refresh_token", &rt.unwrap()), ("client_id", CLIENT_ID), ("client_secret", "old-secret")], None)
+                .await;
+            assert_eq!(v["error"], "invalid_client");
+        }
+        "rotation-ignored" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let rt = rt.unwrap();
+            let (_, rt2) = f.refresh(&rt).await.unwrap();
+            assert!(rt2.is_some());
+            assert!(f.refresh(&rt).await.is_err(), "old refresh token refused");
+        }
+        "stale-token" => {
+            let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            f.refresh(&rt.unwrap()).await.unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "github-form" => {
+            let code = f.raw_authorize("&state=s1").await;
+            let r = f
+                .http
+                .post(srv.url("/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "grant_type=authorization_code&code={code}&redirect_uri={}&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}",
+                    urlencode(&srv.url("/callback"))
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.text().await.unwrap().starts_with("access_token="));
+        }
+        "client-credentials" => {
+            let v = f.raw_token("/token", &[("grant_type", "client_credentials")], Some((CLIENT_ID, CLIENT_SECRET))).await;
+            let at = v["access_token"].as_str().unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+        }
+        "no-pkce-no-state" => {
+            let code = f.raw_authorize("&scope=read%20offline_access").await;
+            let v = f
+                .raw_token("/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &srv.url("/callback"))], Some((CLIENT_ID, CLIENT_SECRET)))
+                .await;
+            assert!(v["access_token"].is_string());
+        }
+        "redirect-mismatch" => {
+            let code = f.raw_authorize("&state=xyz&scope=read%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
+            let v = f
+                .raw_token("/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &srv.url("/callback/")), ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")], Some((CLIENT_ID, CLIENT_SECRET)))
+                .await;
+            assert_eq!(v["error"], "invalid_grant");
+        }
+        "code-reused" => {
+            let code = f.raw_authorize("&state=xyz&scope=read%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
+            let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", &srv.url("/callback")), ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")];
+            let first = f.raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET))).await;
+            assert!(first["access_token"].is_string());
+            let again = f.raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET))).await;
+            assert_eq!(again["error"], "invalid_grant");
+        }
+        "refresh-race" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let rt = rt.unwrap();
+            let (a, b) = tokio::join!(f.refresh(&rt), f.refresh(&rt));
+            assert!(a.is_ok() != b.is_ok(), "exactly one refresh wins");
+        }
+        "cacheable-string-expiry" => {
+            // The oauth2 crate itself rejects `"expires_in": "3600"`: that is the point.
+            let client = f.oauth();
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client.authorize_url(CsrfToken::new_random).add_scope(Scope::new("offline_access".into())).set_pkce_challenge(challenge).url();
+            let code = f.browser(url.as_str()).await.unwrap();
+            let err = client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&f.http).await;
+            assert!(format!("{err:?}").contains("expires_in"), "{err:?}");
+        }
+        "revoked-token" => {
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            let r = f.http.post(srv.url("/revoke")).header("content-type", "application/x-www-form-urlencoded").basic_auth(CLIENT_ID, Some(CLIENT_SECRET)).body(format!("token={at}&token_type_hint=access_token")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "client-id-mismatch" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let v = f
+                .raw_token("/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt.unwrap())], Some((oauth::OTHER_CLIENT_ID, oauth::OTHER_CLIENT_SECRET)))
+                .await;
+            assert_eq!(v["error"], "invalid_grant");
+        }
+        "token-url-mismatch" => {
+            let _ = f.http.get(srv.url("/.well-known/oauth-authorization-server")).send().await.unwrap().bytes().await;
+            let client = f.oauth_at("/oauth2/token");
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client.authorize_url(CsrfToken::new_random).add_scope(Scope::new("offline_access".into())).set_pkce_challenge(challenge).url();
+            let code = f.browser(url.as_str()).await.unwrap();
+            client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&f.http).await.unwrap();
+        }
+        "basic-not-encoded" => {
+            let url = format!(
+                "{}?response_type=code&client_id={}&redirect_uri={}&state=s&scope=offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+                srv.url("/authorize"),
+                oauth::ODD_CLIENT_ID,
+                urlencode(&srv.url("/callback"))
+            );
+            let code = f.browser(&url).await.unwrap();
+            let v = f
+                .raw_token("/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &srv.url("/callback")), ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")], Some((oauth::ODD_CLIENT_ID, oauth::ODD_CLIENT_SECRET)))
+                .await;
+            assert_eq!(v["error"], "invalid_client");
+        }
+        "scope-widened" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let v = f
+                .raw_token("/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt.unwrap()), ("scope", "read admin")], Some((CLIENT_ID, CLIENT_SECRET)))
+                .await;
+            assert_eq!(v["error"], "invalid_scope");
+        }
+        "jwt-audience-skew" => {
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+        }
+        "secret-in-url" => {
+            let code = f.raw_authorize("&state=q&scope=offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
+            let url = format!("{}?client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}", srv.url("/token"));
+            let r = f
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                    urlencode(&srv.url("/callback"))
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        "implicit-grant" => {
+            let url = format!(
+                "{}?response_type=token&client_id={CLIENT_ID}&redirect_uri={}&state=abc",
+                srv.url("/authorize"),
+                urlencode(&srv.url("/callback"))
+            );
+            let r = f.http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 302);
+        }
+        other => panic!("no script for scenario {other}"),
+    }
+}
+
+/// Record one scenario through the proxy; returns the capture's path.
+async fn record(s: &Scenario, dir: &Path) -> PathBuf {
+    let tls = upstream_tls(dir);
+    let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
+    let proxy = ProxyProc::start(dir, &["--upstream-ca", tls.ca_pem_path.to_str().unwrap(), "--quiet"]);
+    let http = proxy
+        .client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let flow = Flow { http, srv };
+    play(s.name, &flow).await;
+    let capture = proxy.capture.clone();
+    let (status, lines) = proxy.stop();
+    assert!(status.success(), "{lines:#?}");
+    capture
+}
+
+/// The finding rule ids `analyze --format json` reports for a capture, sorted.
+fn analyze_rules(capture: &Path) -> (Vec<String>, serde_json::Value) {
+    let out = std::process::Command::new(bin())
+        .args(["analyze", "--format", "json"])
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rules: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    rules.sort();
+    (rules, v)
+}
+
+fn samples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+fn expected_rules(name: &str) -> Vec<String> {
+    let p = samples_dir().join(format!("{name}.expected.json"));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap();
+    let mut rules: Vec<String> = v["findings"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+    rules.sort();
+    rules
+}
+
+#[test]
+fn every_sample_yields_exactly_its_expected_findings() {
+    let names: Vec<&str> = scenarios().iter().map(|s| s.name).collect();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(samples_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".jsonl")) else { continue };
+        let (got, report) = analyze_rules(&path);
+        assert_eq!(got, expected_rules(name), "sample {name}: findings differ");
+        if name == "good-flow" {
+            for f in report["findings"].as_array().unwrap() {
+                let sev = f["severity"].as_str().unwrap();
+                assert!(sev == "low" || sev == "info", "good flow has {f}");
+            }
+            assert!(report["summary"]["verdict"].as_str().unwrap().starts_with("No problems found"));
+        }
+        assert!(names.contains(&name), "sample {name} has no scenario");
+        seen += 1;
+    }
+    assert_eq!(seen, names.len(), "every scenario has a sample");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scenarios_recorded_live_yield_the_expected_findings() {
+    let regen = std::env::var_os("OAUTHSCOPE_REGEN_SAMPLES").is_some();
+    for s in scenarios() {
+        let dir = temp_dir(&format!("sample-{}", s.name));
+        let capture = record(&s, &dir).await;
+        let (got, report) = analyze_rules(&capture);
+        for must in s.must {
+            assert!(got.iter().any(|r| r == must), "{}: staged {must} not found in {got:?}", s.name);
+        }
+        if regen {
+            std::fs::copy(&capture, samples_dir().join(format!("{}.jsonl", s.name))).unwrap();
+            let expected = serde_json::json!({
+                "scenario": s.name,
+                "about": s.about,
+                "findings": got,
+                "verdict": report["summary"]["verdict"],
+            });
+            std::fs::write(
+                samples_dir().join(format!("{}.expected.json", s.name)),
+                serde_json::to_string_pretty(&expected).unwrap() + "\n",
+            )
+            .unwrap();
+        } else {
+            assert_eq!(got, expected_rules(s.name), "scenario {} recorded live: findings differ from its sample", s.name);
+        }
+    }
+}

@@ -353,8 +353,8 @@ async fn play(name: &str, f: &Flow) {
     }
 }
 
-/// Record one scenario through the proxy; returns the capture's path.
-async fn record(s: &Scenario, dir: &Path) -> PathBuf {
+/// Record one scenario through the proxy; returns the capture's path and the console.
+async fn record(s: &Scenario, dir: &Path) -> (PathBuf, Vec<String>) {
     let tls = upstream_tls(dir);
     let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
     let proxy = ProxyProc::start(dir, &["--upstream-ca", tls.ca_pem_path.to_str().unwrap(), "--quiet"]);
@@ -368,7 +368,7 @@ async fn record(s: &Scenario, dir: &Path) -> PathBuf {
     let capture = proxy.capture.clone();
     let (status, lines) = proxy.stop();
     assert!(status.success(), "{lines:#?}");
-    capture
+    (capture, lines)
 }
 
 /// The finding rule ids `analyze --format json` reports for a capture, sorted.
@@ -388,6 +388,44 @@ fn analyze_rules(capture: &Path) -> (Vec<String>, serde_json::Value) {
         .collect();
     rules.sort();
     (rules, v)
+}
+
+/// Every secret in the capture (tokens, codes, client secrets) is absent from what
+/// oauthscope prints: the live console, `analyze` (text and JSON) and `timeline`.
+fn assert_no_secret_leaks(capture: &Path, console: &[String], name: &str) {
+    let mut secrets: Vec<String> = vec![CLIENT_SECRET.into(), oauth::OTHER_CLIENT_SECRET.into()];
+    for ex in read_capture(capture) {
+        let texts = [
+            ex.request.body.as_text().map(str::to_string),
+            ex.response.as_ref().and_then(|r| r.body.as_text().map(str::to_string)),
+            ex.response.as_ref().and_then(|r| r.header("location").map(str::to_string)),
+            Some(ex.request.url.clone()),
+        ];
+        for t in texts.into_iter().flatten() {
+            let t = t.replace(['?', '#'], "&");
+            if let Some(obj) = oauthscope::oauth::parse::json_object(&t) {
+                for k in ["access_token", "refresh_token", "id_token"] {
+                    if let Some(v) = obj.get(k).and_then(|v| v.as_str()) {
+                        secrets.push(v.to_string());
+                    }
+                }
+            }
+            for (k, v) in oauthscope::oauth::parse::parse_form(&t) {
+                if ["access_token", "refresh_token", "code", "client_secret", "code_verifier", "token"].contains(&k.as_str()) && v.len() > 8 {
+                    secrets.push(v);
+                }
+            }
+        }
+    }
+    assert!(secrets.len() > 2, "{name}: found no token or code to look for");
+    let mut outputs = console.join("\n");
+    for args in [&["analyze"][..], &["analyze", "--format", "json"], &["timeline"], &["timeline", "--format", "json"]] {
+        let out = std::process::Command::new(bin()).args(args).arg(capture).output().unwrap();
+        outputs.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    for s in &secrets {
+        assert!(!outputs.contains(s.as_str()), "{name}: a secret ({} chars) leaked into the output", s.len());
+    }
 }
 
 fn samples_dir() -> PathBuf {
@@ -429,11 +467,20 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
     let regen = std::env::var_os("OAUTHSCOPE_REGEN_SAMPLES").is_some();
     for s in scenarios() {
         let dir = temp_dir(&format!("sample-{}", s.name));
-        let capture = record(&s, &dir).await;
+        let (capture, console) = record(&s, &dir).await;
         let (got, report) = analyze_rules(&capture);
         for must in s.must {
             assert!(got.iter().any(|r| r == must), "{}: staged {must} not found in {got:?}", s.name);
+            // The live console reported it too, as soon as it could be known.
+            assert!(
+                console.iter().any(|l| l.contains(&format!(" {must}: "))),
+                "{}: {must} not shown live: {console:#?}",
+                s.name
+            );
         }
+        assert_no_secret_leaks(&capture, &console, s.name);
+        let verdict = report["summary"]["verdict"].as_str().unwrap();
+        assert!(console.iter().any(|l| l == verdict), "{}: verdict not printed at stop", s.name);
         if regen {
             std::fs::copy(&capture, samples_dir().join(format!("{}.jsonl", s.name))).unwrap();
             let expected = serde_json::json!({

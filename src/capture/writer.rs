@@ -36,6 +36,8 @@ pub trait Observer: Send {
     fn on_exchange(&mut self, _exchange: &Exchange) {}
     /// The capture file could not be written; forwarding goes on.
     fn on_write_error(&mut self, _error: &io::Error) {}
+    /// The capture is complete (the proxy is stopping).
+    fn finish(&mut self) {}
 }
 
 /// Totals reported when the writer stops.
@@ -172,5 +174,8 @@ fn write_loop(
         }
     }
     let _ = file.sync_data();
+    for o in observers.iter_mut() {
+        o.finish();
+    }
     summary
 }

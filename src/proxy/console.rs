@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use crate::analyze::{Engine, Finding, Severity};
 use crate::capture::redact::{Fingerprinter, redact_url, sanitize_for_terminal};
 use crate::capture::{Exchange, Kind, Observer};
 
@@ -63,16 +64,45 @@ pub fn human_size(n: u64) -> String {
     format!("{v:.1} {}", UNITS[i])
 }
 
-/// Prints each exchange as it is written.
+/// Prints each exchange as it is written, with its OAuth step, and each finding as soon
+/// as it can be known. Analysis runs here, in the writer thread, off the forwarding path.
 pub struct Console {
     pub style: Style,
     pub fingerprinter: Fingerprinter,
     pub quiet: bool,
+    pub engine: Option<Engine>,
 }
 
 impl Console {
-    /// The one-line summary of an exchange.
-    pub fn line(&self, ex: &Exchange) -> String {
+    pub fn new(style: Style, salt: &str, quiet: bool) -> Self {
+        Console {
+            style,
+            fingerprinter: Fingerprinter::new(salt),
+            quiet,
+            engine: Some(Engine::new(salt, false)),
+        }
+    }
+
+    fn finding_line(&self, f: &Finding) -> String {
+        let s = &self.style;
+        let sev = f.severity.name().to_uppercase();
+        let sev = match f.severity {
+            Severity::Critical | Severity::High => s.red(&sev),
+            Severity::Medium => s.yellow(&sev),
+            _ => s.dim(&sev),
+        };
+        format!(
+            "    {} {sev} {}: {}",
+            s.yellow("!"),
+            s.bold(f.rule),
+            sanitize_for_terminal(&f.title)
+        )
+    }
+}
+
+impl Console {
+    /// The one-line summary of an exchange (with its OAuth step when it has one).
+    pub fn line(&self, ex: &Exchange, step: Option<&str>) -> String {
         let s = &self.style;
         let time = ex.started.get(11..23).unwrap_or(&ex.started);
         let url = sanitize_for_terminal(&redact_url(&self.fingerprinter, &ex.request.url));
@@ -109,8 +139,12 @@ impl Console {
             Kind::Upgrade => s.dim(" (upgraded)"),
             _ => String::new(),
         };
+        let step = match step {
+            Some(st) if st != "other" => format!("{} ", s.cyan(&format!("[{st}]"))),
+            _ => String::new(),
+        };
         let mut line = format!(
-            "{} {} {:<7} {}{} {} {} {}",
+            "{} {} {step}{:<7} {}{} {} {} {}",
             s.dim(time),
             s.dim(&format!("#{:<4}", ex.id)),
             s.bold(&method),
@@ -140,12 +174,39 @@ impl Console {
 
 impl Observer for Console {
     fn on_exchange(&mut self, ex: &Exchange) {
-        if self.quiet && ex.error.is_none() {
-            return;
-        }
+        let (step, new) = match self.engine.as_mut() {
+            Some(engine) => {
+                let step = engine.push(ex);
+                (Some(step.name()), engine.take_new())
+            }
+            None => (None, Vec::new()),
+        };
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", self.line(ex));
+        if !self.quiet || ex.error.is_some() || !new.is_empty() {
+            let _ = writeln!(out, "{}", self.line(ex, step));
+        }
+        for f in &new {
+            let _ = writeln!(out, "{}", self.finding_line(f));
+        }
         let _ = out.flush();
+    }
+
+    fn finish(&mut self) {
+        let Some(engine) = self.engine.take() else { return };
+        let (findings, state, _) = engine.finish();
+        let verdict = crate::report::verdict(&findings, &state);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "\n{}", self.style.bold(&sanitize_for_terminal(&verdict)));
+        for f in findings.iter().filter(|f| f.rule == "fails-after-interval") {
+            let _ = writeln!(out, "{}", self.finding_line(f));
+        }
+        if !findings.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} finding(s); `oauthscope analyze <capture>` explains each with its evidence and fix.",
+                findings.len()
+            );
+        }
     }
 
     fn on_write_error(&mut self, error: &std::io::Error) {

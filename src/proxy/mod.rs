@@ -83,11 +83,8 @@ pub async fn run(
     let file = create_capture_file(&opts.out, &header)
         .with_context(|| format!("creating capture file {}", opts.out.display()))?;
     let fingerprinter = Fingerprinter::new(&salt);
-    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(console::Console {
-        style,
-        fingerprinter: fingerprinter.clone(),
-        quiet: opts.quiet,
-    })];
+    let mut observers: Vec<Box<dyn Observer>> =
+        vec![Box::new(console::Console::new(style, &salt, opts.quiet))];
     observers.extend(opts.observers);
     let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
     let run_state = Arc::new(RunState::new(writer.sink(), opts.max_body, opts.body_memory));

@@ -9,20 +9,39 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oauthscope::analyze::Engine;
-use oauthscope::capture::{Body, CaptureHeader, CaptureReader, Exchange, Header, Request, Response, Timings};
+use oauthscope::capture::{
+    Body, CaptureHeader, CaptureReader, Exchange, Header, Request, Response, Timings,
+};
 
-fn ex(id: u64, t: f64, method: &str, url: &str, req_h: Vec<Header>, req_body: &str, status: u16, resp_h: Vec<Header>, resp_body: &str) -> Exchange {
+// A generator helper mirroring the record's fields one to one.
+#[allow(clippy::too_many_arguments)]
+fn ex(
+    id: u64,
+    t: f64,
+    method: &str,
+    url: &str,
+    req_h: Vec<Header>,
+    req_body: &str,
+    status: u16,
+    resp_h: Vec<Header>,
+    resp_body: &str,
+) -> Exchange {
     let secs = 1_800_000_000.0 + t;
     let whole = secs as i64;
     let micros = ((secs - whole as f64) * 1e6) as u32;
-    let dt = time::OffsetDateTime::from_unix_timestamp(whole).unwrap() + time::Duration::microseconds(micros as i64);
+    let dt = time::OffsetDateTime::from_unix_timestamp(whole).unwrap()
+        + time::Duration::microseconds(micros as i64);
     Exchange {
         id,
         conn: id / 50 + 1,
         kind: Default::default(),
         client: "127.0.0.1:50000".into(),
         started: oauthscope::capture::format_time(dt),
-        timings: Timings { request_sent: Some(0.1), response_start: Some(2.0), end: Some(2.5) },
+        timings: Timings {
+            request_sent: Some(0.1),
+            response_start: Some(2.0),
+            end: Some(2.5),
+        },
         request: Request {
             method: method.into(),
             url: url.into(),
@@ -50,14 +69,22 @@ fn h(a: &str, b: &str) -> Header {
 fn generate(path: &Path, n: u64) {
     let f = std::fs::File::create(path).unwrap();
     let mut w = BufWriter::with_capacity(1 << 20, f);
-    let header = CaptureHeader::new("2027-01-15T08:00:00.000000Z".into(), "0123456789abcdef0123456789abcdef".into());
+    let header = CaptureHeader::new(
+        "2027-01-15T08:00:00.000000Z".into(),
+        "0123456789abcdef0123456789abcdef".into(),
+    );
     serde_json::to_writer(&mut w, &header).unwrap();
     w.write_all(b"\n").unwrap();
     let mut id = 0u64;
     let mut t = 0.0f64;
     let mut family = 0u64;
     let challenge = oauthscope::oauth::parse::s256("verifier");
-    let json = || vec![h("content-type", "application/json"), h("cache-control", "no-store")];
+    let json = || {
+        vec![
+            h("content-type", "application/json"),
+            h("cache-control", "no-store"),
+        ]
+    };
     while id < n {
         family += 1;
         let client = format!("client-{}", family % 7);
@@ -68,12 +95,50 @@ fn generate(path: &Path, n: u64) {
         };
         id += 1;
         t += 0.5;
-        push(ex(id, t, "GET", &format!("{base}/authorize?response_type=code&client_id={client}&state=s{family}&code_challenge={challenge}&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fapp%2Fcb&scope=read+offline_access"), vec![h("user-agent", "bench")], "", 302, vec![h("location", &format!("https://app/cb?code=code{family}&state=s{family}"))], ""), &mut w);
+        push(
+            ex(
+                id,
+                t,
+                "GET",
+                &format!(
+                    "{base}/authorize?response_type=code&client_id={client}&state=s{family}&code_challenge={challenge}&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fapp%2Fcb&scope=read+offline_access"
+                ),
+                vec![h("user-agent", "bench")],
+                "",
+                302,
+                vec![h(
+                    "location",
+                    &format!("https://app/cb?code=code{family}&state=s{family}"),
+                )],
+                "",
+            ),
+            &mut w,
+        );
         id += 1;
         t += 0.5;
         let mut at = format!("at-{family}-0-xxxxxxxxxxxxxxxxxxxxxxxx");
         let mut rt = format!("rt-{family}-0-yyyyyyyyyyyyyyyyyyyyyyyy");
-        push(ex(id, t, "POST", &format!("{base}/token"), vec![h("content-type", "application/x-www-form-urlencoded"), h("authorization", "Basic Y2xpZW50OnNlY3JldA==")], &format!("grant_type=authorization_code&code=code{family}&redirect_uri=https%3A%2F%2Fapp%2Fcb&code_verifier=verifier"), 200, json(), &format!(r#"{{"access_token":"{at}","token_type":"Bearer","expires_in":3600,"refresh_token":"{rt}","scope":"read offline_access"}}"#)), &mut w);
+        push(
+            ex(
+                id,
+                t,
+                "POST",
+                &format!("{base}/token"),
+                vec![
+                    h("content-type", "application/x-www-form-urlencoded"),
+                    h("authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+                ],
+                &format!(
+                    "grant_type=authorization_code&code=code{family}&redirect_uri=https%3A%2F%2Fapp%2Fcb&code_verifier=verifier"
+                ),
+                200,
+                json(),
+                &format!(
+                    r#"{{"access_token":"{at}","token_type":"Bearer","expires_in":3600,"refresh_token":"{rt}","scope":"read offline_access"}}"#
+                ),
+            ),
+            &mut w,
+        );
         for r in 1..=20u64 {
             for k in 0..48u64 {
                 if id >= n {
@@ -82,8 +147,31 @@ fn generate(path: &Path, n: u64) {
                 id += 1;
                 t += 2.0;
                 let status = if k == 47 && r % 5 == 0 { 401 } else { 200 };
-                let www = if status == 401 { vec![h("www-authenticate", r#"Bearer error="invalid_token""#)] } else { json() };
-                push(ex(id, t, "GET", &format!("https://api{}.example.com/v1/items/{k}?page={r}", family % 3), vec![h("authorization", &format!("Bearer {at}")), h("accept", "application/json")], "", status, www, r#"{"items":[{"id":1,"name":"widget"},{"id":2,"name":"gadget"}],"next":null}"#), &mut w);
+                let www = if status == 401 {
+                    vec![h("www-authenticate", r#"Bearer error="invalid_token""#)]
+                } else {
+                    json()
+                };
+                push(
+                    ex(
+                        id,
+                        t,
+                        "GET",
+                        &format!(
+                            "https://api{}.example.com/v1/items/{k}?page={r}",
+                            family % 3
+                        ),
+                        vec![
+                            h("authorization", &format!("Bearer {at}")),
+                            h("accept", "application/json"),
+                        ],
+                        "",
+                        status,
+                        www,
+                        r#"{"items":[{"id":1,"name":"widget"},{"id":2,"name":"gadget"}],"next":null}"#,
+                    ),
+                    &mut w,
+                );
             }
             if id >= n {
                 break;
@@ -92,7 +180,25 @@ fn generate(path: &Path, n: u64) {
             t += 1.0;
             let new_at = format!("at-{family}-{r}-xxxxxxxxxxxxxxxxxxxxxxxx");
             let new_rt = format!("rt-{family}-{r}-yyyyyyyyyyyyyyyyyyyyyyyy");
-            push(ex(id, t, "POST", &format!("{base}/token"), vec![h("content-type", "application/x-www-form-urlencoded"), h("authorization", "Basic Y2xpZW50OnNlY3JldA==")], &format!("grant_type=refresh_token&refresh_token={rt}"), 200, json(), &format!(r#"{{"access_token":"{new_at}","token_type":"Bearer","expires_in":3600,"refresh_token":"{new_rt}"}}"#)), &mut w);
+            push(
+                ex(
+                    id,
+                    t,
+                    "POST",
+                    &format!("{base}/token"),
+                    vec![
+                        h("content-type", "application/x-www-form-urlencoded"),
+                        h("authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+                    ],
+                    &format!("grant_type=refresh_token&refresh_token={rt}"),
+                    200,
+                    json(),
+                    &format!(
+                        r#"{{"access_token":"{new_at}","token_type":"Bearer","expires_in":3600,"refresh_token":"{new_rt}"}}"#
+                    ),
+                ),
+                &mut w,
+            );
             at = new_at;
             rt = new_rt;
         }
@@ -160,12 +266,21 @@ fn binary_peak_rss(path: &Path) -> Option<f64> {
 }
 
 fn main() {
-    let n: u64 = std::env::var("OAUTHSCOPE_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-capture-{n}.jsonl"));
+    let n: u64 = std::env::var("OAUTHSCOPE_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-capture-{n}.jsonl"));
     if !path.exists() {
         let t = Instant::now();
         generate(&path, n);
-        eprintln!("generated {} ({} MB) in {:.1?}", path.display(), std::fs::metadata(&path).unwrap().len() / 1_000_000, t.elapsed());
+        eprintln!(
+            "generated {} ({} MB) in {:.1?}",
+            path.display(),
+            std::fs::metadata(&path).unwrap().len() / 1_000_000,
+            t.elapsed()
+        );
     }
     let mut plain = Vec::new();
     let mut ours = Vec::new();
@@ -185,7 +300,10 @@ fn main() {
     let (p, a) = (med(&mut plain), med(&mut ours));
     println!("analyze benchmark: {n} exchanges, median of 3 interleaved runs");
     println!("  plain serde_json::Value parsing: {p:>10.0} exchanges/s (baseline)");
-    println!("  oauthscope analyze (in-process): {a:>10.0} exchanges/s = {:.2} x baseline (target >= 0.5)", a / p);
+    println!(
+        "  oauthscope analyze (in-process): {a:>10.0} exchanges/s = {:.2} x baseline (target >= 0.5)",
+        a / p
+    );
     println!("  findings: {findings}");
     match binary_peak_rss(&path) {
         Some(mb) => println!("  peak RSS of `oauthscope analyze`: {mb:.1} MiB (target < 200 MiB)"),

@@ -5,10 +5,12 @@ use anyhow::Context as _;
 use crate::analyze::Engine;
 use crate::ca::{LocalCa, trust_instructions};
 use crate::capture::CaptureReader;
-use crate::cli::{AnalyzeArgs, CaArgs, Format, ProxyArgs, TimelineArgs, check_listen, default_capture_path};
+use crate::cli::{
+    AnalyzeArgs, CaArgs, Format, ProxyArgs, TimelineArgs, check_listen, default_capture_path,
+};
 use crate::proxy::console::Style;
-use crate::report;
 use crate::proxy::{self, ProxyOptions, scope::Scope};
+use crate::report;
 
 /// `oauthscope proxy`
 pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
@@ -124,7 +126,9 @@ fn run_engine(path: &std::path::Path, keep_events: bool) -> anyhow::Result<(Engi
                 if bad <= 20 {
                     bar.suspend(|| eprintln!("warning: {}: {e}", path.display()));
                 } else if bad == 21 {
-                    bar.suspend(|| eprintln!("warning: more unreadable lines; counting them silently"));
+                    bar.suspend(|| {
+                        eprintln!("warning: more unreadable lines; counting them silently")
+                    });
                 }
                 continue;
             }
@@ -145,8 +149,10 @@ fn progress_bar(size: u64) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(size);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} reading {bytes}/{total_bytes} {wide_bar} {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reading {bytes}/{total_bytes} {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
 }

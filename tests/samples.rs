@@ -54,7 +54,9 @@ impl Flow {
     async fn sign_in(&self, scopes: &[&str]) -> (String, Option<String>) {
         let client = self.oauth();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut req = client.authorize_url(CsrfToken::new_random).set_pkce_challenge(challenge);
+        let mut req = client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge);
         for s in scopes {
             req = req.add_scope(Scope::new(s.to_string()));
         }
@@ -99,7 +101,12 @@ impl Flow {
     }
 
     /// A hand-made token request (for clients that get it wrong).
-    async fn raw_token(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> serde_json::Value {
+    async fn raw_token(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> serde_json::Value {
         let body: Vec<String> = form
             .iter()
             .map(|(k, v)| format!("{k}={}", urlencode(v)))
@@ -134,7 +141,9 @@ impl Flow {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -152,27 +161,172 @@ struct Scenario {
 fn scenarios() -> Vec<Scenario> {
     let d = AsConfig::default;
     vec![
-        Scenario { name: "good-flow", about: "PKCE, state, offline_access, refresh before expiry, rotation honored", config: AsConfig { rotate_refresh: true, ..d() }, must: &[] },
-        Scenario { name: "no-refresh-token", about: "no refresh token issued; the 2 s access token expires and the API refuses it", config: AsConfig { issue_refresh: false, expires_in: Some(2), ..d() }, must: &["refresh-token-absent", "offline-access-missing", "token-expired-used", "fails-after-interval", "api-rejected"] },
-        Scenario { name: "bearer-header", about: "token sent as `Token x`, then not at all, then in the query string", config: d(), must: &["bearer-scheme", "bearer-missing", "token-in-url"] },
-        Scenario { name: "refresh-mismatch", about: "refresh sent to another URL, with the client secret in the body instead of Basic, and a wrong one", config: d(), must: &["refresh-url-mismatch", "client-secret-mismatch", "client-auth-method-mismatch", "token-error"] },
-        Scenario { name: "rotation-ignored", about: "the server rotates refresh tokens; the client reuses the first one", config: AsConfig { rotate_refresh: true, ..d() }, must: &["refresh-rotation-ignored", "token-error"] },
-        Scenario { name: "stale-token", about: "after a refresh the client keeps calling the API with the old access token", config: d(), must: &["stale-token-used", "api-rejected"] },
-        Scenario { name: "github-form", about: "form-encoded token response (GitHub style), no expires_in", config: AsConfig { form_response: true, expires_in: None, ..d() }, must: &["token-response-format"] },
-        Scenario { name: "client-credentials", about: "client credentials grant instead of authorization code", config: d(), must: &["grant-unsupported"] },
-        Scenario { name: "no-pkce-no-state", about: "authorize request without PKCE and without state", config: d(), must: &["pkce-missing", "state-missing"] },
-        Scenario { name: "redirect-mismatch", about: "code exchanged with a different redirect_uri", config: d(), must: &["redirect-uri-mismatch", "token-error"] },
-        Scenario { name: "code-reused", about: "the same authorization code exchanged twice", config: d(), must: &["code-reused", "token-error"] },
-        Scenario { name: "refresh-race", about: "two refreshes with one rotating refresh token at once", config: AsConfig { rotate_refresh: true, ..d() }, must: &["refresh-race", "token-error"] },
-        Scenario { name: "cacheable-string-expiry", about: "token response without no-store, expires_in as a string", config: AsConfig { no_store: false, expires_in_as_string: true, ..d() }, must: &["token-response-format", "token-response-cacheable"] },
-        Scenario { name: "revoked-token", about: "access token used after the client revoked it", config: d(), must: &["revoked-token-used", "api-rejected"] },
-        Scenario { name: "client-id-mismatch", about: "refresh with another client's id and secret", config: d(), must: &["client-id-mismatch", "client-secret-mismatch", "token-error"] },
-        Scenario { name: "token-url-mismatch", about: "discovery names /token; the client uses /oauth2/token", config: d(), must: &["token-url-mismatch"] },
-        Scenario { name: "basic-not-encoded", about: "client secret with reserved characters sent in Basic without form-encoding", config: d(), must: &["basic-not-form-encoded", "token-error"] },
-        Scenario { name: "scope-widened", about: "refresh asks for a scope the sign-in did not have", config: d(), must: &["scope-change", "token-error"] },
-        Scenario { name: "jwt-audience-skew", about: "JWT access token for another audience; server clock 10 minutes ahead", config: AsConfig { jwt_audience: Some("https://other-api.example".into()), date_offset: 600, ..d() }, must: &["jwt-claims", "clock-skew"] },
-        Scenario { name: "secret-in-url", about: "client secret sent in the token URL's query string", config: d(), must: &["secret-in-url"] },
-        Scenario { name: "implicit-grant", about: "implicit grant (response_type=token)", config: d(), must: &["grant-unsupported"] },
+        Scenario {
+            name: "good-flow",
+            about: "PKCE, state, offline_access, refresh before expiry, rotation honored",
+            config: AsConfig {
+                rotate_refresh: true,
+                ..d()
+            },
+            must: &[],
+        },
+        Scenario {
+            name: "no-refresh-token",
+            about: "no refresh token issued; the 2 s access token expires and the API refuses it",
+            config: AsConfig {
+                issue_refresh: false,
+                expires_in: Some(2),
+                ..d()
+            },
+            must: &[
+                "refresh-token-absent",
+                "offline-access-missing",
+                "token-expired-used",
+                "fails-after-interval",
+                "api-rejected",
+            ],
+        },
+        Scenario {
+            name: "bearer-header",
+            about: "token sent as `Token x`, then not at all, then in the query string",
+            config: d(),
+            must: &["bearer-scheme", "bearer-missing", "token-in-url"],
+        },
+        Scenario {
+            name: "refresh-mismatch",
+            about: "refresh sent to another URL, with the client secret in the body instead of Basic, and a wrong one",
+            config: d(),
+            must: &[
+                "refresh-url-mismatch",
+                "client-secret-mismatch",
+                "client-auth-method-mismatch",
+                "token-error",
+            ],
+        },
+        Scenario {
+            name: "rotation-ignored",
+            about: "the server rotates refresh tokens; the client reuses the first one",
+            config: AsConfig {
+                rotate_refresh: true,
+                ..d()
+            },
+            must: &["refresh-rotation-ignored", "token-error"],
+        },
+        Scenario {
+            name: "stale-token",
+            about: "after a refresh the client keeps calling the API with the old access token",
+            config: d(),
+            must: &["stale-token-used", "api-rejected"],
+        },
+        Scenario {
+            name: "github-form",
+            about: "form-encoded token response (GitHub style), no expires_in",
+            config: AsConfig {
+                form_response: true,
+                expires_in: None,
+                ..d()
+            },
+            must: &["token-response-format"],
+        },
+        Scenario {
+            name: "client-credentials",
+            about: "client credentials grant instead of authorization code",
+            config: d(),
+            must: &["grant-unsupported"],
+        },
+        Scenario {
+            name: "no-pkce-no-state",
+            about: "authorize request without PKCE and without state",
+            config: d(),
+            must: &["pkce-missing", "state-missing"],
+        },
+        Scenario {
+            name: "redirect-mismatch",
+            about: "code exchanged with a different redirect_uri",
+            config: d(),
+            must: &["redirect-uri-mismatch", "token-error"],
+        },
+        Scenario {
+            name: "code-reused",
+            about: "the same authorization code exchanged twice",
+            config: d(),
+            must: &["code-reused", "token-error"],
+        },
+        Scenario {
+            name: "refresh-race",
+            about: "two refreshes with one rotating refresh token at once",
+            config: AsConfig {
+                rotate_refresh: true,
+                ..d()
+            },
+            must: &["refresh-race", "token-error"],
+        },
+        Scenario {
+            name: "cacheable-string-expiry",
+            about: "token response without no-store, expires_in as a string",
+            config: AsConfig {
+                no_store: false,
+                expires_in_as_string: true,
+                ..d()
+            },
+            must: &["token-response-format", "token-response-cacheable"],
+        },
+        Scenario {
+            name: "revoked-token",
+            about: "access token used after the client revoked it",
+            config: d(),
+            must: &["revoked-token-used", "api-rejected"],
+        },
+        Scenario {
+            name: "client-id-mismatch",
+            about: "refresh with another client's id and secret",
+            config: d(),
+            must: &[
+                "client-id-mismatch",
+                "client-secret-mismatch",
+                "token-error",
+            ],
+        },
+        Scenario {
+            name: "token-url-mismatch",
+            about: "discovery names /token; the client uses /oauth2/token",
+            config: d(),
+            must: &["token-url-mismatch"],
+        },
+        Scenario {
+            name: "basic-not-encoded",
+            about: "client secret with reserved characters sent in Basic without form-encoding",
+            config: d(),
+            must: &["basic-not-form-encoded", "token-error"],
+        },
+        Scenario {
+            name: "scope-widened",
+            about: "refresh asks for a scope the sign-in did not have",
+            config: d(),
+            must: &["scope-change", "token-error"],
+        },
+        Scenario {
+            name: "jwt-audience-skew",
+            about: "JWT access token for another audience; server clock 10 minutes ahead",
+            config: AsConfig {
+                jwt_audience: Some("https://other-api.example".into()),
+                date_offset: 600,
+                ..d()
+            },
+            must: &["jwt-claims", "clock-skew"],
+        },
+        Scenario {
+            name: "secret-in-url",
+            about: "client secret sent in the token URL's query string",
+            config: d(),
+            must: &["secret-in-url"],
+        },
+        Scenario {
+            name: "implicit-grant",
+            about: "implicit grant (response_type=token)",
+            config: d(),
+            must: &["grant-unsupported"],
+        },
     ]
 }
 
@@ -180,7 +334,14 @@ async fn play(name: &str, f: &Flow) {
     let srv = &f.srv;
     match name {
         "good-flow" => {
-            let _ = f.http.get(srv.url("/.well-known/oauth-authorization-server")).send().await.unwrap().bytes().await;
+            let _ = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await;
             let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
             let (at2, rt2) = f.refresh(&rt.unwrap()).await.unwrap();
@@ -199,13 +360,27 @@ async fn play(name: &str, f: &Flow) {
             let (at, _) = f.sign_in(&["read", "offline_access"]).await;
             assert_eq!(f.api(Some(&format!("Token {at}"))).await, 401);
             assert_eq!(f.api(None).await, 401);
-            let r = f.http.get(format!("{}?access_token={at}", srv.url("/api/me"))).send().await.unwrap();
+            let r = f
+                .http
+                .get(format!("{}?access_token={at}", srv.url("/api/me")))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200);
         }
         "refresh-mismatch" => {
             let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
             let v = f
-                .raw_token("/token/refresh", &[("grant_type", "refresh_token"), ("refresh_token", &rt.unwrap()), ("client_id", CLIENT_ID), ("client_secret", "old-secret")], None)
+                .raw_token(
+                    "/token/refresh",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt.unwrap()),
+                        ("client_id", CLIENT_ID),
+                        ("client_secret", "old-secret"),
+                    ],
+                    None,
+                )
                 .await;
             assert_eq!(v["error"], "invalid_client");
         }
@@ -238,30 +413,68 @@ async fn play(name: &str, f: &Flow) {
             assert!(r.text().await.unwrap().starts_with("access_token="));
         }
         "client-credentials" => {
-            let v = f.raw_token("/token", &[("grant_type", "client_credentials")], Some((CLIENT_ID, CLIENT_SECRET))).await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[("grant_type", "client_credentials")],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
             let at = v["access_token"].as_str().unwrap();
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
         }
         "no-pkce-no-state" => {
             let code = f.raw_authorize("&scope=read%20offline_access").await;
             let v = f
-                .raw_token("/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &srv.url("/callback"))], Some((CLIENT_ID, CLIENT_SECRET)))
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
                 .await;
             assert!(v["access_token"].is_string());
         }
         "redirect-mismatch" => {
             let code = f.raw_authorize("&state=xyz&scope=read%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
             let v = f
-                .raw_token("/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &srv.url("/callback/")), ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")], Some((CLIENT_ID, CLIENT_SECRET)))
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback/")),
+                        (
+                            "code_verifier",
+                            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                        ),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
                 .await;
             assert_eq!(v["error"], "invalid_grant");
         }
         "code-reused" => {
             let code = f.raw_authorize("&state=xyz&scope=read%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
-            let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", &srv.url("/callback")), ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")];
-            let first = f.raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET))).await;
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", &srv.url("/callback")),
+                (
+                    "code_verifier",
+                    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                ),
+            ];
+            let first = f
+                .raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET)))
+                .await;
             assert!(first["access_token"].is_string());
-            let again = f.raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET))).await;
+            let again = f
+                .raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET)))
+                .await;
             assert_eq!(again["error"], "invalid_grant");
         }
         "refresh-race" => {
@@ -274,31 +487,70 @@ async fn play(name: &str, f: &Flow) {
             // The oauth2 crate itself rejects `"expires_in": "3600"`: that is the point.
             let client = f.oauth();
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-            let (url, _) = client.authorize_url(CsrfToken::new_random).add_scope(Scope::new("offline_access".into())).set_pkce_challenge(challenge).url();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .add_scope(Scope::new("offline_access".into()))
+                .set_pkce_challenge(challenge)
+                .url();
             let code = f.browser(url.as_str()).await.unwrap();
-            let err = client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&f.http).await;
+            let err = client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(verifier)
+                .request_async(&f.http)
+                .await;
             assert!(format!("{err:?}").contains("expires_in"), "{err:?}");
         }
         "revoked-token" => {
             let (at, _) = f.sign_in(&["read", "offline_access"]).await;
-            let r = f.http.post(srv.url("/revoke")).header("content-type", "application/x-www-form-urlencoded").basic_auth(CLIENT_ID, Some(CLIENT_SECRET)).body(format!("token={at}&token_type_hint=access_token")).send().await.unwrap();
+            let r = f
+                .http
+                .post(srv.url("/revoke"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+                .body(format!("token={at}&token_type_hint=access_token"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200);
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
         }
         "client-id-mismatch" => {
             let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
             let v = f
-                .raw_token("/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt.unwrap())], Some((oauth::OTHER_CLIENT_ID, oauth::OTHER_CLIENT_SECRET)))
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt.unwrap()),
+                    ],
+                    Some((oauth::OTHER_CLIENT_ID, oauth::OTHER_CLIENT_SECRET)),
+                )
                 .await;
             assert_eq!(v["error"], "invalid_grant");
         }
         "token-url-mismatch" => {
-            let _ = f.http.get(srv.url("/.well-known/oauth-authorization-server")).send().await.unwrap().bytes().await;
+            let _ = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await;
             let client = f.oauth_at("/oauth2/token");
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-            let (url, _) = client.authorize_url(CsrfToken::new_random).add_scope(Scope::new("offline_access".into())).set_pkce_challenge(challenge).url();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .add_scope(Scope::new("offline_access".into()))
+                .set_pkce_challenge(challenge)
+                .url();
             let code = f.browser(url.as_str()).await.unwrap();
-            client.exchange_code(AuthorizationCode::new(code)).set_pkce_verifier(verifier).request_async(&f.http).await.unwrap();
+            client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(verifier)
+                .request_async(&f.http)
+                .await
+                .unwrap();
         }
         "basic-not-encoded" => {
             let url = format!(
@@ -309,14 +561,34 @@ async fn play(name: &str, f: &Flow) {
             );
             let code = f.browser(&url).await.unwrap();
             let v = f
-                .raw_token("/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &srv.url("/callback")), ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")], Some((oauth::ODD_CLIENT_ID, oauth::ODD_CLIENT_SECRET)))
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                        (
+                            "code_verifier",
+                            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                        ),
+                    ],
+                    Some((oauth::ODD_CLIENT_ID, oauth::ODD_CLIENT_SECRET)),
+                )
                 .await;
             assert_eq!(v["error"], "invalid_client");
         }
         "scope-widened" => {
             let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
             let v = f
-                .raw_token("/token", &[("grant_type", "refresh_token"), ("refresh_token", &rt.unwrap()), ("scope", "read admin")], Some((CLIENT_ID, CLIENT_SECRET)))
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt.unwrap()),
+                        ("scope", "read admin"),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
                 .await;
             assert_eq!(v["error"], "invalid_scope");
         }
@@ -326,7 +598,10 @@ async fn play(name: &str, f: &Flow) {
         }
         "secret-in-url" => {
             let code = f.raw_authorize("&state=q&scope=offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
-            let url = format!("{}?client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}", srv.url("/token"));
+            let url = format!(
+                "{}?client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}",
+                srv.url("/token")
+            );
             let r = f
                 .http
                 .post(url)
@@ -357,7 +632,14 @@ async fn play(name: &str, f: &Flow) {
 async fn record(s: &Scenario, dir: &Path) -> (PathBuf, Vec<String>) {
     let tls = upstream_tls(dir);
     let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
-    let proxy = ProxyProc::start(dir, &["--upstream-ca", tls.ca_pem_path.to_str().unwrap(), "--quiet"]);
+    let proxy = ProxyProc::start(
+        dir,
+        &[
+            "--upstream-ca",
+            tls.ca_pem_path.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
     let http = proxy
         .client_builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -378,7 +660,11 @@ fn analyze_rules(capture: &Path) -> (Vec<String>, serde_json::Value) {
         .arg(capture)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut rules: Vec<String> = v["findings"]
         .as_array()
@@ -397,8 +683,12 @@ fn assert_no_secret_leaks(capture: &Path, console: &[String], name: &str) {
     for ex in read_capture(capture) {
         let texts = [
             ex.request.body.as_text().map(str::to_string),
-            ex.response.as_ref().and_then(|r| r.body.as_text().map(str::to_string)),
-            ex.response.as_ref().and_then(|r| r.header("location").map(str::to_string)),
+            ex.response
+                .as_ref()
+                .and_then(|r| r.body.as_text().map(str::to_string)),
+            ex.response
+                .as_ref()
+                .and_then(|r| r.header("location").map(str::to_string)),
             Some(ex.request.url.clone()),
         ];
         for t in texts.into_iter().flatten() {
@@ -411,20 +701,46 @@ fn assert_no_secret_leaks(capture: &Path, console: &[String], name: &str) {
                 }
             }
             for (k, v) in oauthscope::oauth::parse::parse_form(&t) {
-                if ["access_token", "refresh_token", "code", "client_secret", "code_verifier", "token"].contains(&k.as_str()) && v.len() > 8 {
+                if [
+                    "access_token",
+                    "refresh_token",
+                    "code",
+                    "client_secret",
+                    "code_verifier",
+                    "token",
+                ]
+                .contains(&k.as_str())
+                    && v.len() > 8
+                {
                     secrets.push(v);
                 }
             }
         }
     }
-    assert!(secrets.len() > 2, "{name}: found no token or code to look for");
+    assert!(
+        secrets.len() > 2,
+        "{name}: found no token or code to look for"
+    );
     let mut outputs = console.join("\n");
-    for args in [&["analyze"][..], &["analyze", "--format", "json"], &["timeline"], &["timeline", "--format", "json"]] {
-        let out = std::process::Command::new(bin()).args(args).arg(capture).output().unwrap();
+    for args in [
+        &["analyze"][..],
+        &["analyze", "--format", "json"],
+        &["timeline"],
+        &["timeline", "--format", "json"],
+    ] {
+        let out = std::process::Command::new(bin())
+            .args(args)
+            .arg(capture)
+            .output()
+            .unwrap();
         outputs.push_str(&String::from_utf8_lossy(&out.stdout));
     }
     for s in &secrets {
-        assert!(!outputs.contains(s.as_str()), "{name}: a secret ({} chars) leaked into the output", s.len());
+        assert!(
+            !outputs.contains(s.as_str()),
+            "{name}: a secret ({} chars) leaked into the output",
+            s.len()
+        );
     }
 }
 
@@ -434,8 +750,16 @@ fn samples_dir() -> PathBuf {
 
 fn expected_rules(name: &str) -> Vec<String> {
     let p = samples_dir().join(format!("{name}.expected.json"));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap();
-    let mut rules: Vec<String> = v["findings"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap();
+    let mut rules: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
     rules.sort();
     rules
 }
@@ -446,7 +770,13 @@ fn every_sample_yields_exactly_its_expected_findings() {
     let mut seen = 0;
     for entry in std::fs::read_dir(samples_dir()).unwrap() {
         let path = entry.unwrap().path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".jsonl")) else { continue };
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".jsonl"))
+        else {
+            continue;
+        };
         let (got, report) = analyze_rules(&path);
         assert_eq!(got, expected_rules(name), "sample {name}: findings differ");
         if name == "good-flow" {
@@ -454,7 +784,12 @@ fn every_sample_yields_exactly_its_expected_findings() {
                 let sev = f["severity"].as_str().unwrap();
                 assert!(sev == "low" || sev == "info", "good flow has {f}");
             }
-            assert!(report["summary"]["verdict"].as_str().unwrap().starts_with("No problems found"));
+            assert!(
+                report["summary"]["verdict"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("No problems found")
+            );
         }
         assert!(names.contains(&name), "sample {name} has no scenario");
         seen += 1;
@@ -470,7 +805,11 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
         let (capture, console) = record(&s, &dir).await;
         let (got, report) = analyze_rules(&capture);
         for must in s.must {
-            assert!(got.iter().any(|r| r == must), "{}: staged {must} not found in {got:?}", s.name);
+            assert!(
+                got.iter().any(|r| r == must),
+                "{}: staged {must} not found in {got:?}",
+                s.name
+            );
             // The live console reported it too, as soon as it could be known.
             assert!(
                 console.iter().any(|l| l.contains(&format!(" {must}: "))),
@@ -480,7 +819,11 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
         }
         assert_no_secret_leaks(&capture, &console, s.name);
         let verdict = report["summary"]["verdict"].as_str().unwrap();
-        assert!(console.iter().any(|l| l == verdict), "{}: verdict not printed at stop", s.name);
+        assert!(
+            console.iter().any(|l| l == verdict),
+            "{}: verdict not printed at stop",
+            s.name
+        );
         if regen {
             std::fs::copy(&capture, samples_dir().join(format!("{}.jsonl", s.name))).unwrap();
             let expected = serde_json::json!({
@@ -495,7 +838,12 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
             )
             .unwrap();
         } else {
-            assert_eq!(got, expected_rules(s.name), "scenario {} recorded live: findings differ from its sample", s.name);
+            assert_eq!(
+                got,
+                expected_rules(s.name),
+                "scenario {} recorded live: findings differ from its sample",
+                s.name
+            );
         }
     }
 }

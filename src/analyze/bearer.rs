@@ -42,7 +42,11 @@ impl Analyzer for Bearer {
             Placement::Header => {
                 let scheme = call.scheme.clone().unwrap_or_default();
                 if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("dpop") {
-                    let shown = if scheme.is_empty() { "no scheme (a bare token)".to_string() } else { format!("`{scheme}`") };
+                    let shown = if scheme.is_empty() {
+                        "no scheme (a bare token)".to_string()
+                    } else {
+                        format!("`{scheme}`")
+                    };
                     out.add(
                         format!("{} {}", scheme.to_ascii_lowercase(), url_origin(url)),
                         finding(
@@ -62,7 +66,11 @@ impl Analyzer for Bearer {
                 }
             }
             Placement::Query | Placement::Body => {
-                let place = if call.placement == Placement::Query { "URL query (`?access_token=`)" } else { "form body" };
+                let place = if call.placement == Placement::Query {
+                    "URL query (`?access_token=`)"
+                } else {
+                    "form body"
+                };
                 out.add(
                     format!("{place} {}", url_origin(url)),
                     finding(

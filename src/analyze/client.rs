@@ -24,7 +24,10 @@ impl Analyzer for Clients {
             }
             Step::Authorize(a) => {
                 for meta in cx.state.metadata.values() {
-                    let Some(ep) = meta.get("authorization_endpoint").and_then(|v| v.as_str()) else { continue };
+                    let Some(ep) = meta.get("authorization_endpoint").and_then(|v| v.as_str())
+                    else {
+                        continue;
+                    };
                     if url_origin(ep) == url_origin(&a.endpoint) && url_base(ep) != a.endpoint {
                         out.add(
                             format!("authz {}", a.endpoint),
@@ -41,7 +44,8 @@ impl Analyzer for Clients {
                     }
                     if let (Some(m), Some(list)) = (
                         a.params.get("code_challenge_method"),
-                        meta.get("code_challenge_methods_supported").and_then(|v| v.as_array()),
+                        meta.get("code_challenge_methods_supported")
+                            .and_then(|v| v.as_array()),
                     ) {
                         if !list.iter().any(|v| v.as_str() == Some(m)) {
                             out.add(
@@ -66,7 +70,9 @@ impl Analyzer for Clients {
 }
 
 fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
-    let Some(family) = cx.state.family_of_refresh(t, cx.fpr) else { return };
+    let Some(family) = cx.state.family_of_refresh(t, cx.fpr) else {
+        return;
+    };
     let o = &family.origin;
     let ev = vec![o.id, cx.ex.id];
     let key = format!("fam {}", family.index);
@@ -89,7 +95,10 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     }
     if let (Some(a), b) = (&o.client_id, &t.client_id) {
         if b.as_deref() != Some(a.as_str()) {
-            let now = b.as_deref().map(|b| format!("`{b}`")).unwrap_or_else(|| "no client_id".into());
+            let now = b
+                .as_deref()
+                .map(|b| format!("`{b}`"))
+                .unwrap_or_else(|| "no client_id".into());
             out.add(
                 key.clone(),
                 finding(
@@ -107,8 +116,12 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     let secret_now = t.client_secret.as_deref().map(|s| cx.fpr.fp(s));
     if let Some(first) = &o.secret_fp {
         let problem = match &secret_now {
-            None => Some(format!("the code exchange sent a client secret (fp:{first}) but the refresh sent none")),
-            Some(now) if now != first => Some(format!("the refresh sent client secret fp:{now}, the code exchange fp:{first}")),
+            None => Some(format!(
+                "the code exchange sent a client secret (fp:{first}) but the refresh sent none"
+            )),
+            Some(now) if now != first => Some(format!(
+                "the refresh sent client secret fp:{now}, the code exchange fp:{first}"
+            )),
             _ => None,
         };
         if let Some(problem) = problem {
@@ -147,8 +160,18 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         );
     }
     // Scope on refresh must not widen the original grant.
-    if let (Some(orig), Some(now)) = (family.authorize.as_ref().and_then(|a| a.scope.clone()).or(o.scope.clone()), &t.scope) {
-        let wider: Vec<&str> = now.split(' ').filter(|s| !s.is_empty() && !orig.split(' ').any(|o| o == *s)).collect();
+    if let (Some(orig), Some(now)) = (
+        family
+            .authorize
+            .as_ref()
+            .and_then(|a| a.scope.clone())
+            .or(o.scope.clone()),
+        &t.scope,
+    ) {
+        let wider: Vec<&str> = now
+            .split(' ')
+            .filter(|s| !s.is_empty() && !orig.split(' ').any(|o| o == *s))
+            .collect();
         if !wider.is_empty() {
             out.add(
                 format!("fam {} scope", family.index),
@@ -167,10 +190,19 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
 }
 
 fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
-    let Some(a) = cx.state.authorize_for(t.code.as_deref(), t.client_id.as_deref(), cx.fpr) else { return };
+    let Some(a) = cx
+        .state
+        .authorize_for(t.code.as_deref(), t.client_id.as_deref(), cx.fpr)
+    else {
+        return;
+    };
     if let Some(sent) = &a.redirect_uri {
         if t.redirect_uri.as_deref() != Some(sent.as_str()) {
-            let now = t.redirect_uri.as_deref().map(|r| format!("`{r}`")).unwrap_or_else(|| "none".into());
+            let now = t
+                .redirect_uri
+                .as_deref()
+                .map(|r| format!("`{r}`"))
+                .unwrap_or_else(|| "none".into());
             out.add(
                 format!("redir {}", a.id),
                 finding(
@@ -185,10 +217,17 @@ fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             );
         }
     }
-    if let (Some(asked), Some(granted)) = (&a.scope, t.response.as_ref().and_then(|r| r.scope.clone())) {
+    if let (Some(asked), Some(granted)) =
+        (&a.scope, t.response.as_ref().and_then(|r| r.scope.clone()))
+    {
         let missing: Vec<&str> = asked
             .split(' ')
-            .filter(|s| !s.is_empty() && *s != "offline_access" && *s != "openid" && !granted.split(' ').any(|g| g == *s))
+            .filter(|s| {
+                !s.is_empty()
+                    && *s != "offline_access"
+                    && *s != "openid"
+                    && !granted.split(' ').any(|g| g == *s)
+            })
             .collect();
         if !missing.is_empty() {
             out.add(
@@ -208,7 +247,9 @@ fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
 }
 
 fn basic_encoding(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
-    let Some((user, pass)) = &t.basic_raw else { return };
+    let Some((user, pass)) = &t.basic_raw else {
+        return;
+    };
     if !(needs_form_encoding(user) || needs_form_encoding(pass)) {
         return;
     }
@@ -217,7 +258,11 @@ fn basic_encoding(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         .as_ref()
         .and_then(|r| r.error.as_deref())
         .is_some_and(|e| e == "invalid_client");
-    let consequence = if rejected { " The server answered invalid_client." } else { "" };
+    let consequence = if rejected {
+        " The server answered invalid_client."
+    } else {
+        ""
+    };
     out.add(
         t.endpoint.clone(),
         finding(
@@ -235,7 +280,9 @@ fn basic_encoding(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
 fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     let origin = url_origin(&t.endpoint);
     for (issuer, meta) in &cx.state.metadata {
-        let Some(token_ep) = meta.get("token_endpoint").and_then(|v| v.as_str()) else { continue };
+        let Some(token_ep) = meta.get("token_endpoint").and_then(|v| v.as_str()) else {
+            continue;
+        };
         if url_origin(token_ep) != origin && *issuer != origin {
             continue;
         }
@@ -276,7 +323,10 @@ fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                 );
             }
         }
-        if let Some(list) = meta.get("token_endpoint_auth_methods_supported").and_then(|v| v.as_array()) {
+        if let Some(list) = meta
+            .get("token_endpoint_auth_methods_supported")
+            .and_then(|v| v.as_array())
+        {
             let m = t.auth.name();
             if m != "none" && !list.iter().any(|v| v.as_str() == Some(m)) {
                 out.add(

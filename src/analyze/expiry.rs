@@ -26,13 +26,23 @@ impl Analyzer for Expiry {
             {
                 let d = iat as f64 - cx.at;
                 if d.abs() > SKEW_SECS {
-                    skew(cx, out, &url_host(&t.endpoint), d, "the access token's `iat` claim");
+                    skew(
+                        cx,
+                        out,
+                        &url_host(&t.endpoint),
+                        d,
+                        "the access token's `iat` claim",
+                    );
                 }
             }
         }
-        let Some(call) = cx.step.api_call() else { return };
+        let Some(call) = cx.step.api_call() else {
+            return;
+        };
         let Some(tok) = &call.token else { return };
-        let Some(info) = cx.state.token(tok, cx.fpr) else { return };
+        let Some(info) = cx.state.token(tok, cx.fpr) else {
+            return;
+        };
         if info.kind != TokenKind::Access {
             return;
         }
@@ -56,7 +66,11 @@ impl Analyzer for Expiry {
                 ),
             );
         }
-        if let Some(newer) = info.superseded_by.as_ref().filter(|_| info.superseded_at.is_some_and(|s| s <= cx.at)) {
+        if let Some(newer) = info
+            .superseded_by
+            .as_ref()
+            .filter(|_| info.superseded_at.is_some_and(|s| s <= cx.at))
+        {
             let newer_id = cx.state.tokens.get(newer).map(|n| n.issued_by);
             let mut ev = vec![info.issued_by];
             ev.extend(newer_id);
@@ -77,19 +91,34 @@ impl Analyzer for Expiry {
         if let Some(jwt) = &info.jwt {
             let mut claims: Vec<String> = Vec::new();
             if let Some(nbf) = jwt.nbf.filter(|n| *n as f64 > cx.at + 60.0) {
-                claims.push(format!("`nbf` is {} in the future", human_duration(nbf as f64 - cx.at)));
+                claims.push(format!(
+                    "`nbf` is {} in the future",
+                    human_duration(nbf as f64 - cx.at)
+                ));
             }
             if let Some(iat) = jwt.iat.filter(|i| *i as f64 > cx.at + 300.0) {
-                claims.push(format!("`iat` is {} in the future", human_duration(iat as f64 - cx.at)));
+                claims.push(format!(
+                    "`iat` is {} in the future",
+                    human_duration(iat as f64 - cx.at)
+                ));
             }
             let host = url_host(&cx.ex.request.url);
             let url_auds: Vec<&String> = jwt.aud.iter().filter(|a| a.contains("://")).collect();
-            if !jwt.aud.is_empty() && url_auds.len() == jwt.aud.len() && !url_auds.iter().any(|a| url_host(a) == host) {
-                claims.push(format!("`aud` {:?} does not name this API ({host})", jwt.aud));
+            if !jwt.aud.is_empty()
+                && url_auds.len() == jwt.aud.len()
+                && !url_auds.iter().any(|a| url_host(a) == host)
+            {
+                claims.push(format!(
+                    "`aud` {:?} does not name this API ({host})",
+                    jwt.aud
+                ));
             }
             if let (Some(iss), Some(fam)) = (&jwt.iss, cx.state.families.get(info.family)) {
                 if iss.contains("://") && url_host(iss) != url_host(&fam.as_origin) {
-                    claims.push(format!("`iss` {iss} is not the authorization server that issued it ({})", fam.as_origin));
+                    claims.push(format!(
+                        "`iss` {iss} is not the authorization server that issued it ({})",
+                        fam.as_origin
+                    ));
                 }
             }
             if !claims.is_empty() {
@@ -117,17 +146,22 @@ impl Analyzer for Expiry {
             .filter(|t| t.kind == TokenKind::Access)
             .filter_map(|t| {
                 let (_, at) = t.first_401?;
-                let recovered = state.tokens.values().any(|o| o.family == t.family && o.kind == TokenKind::Access && o.issued_at > at);
+                let recovered = state.tokens.values().any(|o| {
+                    o.family == t.family && o.kind == TokenKind::Access && o.issued_at > at
+                });
                 (!recovered).then_some((at - t.issued_at, t))
             })
             .collect();
-        dead.sort_by(|a, b| a.1.issued_by.cmp(&b.1.issued_by));
+        dead.sort_by_key(|a| a.1.issued_by);
         if dead.is_empty() {
             return;
         }
         let at_expiry: Vec<_> = dead
             .iter()
-            .filter(|(d, t)| t.lifetime.is_some_and(|l| (d - l).abs() <= (0.1 * l).max(60.0) || *d >= l))
+            .filter(|(d, t)| {
+                t.lifetime
+                    .is_some_and(|l| (d - l).abs() <= (0.1 * l).max(60.0) || *d >= l)
+            })
             .collect();
         let consistent = dead.len() >= 2 && {
             let min = dead.iter().map(|d| d.0).fold(f64::MAX, f64::min);
@@ -137,8 +171,11 @@ impl Analyzer for Expiry {
         if at_expiry.is_empty() && !consistent {
             return;
         }
-        let chosen: Vec<&(f64, &crate::oauth::timeline::TokenInfo)> =
-            if at_expiry.is_empty() { dead.iter().collect() } else { at_expiry };
+        let chosen: Vec<&(f64, &crate::oauth::timeline::TokenInfo)> = if at_expiry.is_empty() {
+            dead.iter().collect()
+        } else {
+            at_expiry
+        };
         let mut ev = Vec::new();
         for (_, t) in &chosen {
             ev.push(t.issued_by);
@@ -168,11 +205,21 @@ impl Analyzer for Expiry {
 }
 
 fn date_skew(cx: &Cx<'_>, out: &mut Findings) {
-    let Some(date) = cx.ex.response.as_ref().and_then(|r| r.header("date")) else { return };
-    let Some(server) = parse_http_date(date) else { return };
+    let Some(date) = cx.ex.response.as_ref().and_then(|r| r.header("date")) else {
+        return;
+    };
+    let Some(server) = parse_http_date(date) else {
+        return;
+    };
     let d = server - cx.at;
     if d.abs() > SKEW_SECS {
-        skew(cx, out, &url_host(&cx.ex.request.url), d, "its `Date` header");
+        skew(
+            cx,
+            out,
+            &url_host(&cx.ex.request.url),
+            d,
+            "its `Date` header",
+        );
     }
 }
 
@@ -204,7 +251,10 @@ pub fn parse_http_date(s: &str) -> Option<f64> {
 mod tests {
     #[test]
     fn http_dates() {
-        assert_eq!(super::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777.0));
+        assert_eq!(
+            super::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777.0)
+        );
         assert_eq!(super::parse_http_date("yesterday"), None);
     }
 }

@@ -104,11 +104,17 @@ fn authorize_checks(cx: &Cx<'_>, a: &crate::oauth::classify::AuthorizeRequest, o
 
 fn callback_state(cx: &Cx<'_>, p: &crate::oauth::parse::Params, out: &mut Findings) {
     let code = p.get("code");
-    let Some(auth) = cx.state.authorize_for(code, None, cx.fpr) else { return };
-    let Some(sent) = auth.state.as_deref() else { return };
+    let Some(auth) = cx.state.authorize_for(code, None, cx.fpr) else {
+        return;
+    };
+    let Some(sent) = auth.state.as_deref() else {
+        return;
+    };
     let problem = match p.get("state") {
         None => "the callback carries no `state`".to_string(),
-        Some(got) if got != sent => "the callback's `state` differs from the one sent on the authorize request".to_string(),
+        Some(got) if got != sent => {
+            "the callback's `state` differs from the one sent on the authorize request".to_string()
+        }
         _ => return,
     };
     out.add(
@@ -145,7 +151,9 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
             ),
         );
     }
-    let auth = cx.state.authorize_for(Some(code), t.client_id.as_deref(), cx.fpr);
+    let auth = cx
+        .state
+        .authorize_for(Some(code), t.client_id.as_deref(), cx.fpr);
     if let Some(a) = auth.filter(|a| a.code_fp.as_deref() == Some(fp.as_str())) {
         let age = cx.at - a.at;
         if age > CODE_MAX_AGE_SECS {
@@ -166,7 +174,11 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
     if let Some(a) = auth {
         if let (Some(challenge), Some(verifier)) = (&a.code_challenge, &t.code_verifier) {
             let method = a.code_challenge_method.as_deref().unwrap_or("plain");
-            let expected = if method.eq_ignore_ascii_case("S256") { s256(verifier) } else { verifier.clone() };
+            let expected = if method.eq_ignore_ascii_case("S256") {
+                s256(verifier)
+            } else {
+                verifier.clone()
+            };
             if &expected != challenge {
                 out.add(
                     format!("verifier {}", a.id),

@@ -147,10 +147,10 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(transport::Transport),
         Box::new(bearer::Bearer),
         Box::new(response::Responses),
-        Box::new(grant::Grants::default()),
+        Box::new(grant::Grants),
         Box::new(refresh::Refresh),
         Box::new(client::Clients),
-        Box::new(expiry::Expiry::default()),
+        Box::new(expiry::Expiry),
     ]
 }
 

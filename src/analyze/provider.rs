@@ -79,9 +79,18 @@ mod tests {
 
     #[test]
     fn providers_by_host() {
-        assert_eq!(Provider::of_url("https://login.microsoftonline.com/t/oauth2/v2.0/token"), Some(Provider::Microsoft));
-        assert_eq!(Provider::of_url("https://github.com/login/oauth/access_token"), Some(Provider::GitHub));
-        assert_eq!(Provider::of_url("https://oauth2.googleapis.com/token"), Some(Provider::Google));
+        assert_eq!(
+            Provider::of_url("https://login.microsoftonline.com/t/oauth2/v2.0/token"),
+            Some(Provider::Microsoft)
+        );
+        assert_eq!(
+            Provider::of_url("https://github.com/login/oauth/access_token"),
+            Some(Provider::GitHub)
+        );
+        assert_eq!(
+            Provider::of_url("https://oauth2.googleapis.com/token"),
+            Some(Provider::Google)
+        );
         assert_eq!(Provider::of_url("https://notgithub.com/x"), None);
         assert_eq!(Provider::of_url("https://127.0.0.1:8443/token"), None);
     }

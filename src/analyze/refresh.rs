@@ -7,7 +7,6 @@ use crate::oauth::classify::{Grant, TokenRequest};
 use crate::oauth::parse::decode_jwt;
 use crate::oauth::timeline::{human_duration, offline_requested};
 
-
 pub struct Refresh;
 
 impl Analyzer for Refresh {
@@ -22,7 +21,9 @@ impl Analyzer for Refresh {
 }
 
 fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
-    let Some(r) = t.response.as_ref().filter(|r| r.is_success()) else { return };
+    let Some(r) = t.response.as_ref().filter(|r| r.is_success()) else {
+        return;
+    };
     if r.refresh_token.is_some() {
         return;
     }
@@ -34,7 +35,9 @@ fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     let client = t.client_id.clone().unwrap_or_default();
     let life = human_duration(lifetime);
     let provider = cx.provider();
-    let quirk = provider.map(|p| format!(" {}", p.offline_hint())).unwrap_or_default();
+    let quirk = provider
+        .map(|p| format!(" {}", p.offline_hint()))
+        .unwrap_or_default();
     out.add(
         format!("{} {client}", t.endpoint),
         finding(
@@ -51,7 +54,9 @@ fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         ),
     );
     // Was it asked for at all?
-    let auth = cx.state.authorize_for(t.code.as_deref(), t.client_id.as_deref(), cx.fpr);
+    let auth = cx
+        .state
+        .authorize_for(t.code.as_deref(), t.client_id.as_deref(), cx.fpr);
     let asked = auth.is_some_and(|a| a.offline_requested) || offline_requested(&t.params);
     if !asked {
         let mut evidence: Vec<u64> = auth.map(|a| vec![a.id]).unwrap_or_default();
@@ -84,7 +89,9 @@ fn rotation_and_race(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         let overlap = cx.at <= end && at <= my_end;
         if overlap {
             let outcome = match (prev_ok, failed) {
-                (true, true) => " The second one failed: with rotation, the first refresh already consumed the token.",
+                (true, true) => {
+                    " The second one failed: with rotation, the first refresh already consumed the token."
+                }
                 (false, false) => " The first one failed.",
                 _ => "",
             };
@@ -106,8 +113,12 @@ fn rotation_and_race(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             return;
         }
     }
-    let Some(info) = cx.state.tokens.get(&fp) else { return };
-    let Some(newer) = &info.superseded_by else { return };
+    let Some(info) = cx.state.tokens.get(&fp) else {
+        return;
+    };
+    let Some(newer) = &info.superseded_by else {
+        return;
+    };
     let newer_issued = cx.state.tokens.get(newer).map(|n| n.issued_by);
     let mut evidence: Vec<u64> = newer_issued.into_iter().collect();
     evidence.push(cx.ex.id);

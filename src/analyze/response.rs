@@ -14,7 +14,14 @@ impl Analyzer for Responses {
         let id = cx.ex.id;
         let provider = cx.provider();
         if let Some(error) = &r.error {
-            token_error(cx, error, r.error_description.as_deref(), r.status, &t.endpoint, out);
+            token_error(
+                cx,
+                error,
+                r.error_description.as_deref(),
+                r.status,
+                &t.endpoint,
+                out,
+            );
             return;
         }
         if !(200..300).contains(&r.status) {
@@ -57,7 +64,11 @@ impl Analyzer for Responses {
             }
             match r.token_type.as_deref() {
                 None => problems.push("`token_type` is missing".into()),
-                Some(tt) if !tt.eq_ignore_ascii_case("bearer") && !tt.eq_ignore_ascii_case("dpop") && !tt.eq_ignore_ascii_case("n_a") => {
+                Some(tt)
+                    if !tt.eq_ignore_ascii_case("bearer")
+                        && !tt.eq_ignore_ascii_case("dpop")
+                        && !tt.eq_ignore_ascii_case("n_a") =>
+                {
                     problems.push(format!("`token_type` is `{tt}`, not `Bearer`"))
                 }
                 _ => {}
@@ -143,7 +154,10 @@ fn token_error(
             "GitHub: the code is wrong or expired (GitHub sends this error with HTTP 200)",
             "Exchange the code once, within 10 minutes, with the same redirect_uri.",
         ),
-        _ => ("the authorization server refused the request", "Read the provider's documentation for this error code."),
+        _ => (
+            "the authorization server refused the request",
+            "Read the provider's documentation for this error code.",
+        ),
     };
     let mut detail = format!("{endpoint} answered `error={error}`");
     if let Some(d) = desc {
@@ -172,16 +186,23 @@ fn token_error(
 
 fn aadsts_code(desc: &str) -> Option<String> {
     let i = desc.find("AADSTS")?;
-    let code: String = desc[i..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let code: String = desc[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
     Some(code)
 }
 
 fn explain_aadsts(code: &str) -> String {
     let what = match code {
-        "AADSTS700082" => "the refresh token expired through inactivity (90 days by default); the user must sign in again",
+        "AADSTS700082" => {
+            "the refresh token expired through inactivity (90 days by default); the user must sign in again"
+        }
         "AADSTS54005" => "the authorization code was already redeemed; codes are single-use",
         "AADSTS70008" => "the code or refresh token expired",
-        "AADSTS7000215" => "the client secret is invalid (often the secret's ID was used instead of its value, or it expired)",
+        "AADSTS7000215" => {
+            "the client secret is invalid (often the secret's ID was used instead of its value, or it expired)"
+        }
         "AADSTS50148" | "AADSTS50011" => "the redirect URI does not match the app registration",
         "AADSTS65001" => "the user or admin has not consented to the requested permissions",
         "AADSTS700016" => "the application (client id) was not found in the tenant",

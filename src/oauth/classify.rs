@@ -220,7 +220,11 @@ pub struct Known {
 
 fn form_body(ex: &Exchange) -> Option<Params> {
     let body = ex.request.body.as_text()?;
-    let ct = ex.request.header("content-type").unwrap_or("").to_ascii_lowercase();
+    let ct = ex
+        .request
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if ct.contains("json") {
         let obj = json_object(body)?;
         return Some(Params(
@@ -247,13 +251,23 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
     let base = url_base(&ex.request.url).to_string();
 
     if let Some(g) = body.get("grant_type").or_else(|| query.get("grant_type")) {
-        return Step::Token(Box::new(token_request(ex, base, Grant::parse(g), body, query)));
+        return Step::Token(Box::new(token_request(
+            ex,
+            base,
+            Grant::parse(g),
+            body,
+            query,
+        )));
     }
     if let Some(meta) = discovery_document(ex) {
         return Step::Discovery(meta);
     }
     if query.has("response_type") || body.has("response_type") {
-        let params = if query.has("response_type") { query } else { body };
+        let params = if query.has("response_type") {
+            query
+        } else {
+            body
+        };
         let redirect = ex
             .response
             .as_ref()
@@ -347,7 +361,11 @@ fn api_call(
     match credentials {
         Some(Credentials::Scheme { scheme, value }) => {
             // `Bearer Bearer x`: the token is the last word.
-            let token = value.split_whitespace().last().unwrap_or(&value).to_string();
+            let token = value
+                .split_whitespace()
+                .last()
+                .unwrap_or(&value)
+                .to_string();
             let scheme = if value.split_whitespace().count() > 1 {
                 format!("{scheme} {}", value.split_whitespace().next().unwrap_or(""))
             } else {
@@ -355,7 +373,9 @@ fn api_call(
             };
             return Some(mk(Placement::Header, Some(scheme), Some(token)));
         }
-        Some(Credentials::Bare(t)) => return Some(mk(Placement::Header, Some(String::new()), Some(t))),
+        Some(Credentials::Bare(t)) => {
+            return Some(mk(Placement::Header, Some(String::new()), Some(t)));
+        }
         _ => {}
     }
     if let Some(t) = query.get("access_token") {
@@ -383,8 +403,18 @@ fn discovery_document(ex: &Exchange) -> Option<serde_json::Map<String, serde_jso
     is_meta.then_some(obj)
 }
 
-fn token_request(ex: &Exchange, endpoint: String, grant: Grant, body: Params, query: Params) -> TokenRequest {
-    let all = |name: &str| body.get(name).or_else(|| query.get(name)).map(str::to_string);
+fn token_request(
+    ex: &Exchange,
+    endpoint: String,
+    grant: Grant,
+    body: Params,
+    query: Params,
+) -> TokenRequest {
+    let all = |name: &str| {
+        body.get(name)
+            .or_else(|| query.get(name))
+            .map(str::to_string)
+    };
     let mut client_id = all("client_id");
     let mut client_secret = all("client_secret");
     let mut basic_raw = None;
@@ -400,7 +430,10 @@ fn token_request(ex: &Exchange, endpoint: String, grant: Grant, body: Params, qu
         password,
         encoded_user,
         encoded_password,
-    }) = ex.request.header("authorization").and_then(parse_authorization)
+    }) = ex
+        .request
+        .header("authorization")
+        .and_then(parse_authorization)
     {
         auth = ClientAuth::Basic;
         client_id = Some(user);
@@ -480,7 +513,9 @@ pub fn token_response(ex: &Exchange) -> TokenResponse {
         out.expires_in = form.get("expires_in").and_then(|v| v.parse().ok());
         out.expires_in_is_string = out.expires_in.is_some();
         out.refresh_token = s("refresh_token");
-        out.refresh_token_expires_in = form.get("refresh_token_expires_in").and_then(|v| v.parse().ok());
+        out.refresh_token_expires_in = form
+            .get("refresh_token_expires_in")
+            .and_then(|v| v.parse().ok());
         out.scope = s("scope");
         out.error = s("error");
         out.error_description = s("error_description");
@@ -564,7 +599,12 @@ mod tests {
     #[test]
     fn github_style_form_responses_and_errors_with_200() {
         let e = respond(
-            ex("POST", "https://gh/login/oauth/access_token", &[FORM], "grant_type=authorization_code&code=x&client_id=i&client_secret=s"),
+            ex(
+                "POST",
+                "https://gh/login/oauth/access_token",
+                &[FORM],
+                "grant_type=authorization_code&code=x&client_id=i&client_secret=s",
+            ),
             200,
             &[("content-type", "application/x-www-form-urlencoded")],
             "error=bad_verification_code&error_description=The+code+passed+is+incorrect",
@@ -583,7 +623,12 @@ mod tests {
     fn other_steps() {
         let k = Known::default();
         let a = respond(
-            ex("GET", "https://as/authorize?response_type=code&client_id=c&state=s", &[], ""),
+            ex(
+                "GET",
+                "https://as/authorize?response_type=code&client_id=c&state=s",
+                &[],
+                "",
+            ),
             302,
             &[("location", "https://app/cb?code=C1&state=s")],
             "",
@@ -594,7 +639,12 @@ mod tests {
         }
         let cb = ex("GET", "https://app/cb?code=C1&state=s", &[], "");
         assert!(matches!(classify(&cb, &k), Step::Callback(_)));
-        let api = ex("GET", "https://api/x", &[("authorization", "Token abc")], "");
+        let api = ex(
+            "GET",
+            "https://api/x",
+            &[("authorization", "Token abc")],
+            "",
+        );
         match classify(&api, &k) {
             Step::ApiCall(a) => {
                 assert_eq!(a.scheme.as_deref(), Some("Token"));
@@ -602,25 +652,54 @@ mod tests {
             }
             s => panic!("{s:?}"),
         }
-        let dbl = ex("GET", "https://api/x", &[("authorization", "Bearer Bearer abc")], "");
-        assert_eq!(classify(&dbl, &k).api_call().unwrap().scheme.as_deref(), Some("Bearer Bearer"));
+        let dbl = ex(
+            "GET",
+            "https://api/x",
+            &[("authorization", "Bearer Bearer abc")],
+            "",
+        );
+        assert_eq!(
+            classify(&dbl, &k).api_call().unwrap().scheme.as_deref(),
+            Some("Bearer Bearer")
+        );
         let q = ex("GET", "https://api/x?access_token=t", &[], "");
-        assert_eq!(classify(&q, &k).api_call().unwrap().placement, Placement::Query);
+        assert_eq!(
+            classify(&q, &k).api_call().unwrap().placement,
+            Placement::Query
+        );
         let meta = respond(
-            ex("GET", "https://as/.well-known/openid-configuration", &[], ""),
+            ex(
+                "GET",
+                "https://as/.well-known/openid-configuration",
+                &[],
+                "",
+            ),
             200,
             &[],
             r#"{"issuer":"https://as","token_endpoint":"https://as/token","jwks_uri":"https://as/jwks"}"#,
         );
         assert!(matches!(classify(&meta, &k), Step::Discovery(_)));
-        let rev = ex("POST", "https://as/revoke", &[FORM], "token=r1&token_type_hint=refresh_token");
+        let rev = ex(
+            "POST",
+            "https://as/revoke",
+            &[FORM],
+            "token=r1&token_type_hint=refresh_token",
+        );
         assert!(matches!(classify(&rev, &k), Step::Revocation { .. }));
         let bare = ex("GET", "https://api/x", &[], "");
         assert!(matches!(classify(&bare, &k), Step::Other));
         let mut known = Known::default();
         known.api_origins.insert("https://api".into());
-        assert_eq!(classify(&bare, &known).api_call().unwrap().placement, Placement::None);
-        let garbage = ex("POST", "https://x", &[("content-type", "application/json")], "{not json");
+        assert_eq!(
+            classify(&bare, &known).api_call().unwrap().placement,
+            Placement::None
+        );
+        let garbage = ex(
+            "POST",
+            "https://x",
+            &[("content-type", "application/json")],
+            "{not json",
+        );
         assert!(matches!(classify(&garbage, &k), Step::Other));
     }
 }

@@ -14,15 +14,13 @@ pub fn form_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -51,7 +49,10 @@ pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -70,7 +71,11 @@ pub fn query_params(url: &str) -> Params {
 
 /// The parameters in a URL fragment (implicit grant responses put tokens there).
 pub fn fragment_params(url: &str) -> Params {
-    Params(url.split_once('#').map(|(_, f)| parse_form(f)).unwrap_or_default())
+    Params(
+        url.split_once('#')
+            .map(|(_, f)| parse_form(f))
+            .unwrap_or_default(),
+    )
 }
 
 /// URL without query and fragment: `https://host/path`.
@@ -85,7 +90,11 @@ pub fn url_origin(url: &str) -> String {
         return String::new();
     };
     let auth = rest.split(['/', '?', '#']).next().unwrap_or("");
-    format!("{}://{}", scheme.to_ascii_lowercase(), auth.to_ascii_lowercase())
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        auth.to_ascii_lowercase()
+    )
 }
 
 /// Host of a URL, without port and brackets.
@@ -149,9 +158,8 @@ pub fn parse_authorization(value: &str) -> Option<Credentials> {
 /// Does this Basic credential part hold characters that form-encoding would have escaped?
 /// (`%` followed by two hex digits is taken as already encoded.)
 pub fn needs_form_encoding(part: &str) -> bool {
-    part.chars().any(|c| {
-        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*' | '%' | '+'))
-    })
+    part.chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*' | '%' | '+')))
 }
 
 /// One challenge of a `WWW-Authenticate` header: scheme and auth-params.
@@ -310,7 +318,10 @@ mod tests {
             ]
         );
         assert_eq!(query_params("https://a/b?x=1#y=2").get("x"), Some("1"));
-        assert_eq!(fragment_params("https://a/cb#access_token=t").get("access_token"), Some("t"));
+        assert_eq!(
+            fragment_params("https://a/cb#access_token=t").get("access_token"),
+            Some("t")
+        );
     }
 
     #[test]
@@ -339,7 +350,10 @@ mod tests {
                 value: "abc".into()
             })
         );
-        assert_eq!(parse_authorization("abc"), Some(Credentials::Bare("abc".into())));
+        assert_eq!(
+            parse_authorization("abc"),
+            Some(Credentials::Bare("abc".into()))
+        );
         assert_eq!(parse_authorization("Basic !!!"), None);
         assert!(needs_form_encoding("a:b"));
         assert!(!needs_form_encoding("abc%3A"));
@@ -353,7 +367,10 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].scheme, "Bearer");
         assert_eq!(c[0].get("error"), Some("invalid_token"));
-        assert_eq!(c[0].get("error_description"), Some("The access token expired"));
+        assert_eq!(
+            c[0].get("error_description"),
+            Some("The access token expired")
+        );
         assert_eq!(c[1].scheme, "Basic");
         let c = parse_www_authenticate("Bearer error=insufficient_scope, scope=\"a b\"");
         assert_eq!(c[0].get("scope"), Some("a b"));

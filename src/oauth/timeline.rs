@@ -123,16 +123,21 @@ impl AuthorizeRecord {
             code_challenge: s("code_challenge"),
             code_challenge_method: s("code_challenge_method"),
             offline_requested: offline_requested(p),
-            code_fp: a.redirect.as_ref().and_then(|r| r.get("code")).map(|c| fpr.fp(c)),
+            code_fp: a
+                .redirect
+                .as_ref()
+                .and_then(|r| r.get("code"))
+                .map(|c| fpr.fp(c)),
         }
     }
 }
 
 /// Did these parameters ask for a refresh token in some provider's way?
 pub fn offline_requested(p: &Params) -> bool {
-    p.get("scope")
-        .is_some_and(|s| s.split([' ', '+', ',']).any(|x| x == "offline_access" || x == "offline"))
-        || p.get("access_type") == Some("offline")
+    p.get("scope").is_some_and(|s| {
+        s.split([' ', '+', ','])
+            .any(|x| x == "offline_access" || x == "offline")
+    }) || p.get("access_type") == Some("offline")
         || p.get("token_access_type") == Some("offline")
 }
 
@@ -214,10 +219,20 @@ impl FlowState {
     }
 
     /// The authorization request that issued `code` (or the latest one for the client).
-    pub fn authorize_for(&self, code: Option<&str>, client_id: Option<&str>, fpr: &Fingerprinter) -> Option<&AuthorizeRecord> {
+    pub fn authorize_for(
+        &self,
+        code: Option<&str>,
+        client_id: Option<&str>,
+        fpr: &Fingerprinter,
+    ) -> Option<&AuthorizeRecord> {
         if let Some(code) = code {
             let fp = fpr.fp(code);
-            if let Some(a) = self.authorizes.iter().rev().find(|a| a.code_fp.as_deref() == Some(&fp)) {
+            if let Some(a) = self
+                .authorizes
+                .iter()
+                .rev()
+                .find(|a| a.code_fp.as_deref() == Some(&fp))
+            {
                 return Some(a);
             }
         }
@@ -235,7 +250,8 @@ impl FlowState {
         }
         match step {
             Step::Authorize(a) => {
-                self.authorizes.push(AuthorizeRecord::from(a, ex.id, at, fpr));
+                self.authorizes
+                    .push(AuthorizeRecord::from(a, ex.id, at, fpr));
                 if self.authorizes.len() > 64 {
                     self.authorizes.remove(0);
                 }
@@ -250,7 +266,10 @@ impl FlowState {
                 for (key, set) in [
                     ("userinfo_endpoint", &mut self.known.userinfo_endpoints),
                     ("revocation_endpoint", &mut self.known.revocation_endpoints),
-                    ("introspection_endpoint", &mut self.known.introspection_endpoints),
+                    (
+                        "introspection_endpoint",
+                        &mut self.known.introspection_endpoints,
+                    ),
                 ] {
                     if let Some(u) = meta.get(key).and_then(|v| v.as_str()) {
                         set.insert(url_base(u).to_string());
@@ -290,7 +309,8 @@ impl FlowState {
         let success = t.response.as_ref().is_some_and(|r| r.is_success());
         if let Some(rt) = &t.refresh_token {
             let end = at + ex.timings.end.unwrap_or(0.0) / 1000.0;
-            self.last_refresh.insert(fpr.fp(rt), (ex.id, at, end, success));
+            self.last_refresh
+                .insert(fpr.fp(rt), (ex.id, at, end, success));
             if let Some(info) = self.tokens.get_mut(&fpr.fp(rt)) {
                 info.uses += 1;
                 info.last_use = Some(at);
@@ -329,7 +349,11 @@ impl FlowState {
             self.families[family].refreshes += 1;
         }
         // Issue time: Salesforce's issued_at (ms) when present, else the capture clock.
-        let issued_at = resp.issued_at_ms.map(|ms| ms as f64 / 1000.0).filter(|v| (v - at).abs() < 86_400.0).unwrap_or(at);
+        let issued_at = resp
+            .issued_at_ms
+            .map(|ms| ms as f64 / 1000.0)
+            .filter(|v| (v - at).abs() < 86_400.0)
+            .unwrap_or(at);
         if let Some(access) = &resp.access_token {
             let fp = fpr.fp(access);
             let jwt = decode_jwt(access).map(|j| JwtSummary {
@@ -343,9 +367,11 @@ impl FlowState {
                     .or_else(|| j.claim_str("scp"))
                     .map(str::to_string),
             });
-            let lifetime = resp
-                .expires_in
-                .or_else(|| jwt.as_ref().and_then(|j| j.exp).map(|e| e as f64 - issued_at));
+            let lifetime = resp.expires_in.or_else(|| {
+                jwt.as_ref()
+                    .and_then(|j| j.exp)
+                    .map(|e| e as f64 - issued_at)
+            });
             self.supersede(family, TokenKind::Access, &fp, at);
             self.tokens.insert(
                 fp.clone(),
@@ -429,10 +455,18 @@ pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String>
                     out.push(format!("{k}={v}"));
                 }
             }
-            out.push(format!("state {}", if p.has("state") { "set" } else { "MISSING" }));
+            out.push(format!(
+                "state {}",
+                if p.has("state") { "set" } else { "MISSING" }
+            ));
             out.push(format!(
                 "PKCE {}",
-                p.get("code_challenge_method").unwrap_or(if p.has("code_challenge") { "plain" } else { "none" })
+                p.get("code_challenge_method")
+                    .unwrap_or(if p.has("code_challenge") {
+                        "plain"
+                    } else {
+                        "none"
+                    })
             ));
             if let Some(r) = &a.redirect {
                 if let Some(c) = r.get("code") {
@@ -461,7 +495,10 @@ pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String>
             }
             if let Some(r) = &t.response {
                 if let Some(a) = &r.access_token {
-                    let life = r.expires_in.map(|e| format!(", expires in {}", human_duration(e))).unwrap_or_else(|| ", no expires_in".into());
+                    let life = r
+                        .expires_in
+                        .map(|e| format!(", expires in {}", human_duration(e)))
+                        .unwrap_or_else(|| ", no expires_in".into());
                     out.push(format!("AT fp:{}{life}", fpr.fp(a)));
                 }
                 match &r.refresh_token {
@@ -512,15 +549,27 @@ pub fn human_duration(secs: f64) -> String {
     let s = secs.round() as i64;
     if s.abs() >= 86_400 {
         let (d, h) = (s / 86_400, (s % 86_400) / 3600);
-        return if h == 0 { format!("{d} d") } else { format!("{d} d {h} h") };
+        return if h == 0 {
+            format!("{d} d")
+        } else {
+            format!("{d} d {h} h")
+        };
     }
     if s.abs() >= 3600 {
         let (h, m) = (s / 3600, (s % 3600) / 60);
-        return if m == 0 { format!("{h} h") } else { format!("{h} h {m} min") };
+        return if m == 0 {
+            format!("{h} h")
+        } else {
+            format!("{h} h {m} min")
+        };
     }
     if s.abs() >= 60 {
         let (m, r) = (s / 60, s % 60);
-        return if r == 0 { format!("{m} min") } else { format!("{m} min {r} s") };
+        return if r == 0 {
+            format!("{m} min")
+        } else {
+            format!("{m} min {r} s")
+        };
     }
     format!("{s} s")
 }

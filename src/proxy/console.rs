@@ -192,11 +192,17 @@ impl Observer for Console {
     }
 
     fn finish(&mut self) {
-        let Some(engine) = self.engine.take() else { return };
+        let Some(engine) = self.engine.take() else {
+            return;
+        };
         let (findings, state, _) = engine.finish();
         let verdict = crate::report::verdict(&findings, &state);
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "\n{}", self.style.bold(&sanitize_for_terminal(&verdict)));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            self.style.bold(&sanitize_for_terminal(&verdict))
+        );
         for f in findings.iter().filter(|f| f.rule == "fails-after-interval") {
             let _ = writeln!(out, "{}", self.finding_line(f));
         }

@@ -87,7 +87,11 @@ pub async fn run(
         vec![Box::new(console::Console::new(style, &salt, opts.quiet))];
     observers.extend(opts.observers);
     let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
-    let run_state = Arc::new(RunState::new(writer.sink(), opts.max_body, opts.body_memory));
+    let run_state = Arc::new(RunState::new(
+        writer.sink(),
+        opts.max_body,
+        opts.body_memory,
+    ));
 
     let cfg = Arc::new(HandlerConfig {
         scope: opts.scope,

@@ -50,7 +50,13 @@ impl Tap {
     fn finish(&mut self, end: BodyEnd) {
         if let Some(rec) = self.rec.take() {
             let lease = std::mem::replace(&mut self.lease, Lease::new(rec.budget()));
-            rec.body_finished(self.side, std::mem::take(&mut self.copy), self.size, end, lease);
+            rec.body_finished(
+                self.side,
+                std::mem::take(&mut self.copy),
+                self.size,
+                end,
+                lease,
+            );
         }
     }
 }

@@ -59,7 +59,9 @@ pub fn verdict(findings: &[Finding], state: &FlowState) -> String {
     // Findings come sorted worst first.
     let worst = findings.first();
     match worst {
-        Some(f) if f.severity >= Severity::Medium => format!("The most serious problem: {}.", f.title),
+        Some(f) if f.severity >= Severity::Medium => {
+            format!("The most serious problem: {}.", f.title)
+        }
         _ if state.exchanges == 0 => "The capture holds no exchanges.".into(),
         _ if state.families.is_empty() && state.tokens.is_empty() => {
             "No OAuth token was issued in this capture: nothing to judge yet.".into()
@@ -81,18 +83,35 @@ fn paint_severity(style: &Style, s: Severity) -> String {
 /// The terminal report of `analyze`.
 pub fn text(findings: &[Finding], sum: &Summary, style: &Style) -> String {
     let mut out = String::new();
-    out.push_str(&format!("{}\n\n", style.bold(&sanitize_for_terminal(&sum.verdict))));
-    let counts: Vec<String> = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info]
-        .iter()
-        .filter_map(|s| sum.by_severity.get(s.name()).map(|n| format!("{n} {}", s.name())))
-        .collect();
+    out.push_str(&format!(
+        "{}\n\n",
+        style.bold(&sanitize_for_terminal(&sum.verdict))
+    ));
+    let counts: Vec<String> = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ]
+    .iter()
+    .filter_map(|s| {
+        sum.by_severity
+            .get(s.name())
+            .map(|n| format!("{n} {}", s.name()))
+    })
+    .collect();
     out.push_str(&format!(
         "{} exchanges, {} sign-in(s), {} token(s) issued; {} finding(s){}\n",
         sum.exchanges,
         sum.sign_ins,
         sum.tokens_issued,
         sum.findings,
-        if counts.is_empty() { String::new() } else { format!(" ({})", counts.join(", ")) }
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", counts.join(", "))
+        }
     ));
     for f in findings {
         out.push('\n');
@@ -110,9 +129,17 @@ pub fn text(findings: &[Finding], sum: &Summary, style: &Style) -> String {
         if let Some(step) = f.step {
             evidence.push_str(&format!("  [checklist {step}]"));
         }
-        out.push_str(&format!("         {} {}\n", style.dim("evidence:"), evidence));
+        out.push_str(&format!(
+            "         {} {}\n",
+            style.dim("evidence:"),
+            evidence
+        ));
         out.push_str(&wrap(&sanitize_for_terminal(&f.detail), 9, 92));
-        out.push_str(&format!("         {} {}\n", style.green("fix:"), sanitize_for_terminal(&f.fix)));
+        out.push_str(&format!(
+            "         {} {}\n",
+            style.green("fix:"),
+            sanitize_for_terminal(&f.fix)
+        ));
     }
     out
 }
@@ -145,7 +172,12 @@ pub struct JsonReport<'a> {
 }
 
 /// The terminal timeline.
-pub fn timeline_text(events: &[Event], state: &FlowState, findings: &[Finding], style: &Style) -> String {
+pub fn timeline_text(
+    events: &[Event],
+    state: &FlowState,
+    findings: &[Finding],
+    style: &Style,
+) -> String {
     let mut out = String::new();
     for e in events {
         let status = match e.status {
@@ -155,7 +187,11 @@ pub fn timeline_text(events: &[Event], state: &FlowState, findings: &[Finding], 
             Some(s) => style.red(&s.to_string()),
             None => style.red("ERR"),
         };
-        let step = if e.step == "other" { style.dim(&format!("{:<24}", e.step)) } else { style.bold(&format!("{:<24}", e.step)) };
+        let step = if e.step == "other" {
+            style.dim(&format!("{:<24}", e.step))
+        } else {
+            style.bold(&format!("{:<24}", e.step))
+        };
         out.push_str(&format!(
             "{:>10}  {:<6} {} {} {} {}\n",
             style.dim(&format!("+{}", fmt_rel(e.t))),
@@ -166,11 +202,24 @@ pub fn timeline_text(events: &[Event], state: &FlowState, findings: &[Finding], 
             sanitize_for_terminal(&e.url)
         ));
         if !e.facts.is_empty() {
-            out.push_str(&format!("{:>19}{}\n", "", style.dim(&sanitize_for_terminal(&e.facts.join(", ")))));
+            out.push_str(&format!(
+                "{:>19}{}\n",
+                "",
+                style.dim(&sanitize_for_terminal(&e.facts.join(", ")))
+            ));
         }
         for rule in &e.findings {
-            let sev = findings.iter().find(|f| f.rule == *rule).map(|f| f.severity).unwrap_or(Severity::Info);
-            out.push_str(&format!("{:>19}{} {}\n", "", paint_severity(style, sev), rule));
+            let sev = findings
+                .iter()
+                .find(|f| f.rule == *rule)
+                .map(|f| f.severity)
+                .unwrap_or(Severity::Info);
+            out.push_str(&format!(
+                "{:>19}{} {}\n",
+                "",
+                paint_severity(style, sev),
+                rule
+            ));
         }
     }
     if !state.tokens.is_empty() {
@@ -178,12 +227,20 @@ pub fn timeline_text(events: &[Event], state: &FlowState, findings: &[Finding], 
         let mut tokens: Vec<_> = state.tokens.values().collect();
         tokens.sort_by_key(|t| (t.issued_by, t.kind == TokenKind::Refresh));
         for t in tokens {
-            let kind = if t.kind == TokenKind::Access { "access " } else { "refresh" };
+            let kind = if t.kind == TokenKind::Access {
+                "access "
+            } else {
+                "refresh"
+            };
             let exp = match t.expires_at {
                 Some(e) => format!("expires +{}", fmt_rel(state.rel(e))),
                 None => "no expiry given".into(),
             };
-            let sup = t.superseded_by.as_ref().map(|s| format!(", superseded by fp:{s}")).unwrap_or_default();
+            let sup = t
+                .superseded_by
+                .as_ref()
+                .map(|s| format!(", superseded by fp:{s}"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "  {kind} fp:{}  issued #{} at +{}, {exp}, used {}x ({} failed){sup}\n",
                 t.fp,
@@ -204,6 +261,10 @@ pub fn fmt_rel(t: f64) -> String {
     } else if t < 3600.0 {
         format!("{}m{:02}s", (t / 60.0) as u64, (t % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (t / 3600.0) as u64, ((t % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (t / 3600.0) as u64,
+            ((t % 3600.0) / 60.0) as u64
+        )
     }
 }

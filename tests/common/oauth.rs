@@ -131,9 +131,12 @@ pub async fn start(config: AsConfig, tls: Arc<rustls::ServerConfig>) -> AuthServ
                 r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
                 _ = &mut rx => return,
             };
-            let (state, cfg, acceptor, base) = (state.clone(), cfg.clone(), acceptor.clone(), b.clone());
+            let (state, cfg, acceptor, base) =
+                (state.clone(), cfg.clone(), acceptor.clone(), b.clone());
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let svc = hyper::service::service_fn(move |req| {
                     handle(req, state.clone(), cfg.clone(), base.clone())
                 });
@@ -151,7 +154,9 @@ pub async fn start(config: AsConfig, tls: Arc<rustls::ServerConfig>) -> AuthServ
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|e: Infallible| match e {}).boxed()
+    Full::new(b.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
 }
 
 fn http_date(offset: i64) -> String {
@@ -163,15 +168,24 @@ fn http_date(offset: i64) -> String {
 }
 
 fn form(s: &str) -> HashMap<String, String> {
-    oauthscope::oauth::parse::parse_form(s).into_iter().collect()
+    oauthscope::oauth::parse::parse_form(s)
+        .into_iter()
+        .collect()
 }
 
-fn json_response(cfg: &AsConfig, status: u16, v: serde_json::Value, no_store: bool) -> Response<Body> {
+fn json_response(
+    cfg: &AsConfig,
+    status: u16,
+    v: serde_json::Value,
+    no_store: bool,
+) -> Response<Body> {
     let mut b = Response::builder()
         .status(status)
         .header("date", http_date(cfg.date_offset));
     if no_store {
-        b = b.header("cache-control", "no-store").header("pragma", "no-cache");
+        b = b
+            .header("cache-control", "no-store")
+            .header("pragma", "no-cache");
     }
     if cfg.form_response {
         let pairs: Vec<String> = v
@@ -179,7 +193,10 @@ fn json_response(cfg: &AsConfig, status: u16, v: serde_json::Value, no_store: bo
             .unwrap()
             .iter()
             .map(|(k, v)| {
-                let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                let s = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
                 format!("{k}={}", s.replace(' ', "+"))
             })
             .collect();
@@ -196,7 +213,12 @@ fn json_response(cfg: &AsConfig, status: u16, v: serde_json::Value, no_store: bo
 fn oauth_error(cfg: &AsConfig, status: u16, error: &str, desc: &str) -> Response<Body> {
     let mut c = cfg.clone();
     c.form_response = false;
-    json_response(&c, status, serde_json::json!({"error": error, "error_description": desc}), true)
+    json_response(
+        &c,
+        status,
+        serde_json::json!({"error": error, "error_description": desc}),
+        true,
+    )
 }
 
 async fn handle(
@@ -212,11 +234,19 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let body = String::from_utf8_lossy(&body).to_string();
     let res = match path.as_str() {
         "/.well-known/oauth-authorization-server" => json_response(
-            &AsConfig { form_response: false, ..(*cfg).clone() },
+            &AsConfig {
+                form_response: false,
+                ..(*cfg).clone()
+            },
             200,
             serde_json::json!({
                 "issuer": base,
@@ -235,7 +265,9 @@ async fn handle(
             .header("content-type", "text/plain")
             .body(full("signed in; you may close this window"))
             .unwrap(),
-        "/token" | "/oauth2/token" | "/token/refresh" => token(&body, &query, auth.as_deref(), &state, &cfg),
+        "/token" | "/oauth2/token" | "/token/refresh" => {
+            token(&body, &query, auth.as_deref(), &state, &cfg)
+        }
         "/revoke" => {
             let f = form(&body);
             if let Some(t) = f.get("token") {
@@ -250,16 +282,24 @@ async fn handle(
             Response::builder().status(200).body(full("")).unwrap()
         }
         "/api/me" => api(auth.as_deref(), &query, &state, &cfg),
-        _ => Response::builder().status(404).body(full("not found")).unwrap(),
+        _ => Response::builder()
+            .status(404)
+            .body(full("not found"))
+            .unwrap(),
     };
     Ok(res)
 }
 
 fn authorize(query: &str, state: &Mutex<State>) -> Response<Body> {
     let q = form(query);
-    let client_ok = q.get("client_id").is_some_and(|c| c == CLIENT_ID || c == OTHER_CLIENT_ID || c == ODD_CLIENT_ID);
+    let client_ok = q
+        .get("client_id")
+        .is_some_and(|c| c == CLIENT_ID || c == OTHER_CLIENT_ID || c == ODD_CLIENT_ID);
     let Some(redirect) = q.get("redirect_uri").filter(|_| client_ok) else {
-        return Response::builder().status(400).body(full("invalid client or redirect_uri")).unwrap();
+        return Response::builder()
+            .status(400)
+            .body(full("invalid client or redirect_uri"))
+            .unwrap();
     };
     let mut loc = redirect.clone();
     loc.push(if loc.contains('?') { '&' } else { '?' });
@@ -272,7 +312,12 @@ fn authorize(query: &str, state: &Mutex<State>) -> Response<Body> {
                     client_id: q["client_id"].clone(),
                     redirect_uri: q.get("redirect_uri").cloned(),
                     challenge: q.get("code_challenge").map(|c| {
-                        (c.clone(), q.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".into()))
+                        (
+                            c.clone(),
+                            q.get("code_challenge_method")
+                                .cloned()
+                                .unwrap_or_else(|| "plain".into()),
+                        )
                     }),
                     used: false,
                 },
@@ -281,7 +326,14 @@ fn authorize(query: &str, state: &Mutex<State>) -> Response<Body> {
         }
         Some("token") => {
             let at = random_token("at-");
-            state.lock().unwrap().access.insert(at.clone(), AccessInfo { issued: Instant::now(), lifetime: Some(3600), valid: true });
+            state.lock().unwrap().access.insert(
+                at.clone(),
+                AccessInfo {
+                    issued: Instant::now(),
+                    lifetime: Some(3600),
+                    valid: true,
+                },
+            );
             loc = format!("{redirect}#access_token={at}&token_type=Bearer&expires_in=3600");
         }
         _ => loc.push_str("error=unsupported_response_type"),
@@ -289,7 +341,11 @@ fn authorize(query: &str, state: &Mutex<State>) -> Response<Body> {
     if let Some(s) = q.get("state") {
         loc.push_str(&format!("&state={s}"));
     }
-    Response::builder().status(302).header("location", loc).body(full("")).unwrap()
+    Response::builder()
+        .status(302)
+        .header("location", loc)
+        .body(full(""))
+        .unwrap()
 }
 
 /// Client authentication as a strict server does it: Basic (form-decoded) or body.
@@ -305,13 +361,23 @@ fn client_auth(f: &HashMap<String, String>, auth: Option<&str>) -> Option<String
         }
         None => (f.get("client_id")?.clone(), f.get("client_secret")?.clone()),
     };
-    let ok = [(CLIENT_ID, CLIENT_SECRET), (OTHER_CLIENT_ID, OTHER_CLIENT_SECRET), (ODD_CLIENT_ID, ODD_CLIENT_SECRET)]
-        .iter()
-        .any(|(i, s)| *i == id && *s == secret);
+    let ok = [
+        (CLIENT_ID, CLIENT_SECRET),
+        (OTHER_CLIENT_ID, OTHER_CLIENT_SECRET),
+        (ODD_CLIENT_ID, ODD_CLIENT_SECRET),
+    ]
+    .iter()
+    .any(|(i, s)| *i == id && *s == secret);
     ok.then_some(id)
 }
 
-fn issue(cfg: &AsConfig, s: &mut State, client: &str, with_refresh: bool, scope: Option<&String>) -> serde_json::Value {
+fn issue(
+    cfg: &AsConfig,
+    s: &mut State,
+    client: &str,
+    with_refresh: bool,
+    scope: Option<&String>,
+) -> serde_json::Value {
     let at = match &cfg.jwt_audience {
         Some(aud) => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -326,24 +392,47 @@ fn issue(cfg: &AsConfig, s: &mut State, client: &str, with_refresh: bool, scope:
         }
         None => random_token("at-"),
     };
-    s.access.insert(at.clone(), AccessInfo { issued: Instant::now(), lifetime: cfg.expires_in, valid: true });
+    s.access.insert(
+        at.clone(),
+        AccessInfo {
+            issued: Instant::now(),
+            lifetime: cfg.expires_in,
+            valid: true,
+        },
+    );
     let mut v = serde_json::json!({"access_token": at, "token_type": "Bearer"});
     if let Some(e) = cfg.expires_in {
-        v["expires_in"] = if cfg.expires_in_as_string { e.to_string().into() } else { e.into() };
+        v["expires_in"] = if cfg.expires_in_as_string {
+            e.to_string().into()
+        } else {
+            e.into()
+        };
     }
     if let Some(sc) = scope {
         v["scope"] = sc.clone().into();
     }
     if with_refresh {
         let rt = random_token("rt-");
-        s.refresh.insert(rt.clone(), RefreshInfo { client_id: client.to_string(), valid: true });
+        s.refresh.insert(
+            rt.clone(),
+            RefreshInfo {
+                client_id: client.to_string(),
+                valid: true,
+            },
+        );
         s.last_access_of.insert(rt.clone(), at);
         v["refresh_token"] = rt.into();
     }
     v
 }
 
-fn token(body: &str, query: &str, auth: Option<&str>, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body> {
+fn token(
+    body: &str,
+    query: &str,
+    auth: Option<&str>,
+    state: &Mutex<State>,
+    cfg: &AsConfig,
+) -> Response<Body> {
     let mut f = form(body);
     for (k, v) in form(query) {
         f.entry(k).or_insert(v);
@@ -359,18 +448,32 @@ fn token(body: &str, query: &str, auth: Option<&str>, state: &Mutex<State>, cfg:
                 return oauth_error(cfg, 400, "invalid_grant", "Unknown authorization code.");
             };
             if info.used {
-                return oauth_error(cfg, 400, "invalid_grant", "The authorization code was already redeemed.");
+                return oauth_error(
+                    cfg,
+                    400,
+                    "invalid_grant",
+                    "The authorization code was already redeemed.",
+                );
             }
             info.used = true;
             if info.client_id != client {
                 return oauth_error(cfg, 400, "invalid_grant", "Code issued to another client.");
             }
             if info.redirect_uri != f.get("redirect_uri").cloned() {
-                return oauth_error(cfg, 400, "invalid_grant", "redirect_uri does not match the authorization request.");
+                return oauth_error(
+                    cfg,
+                    400,
+                    "invalid_grant",
+                    "redirect_uri does not match the authorization request.",
+                );
             }
             if let Some((challenge, method)) = &info.challenge {
                 let v = f.get("code_verifier").cloned().unwrap_or_default();
-                let computed = if method == "S256" { oauthscope::oauth::parse::s256(&v) } else { v };
+                let computed = if method == "S256" {
+                    oauthscope::oauth::parse::s256(&v)
+                } else {
+                    v
+                };
                 if &computed != challenge {
                     return oauth_error(cfg, 400, "invalid_grant", "PKCE verification failed.");
                 }
@@ -385,13 +488,28 @@ fn token(body: &str, query: &str, auth: Option<&str>, state: &Mutex<State>, cfg:
                 return oauth_error(cfg, 400, "invalid_grant", "Unknown refresh token.");
             };
             if !info.valid {
-                return oauth_error(cfg, 400, "invalid_grant", "The refresh token was already used or revoked.");
+                return oauth_error(
+                    cfg,
+                    400,
+                    "invalid_grant",
+                    "The refresh token was already used or revoked.",
+                );
             }
             if info.client_id != client {
-                return oauth_error(cfg, 400, "invalid_grant", "Refresh token issued to another client.");
+                return oauth_error(
+                    cfg,
+                    400,
+                    "invalid_grant",
+                    "Refresh token issued to another client.",
+                );
             }
             if f.get("scope").is_some_and(|sc| sc.contains("admin")) {
-                return oauth_error(cfg, 400, "invalid_scope", "Scope exceeds the original grant.");
+                return oauth_error(
+                    cfg,
+                    400,
+                    "invalid_scope",
+                    "Scope exceeds the original grant.",
+                );
             }
             // The access token issued with this refresh token's family is replaced.
             if let Some(old) = s.last_access_of.get(&rt).cloned() {
@@ -414,13 +532,20 @@ fn token(body: &str, query: &str, auth: Option<&str>, state: &Mutex<State>, cfg:
             let v = issue(cfg, &mut s, &client, false, None);
             json_response(cfg, 200, v, cfg.no_store)
         }
-        _ => oauth_error(cfg, 400, "unsupported_grant_type", "Grant type not supported."),
+        _ => oauth_error(
+            cfg,
+            400,
+            "unsupported_grant_type",
+            "Grant type not supported.",
+        ),
     }
 }
 
 fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body> {
     let token = match auth {
-        Some(a) if a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") => Some(a[7..].trim().to_string()),
+        Some(a) if a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") => {
+            Some(a[7..].trim().to_string())
+        }
         Some(_) => None,
         None => form(query).get("access_token").cloned(),
     };
@@ -437,10 +562,14 @@ fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) ->
     };
     let s = state.lock().unwrap();
     let ok = s.access.get(&token).is_some_and(|a| {
-        a.valid && a.lifetime.is_none_or(|l| a.issued.elapsed() < Duration::from_secs(l))
+        a.valid
+            && a.lifetime
+                .is_none_or(|l| a.issued.elapsed() < Duration::from_secs(l))
     });
     if !ok {
-        return unauthorized(r#"Bearer realm="api", error="invalid_token", error_description="The access token expired or was revoked""#);
+        return unauthorized(
+            r#"Bearer realm="api", error="invalid_token", error_description="The access token expired or was revoked""#,
+        );
     }
     Response::builder()
         .header("content-type", "application/json")

@@ -34,6 +34,23 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Show the OAuth flow in a capture as a timeline, with the tokens' lineage.
     Timeline(TimelineArgs),
+    /// Check a connector definition on its own (no traffic needed).
+    ///
+    /// Reads apiProperties.json, apiDefinition.swagger.json (or the folder holding them),
+    /// an OpenAPI 3 JSON document, or a TOML profile. Exit codes as for `analyze`.
+    LintConnector(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Connector definition file or folder.
+    pub definition: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::analyze::Severity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,6 +71,10 @@ pub struct AnalyzeArgs {
     /// Exit with 1 when a finding is at or above this severity (for CI gates).
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<crate::analyze::Severity>,
+    /// Compare with the connector's definition (apiProperties.json, Swagger, OpenAPI 3,
+    /// TOML profile, or a folder holding the first two).
+    #[arg(long, value_name = "FILE")]
+    pub connector: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +84,9 @@ pub struct TimelineArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Compare with the connector's definition (see `analyze --help`).
+    #[arg(long, value_name = "FILE")]
+    pub connector: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -105,9 +129,12 @@ pub struct ProxyArgs {
         default_value = "certs"
     )]
     pub ca_dir: PathBuf,
-    /// Print only failed exchanges.
+    /// Print only failed exchanges (and findings).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Compare live traffic with the connector's definition (see `analyze --help`).
+    #[arg(long, value_name = "FILE")]
+    pub connector: Option<PathBuf>,
     /// Seconds in-flight exchanges may take to finish after Ctrl-C.
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     pub grace: u64,

@@ -2,12 +2,14 @@
 
 use anyhow::Context as _;
 
-use crate::analyze::Engine;
+use crate::analyze::{Engine, Severity};
 use crate::ca::{LocalCa, trust_instructions};
 use crate::capture::CaptureReader;
 use crate::cli::{
-    AnalyzeArgs, CaArgs, Format, ProxyArgs, TimelineArgs, check_listen, default_capture_path,
+    AnalyzeArgs, CaArgs, Format, LintArgs, ProxyArgs, TimelineArgs, check_listen,
+    default_capture_path,
 };
+use crate::connector::{self, Connector, analyzer::ConnectorCheck};
 use crate::proxy::console::Style;
 use crate::proxy::{self, ProxyOptions, scope::Scope};
 use crate::report;
@@ -23,6 +25,7 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         );
     }
     let scope = Scope::new(&args.scope, &args.ignore).context("invalid --scope/--ignore regex")?;
+    let connector = args.connector.as_deref().map(load_connector).transpose()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -36,6 +39,7 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         ca_dir: args.ca_dir.clone(),
         quiet: args.quiet,
         grace: args.grace(),
+        connector,
         observers: Vec::new(),
     };
     let summary = proxy::run(opts, listener, shutdown_signal()).await?;
@@ -111,11 +115,19 @@ pub fn ca(args: CaArgs) -> anyhow::Result<()> {
 
 /// Read a capture through the analysis engine, with a progress bar on long files and a
 /// warning (with its line number) for each unreadable line.
-fn run_engine(path: &std::path::Path, keep_events: bool) -> anyhow::Result<(Engine, u64)> {
+fn run_engine(
+    path: &std::path::Path,
+    keep_events: bool,
+    connector: Option<&std::path::Path>,
+) -> anyhow::Result<(Engine, u64)> {
+    let connector = connector.map(load_connector).transpose()?;
     let mut reader = CaptureReader::open(path)?;
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let bar = progress_bar(size);
     let mut engine = Engine::new(&reader.header().salt.clone(), keep_events);
+    if let Some(c) = connector {
+        engine.add_analyzer(Box::new(ConnectorCheck { connector: c }));
+    }
     let mut bad = 0u64;
     let mut n = 0u64;
     while let Some(item) = reader.next() {
@@ -159,7 +171,7 @@ fn progress_bar(size: u64) -> indicatif::ProgressBar {
 
 /// `oauthscope analyze`: returns whether a finding reached `--fail-on`.
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
-    let (engine, bad) = run_engine(&args.capture, false)?;
+    let (engine, bad) = run_engine(&args.capture, false, args.connector.as_deref())?;
     let (findings, state, _) = engine.finish();
     let sum = report::summary(&findings, &state, bad);
     match args.format {
@@ -179,7 +191,7 @@ pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
 
 /// `oauthscope timeline`
 pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
-    let (engine, _bad) = run_engine(&args.capture, true)?;
+    let (engine, _bad) = run_engine(&args.capture, true, args.connector.as_deref())?;
     let (findings, state, events) = engine.finish();
     let events = events.unwrap_or_default();
     match args.format {
@@ -199,4 +211,63 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Load a connector definition and print what was noticed while reading it.
+fn load_connector(path: &std::path::Path) -> anyhow::Result<Connector> {
+    let c = connector::load(path)?;
+    for note in &c.notes {
+        eprintln!("note: {note}");
+    }
+    Ok(c)
+}
+
+/// `oauthscope lint-connector`: returns whether a finding reached `--fail-on`.
+pub fn lint_connector(args: LintArgs) -> anyhow::Result<bool> {
+    let c = load_connector(&args.definition)?;
+    let findings = connector::lint::lint(&c);
+    let mut by = std::collections::BTreeMap::new();
+    for f in &findings {
+        *by.entry(f.severity.name()).or_insert(0usize) += 1;
+    }
+    let verdict = match findings.first() {
+        Some(f) if f.severity >= Severity::Medium => {
+            format!("The most serious problem: {}.", f.title)
+        }
+        Some(_) => "Nothing that breaks the connection; notes below.".to_string(),
+        None => "No problems found in the connector definition.".to_string(),
+    };
+    let sum = report::Summary {
+        verdict,
+        exchanges: 0,
+        findings: findings.len(),
+        by_severity: by,
+        tokens_issued: 0,
+        sign_ins: 0,
+        unreadable_lines: 0,
+    };
+    match args.format {
+        Format::Json => {
+            let v = serde_json::json!({
+                "definition": { "path": args.definition.display().to_string(), "kind": c.kind },
+                "findings": findings,
+                "summary": { "verdict": sum.verdict, "findings": sum.findings, "by_severity": sum.by_severity },
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Text => {
+            let style = Style::detect();
+            println!("{}\n", style.bold(&sum.verdict));
+            println!(
+                "{} ({}): {} finding(s)",
+                args.definition.display(),
+                c.kind,
+                findings.len()
+            );
+            print!("{}", report::findings_text(&findings, &style));
+        }
+    }
+    Ok(args
+        .fail_on
+        .is_some_and(|min| findings.iter().any(|f| f.severity >= min)))
 }

@@ -13,6 +13,8 @@
 //!   `Step`, and build the flow state (tokens and their lineage) as a stream.
 //! - [`analyze`]: the `Analyzer` trait, the rule families, the engine and its registry.
 //! - [`report`]: verdict, findings and timeline as terminal text or JSON.
+//! - [`connector`]: connector definitions (Power Platform, Swagger, OpenAPI, TOML): load,
+//!   lint, and compare with the wire.
 //! - [`commands`]: each subcommand's `run`.
 //!
 //! Data path: client → proxy → upstream; each finished exchange goes through a bounded
@@ -23,6 +25,7 @@ pub mod ca;
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod connector;
 pub mod oauth;
 pub mod proxy;
 pub mod report;

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
             .map(|()| false),
         Command::Analyze(args) => oauthscope::commands::analyze(args),
         Command::Timeline(args) => oauthscope::commands::timeline(args).map(|()| false),
+        Command::LintConnector(args) => oauthscope::commands::lint_connector(args),
     };
     match result {
         Ok(false) => ExitCode::SUCCESS,

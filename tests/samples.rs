@@ -322,6 +322,12 @@ fn scenarios() -> Vec<Scenario> {
             must: &["secret-in-url"],
         },
         Scenario {
+            name: "metadata-mismatch",
+            about: "discovery lists only S256; the client uses PKCE `plain`",
+            config: d(),
+            must: &["metadata-mismatch", "pkce-missing"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -614,6 +620,33 @@ async fn play(name: &str, f: &Flow) {
                 .await
                 .unwrap();
             assert_eq!(r.status(), 200);
+        }
+        "metadata-mismatch" => {
+            let _ = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await;
+            let verifier = "plain-verifier-0123456789012345678901234567890";
+            let code = f
+                .raw_authorize(&format!("&state=m&scope=offline_access&code_challenge={verifier}&code_challenge_method=plain"))
+                .await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                        ("code_verifier", verifier),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert!(v["access_token"].is_string(), "{v}");
         }
         "implicit-grant" => {
             let url = format!(

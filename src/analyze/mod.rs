@@ -12,6 +12,8 @@ mod grant;
 mod provider;
 mod refresh;
 mod response;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 use std::collections::HashMap;
@@ -66,6 +68,9 @@ pub struct Finding {
     pub step: Option<&'static str>,
     /// How many times it was seen.
     pub occurrences: u64,
+    /// The connector definition's file and field, when the finding is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
 }
 
 /// Collects findings, merging repeats of the same rule and key.
@@ -236,6 +241,11 @@ impl Engine {
         (self.findings.into_sorted(), self.state, self.events)
     }
 
+    /// Add an analyzer (e.g. the connector comparison) to the registry's list.
+    pub fn add_analyzer(&mut self, analyzer: Box<dyn Analyzer>) {
+        self.analyzers.push(analyzer);
+    }
+
     /// Findings first reported since the last call (live mode).
     pub fn take_new(&mut self) -> Vec<Finding> {
         self.findings.take_new()
@@ -262,5 +272,6 @@ pub fn finding(
         fix: fix.into(),
         step,
         occurrences: 1,
+        definition: None,
     }
 }

@@ -166,10 +166,17 @@ pub fn redact_url(fpr: &Fingerprinter, url: &str) -> String {
         Some((q, f)) => (q, Some(f)),
         None => (rest, None),
     };
+    // With PKCE `plain` (the default method), the challenge is the verifier itself.
+    let plain_pkce = !query
+        .split('&')
+        .any(|p| p.eq_ignore_ascii_case("code_challenge_method=S256"));
     let masked: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if is_secret_param(k) && !v.is_empty() => {
+            Some((k, v))
+                if (is_secret_param(k) || (plain_pkce && k == "code_challenge"))
+                    && !v.is_empty() =>
+            {
                 format!("{k}={}", fpr.mask(v))
             }
             _ => pair.to_string(),
@@ -195,5 +202,15 @@ mod url_tests {
         assert!(u.contains("state=xyz"));
         assert!(u.contains("code=[redacted fp:"));
         assert_eq!(redact_url(&f, "https://a/b"), "https://a/b");
+        let plain = redact_url(
+            &f,
+            "https://a/authorize?code_challenge=VERIFIER&code_challenge_method=plain",
+        );
+        assert!(!plain.contains("VERIFIER"), "{plain}");
+        let s256 = redact_url(
+            &f,
+            "https://a/authorize?code_challenge=HASH&code_challenge_method=S256",
+        );
+        assert!(s256.contains("HASH"));
     }
 }

@@ -98,6 +98,8 @@ pub struct AuthorizeRecord {
     pub redirect_uri: Option<String>,
     pub scope: Option<String>,
     pub state: Option<String>,
+    /// Not shown: with the `plain` method it is the verifier itself.
+    #[serde(skip)]
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     /// Asked for offline access in a provider's way (offline_access scope, access_type,

@@ -107,7 +107,7 @@ impl HttpHandler for Recorder {
         let Some(rec) = self.pending.take() else {
             return res;
         };
-        record_response(&rec, &res);
+        record_response(&rec, res.status(), res.version(), res.headers());
         res.map(|b| Tap::new(b, rec, Side::Response).into_body())
     }
 
@@ -219,18 +219,7 @@ impl Recorder {
                 return bad_gateway(body);
             }
         };
-        let res_for_record = Response::from_parts(
-            {
-                let (p, _) = Response::new(()).into_parts();
-                let mut p = p;
-                p.status = res.status();
-                p.version = res.version();
-                p.headers = res.headers().clone();
-                p
-            },
-            Body::empty(),
-        );
-        record_response(&rec, &res_for_record);
+        record_response(&rec, res.status(), res.version(), res.headers());
         if res.status() != StatusCode::SWITCHING_PROTOCOLS {
             let res = res.map(Body::from);
             return res.map(|b| Tap::new(b, rec, Side::Response).into_body());
@@ -262,19 +251,23 @@ fn bad_gateway(body: String) -> Response<Body> {
         .expect("static response")
 }
 
-fn record_response(rec: &Recording, res: &Response<Body>) {
+fn record_response(
+    rec: &Recording,
+    status: StatusCode,
+    version: http::Version,
+    headers: &HeaderMap,
+) {
     rec.set_response(
         capture::Response {
-            status: res.status().as_u16(),
-            version: format!("{:?}", res.version()),
-            headers: res
-                .headers()
+            status: status.as_u16(),
+            version: format!("{version:?}"),
+            headers: headers
                 .iter()
                 .map(|(n, v)| Header(n.as_str().to_owned(), header_value_string(v.as_bytes())))
                 .collect(),
             body: Default::default(),
         },
-        header_string(res.headers(), &CONTENT_ENCODING),
+        header_string(headers, &CONTENT_ENCODING),
     );
 }
 

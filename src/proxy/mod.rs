@@ -48,7 +48,9 @@ pub struct ProxyOptions {
     pub quiet: bool,
     /// How long in-flight exchanges may take to finish after shutdown is asked.
     pub grace: Duration,
-    /// Extra observers (live analysis, HAR writer) besides the console.
+    /// Connector definition to compare live traffic with.
+    pub connector: Option<crate::connector::Connector>,
+    /// Extra observers (HAR writer, ...) besides the console.
     pub observers: Vec<Box<dyn Observer>>,
 }
 
@@ -83,8 +85,13 @@ pub async fn run(
     let file = create_capture_file(&opts.out, &header)
         .with_context(|| format!("creating capture file {}", opts.out.display()))?;
     let fingerprinter = Fingerprinter::new(&salt);
-    let mut observers: Vec<Box<dyn Observer>> =
-        vec![Box::new(console::Console::new(style, &salt, opts.quiet))];
+    let mut console = console::Console::new(style, &salt, opts.quiet);
+    if let (Some(c), Some(engine)) = (opts.connector, console.engine.as_mut()) {
+        engine.add_analyzer(Box::new(crate::connector::analyzer::ConnectorCheck {
+            connector: c,
+        }));
+    }
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(console)];
     observers.extend(opts.observers);
     let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
     let run_state = Arc::new(RunState::new(

@@ -113,6 +113,13 @@ pub fn text(findings: &[Finding], sum: &Summary, style: &Style) -> String {
             format!(" ({})", counts.join(", "))
         }
     ));
+    out.push_str(&findings_text(findings, style));
+    out
+}
+
+/// Each finding: severity, rule, title, evidence, definition field, detail, fix.
+pub fn findings_text(findings: &[Finding], style: &Style) -> String {
+    let mut out = String::new();
     for f in findings {
         out.push('\n');
         out.push_str(&format!(
@@ -121,19 +128,28 @@ pub fn text(findings: &[Finding], sum: &Summary, style: &Style) -> String {
             style.bold(f.rule),
             sanitize_for_terminal(&f.title)
         ));
-        let ev: Vec<String> = f.exchanges.iter().map(|i| format!("#{i}")).collect();
-        let mut evidence = ev.join(" ");
+        let mut parts: Vec<String> = f.exchanges.iter().map(|i| format!("#{i}")).collect();
         if f.occurrences > 1 {
-            evidence.push_str(&format!("  (seen {} times)", f.occurrences));
+            parts.push(format!("(seen {} times)", f.occurrences));
         }
         if let Some(step) = f.step {
-            evidence.push_str(&format!("  [checklist {step}]"));
+            parts.push(format!("[checklist {step}]"));
         }
-        out.push_str(&format!(
-            "         {} {}\n",
-            style.dim("evidence:"),
-            evidence
-        ));
+        let evidence = parts.join(" ");
+        if !evidence.is_empty() {
+            out.push_str(&format!(
+                "         {} {}\n",
+                style.dim("evidence:"),
+                evidence
+            ));
+        }
+        if let Some(d) = &f.definition {
+            out.push_str(&format!(
+                "         {} {}\n",
+                style.dim("definition:"),
+                sanitize_for_terminal(d)
+            ));
+        }
         out.push_str(&wrap(&sanitize_for_terminal(&f.detail), 9, 92));
         out.push_str(&format!(
             "         {} {}\n",

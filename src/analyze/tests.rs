@@ -1,0 +1,212 @@
+//! Rule checks on hand-built exchanges, for what loopback recordings cannot show
+//! (plain http to a remote host, provider-specific answers).
+
+use super::Engine;
+use crate::capture::{Body, Exchange, Header, Request, Response};
+
+fn ex(id: u64, secs: u32, method: &str, url: &str, req: &[(&str, &str)], body: &str) -> Exchange {
+    Exchange {
+        id,
+        conn: 1,
+        kind: Default::default(),
+        client: "127.0.0.1:1".into(),
+        started: format!("2027-01-01T00:{:02}:{:02}.000000Z", secs / 60, secs % 60),
+        timings: Default::default(),
+        request: Request {
+            method: method.into(),
+            url: url.into(),
+            version: "HTTP/1.1".into(),
+            headers: req
+                .iter()
+                .map(|(a, b)| Header(a.to_string(), b.to_string()))
+                .collect(),
+            body: Body::from_bytes(body.as_bytes(), body.len() as u64, false),
+        },
+        response: None,
+        error: None,
+        incomplete: false,
+        relay: None,
+    }
+}
+
+fn respond(mut e: Exchange, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Exchange {
+    e.response = Some(Response {
+        status,
+        version: "HTTP/1.1".into(),
+        headers: headers
+            .iter()
+            .map(|(a, b)| Header(a.to_string(), b.to_string()))
+            .collect(),
+        body: Body::from_bytes(body, body.len() as u64, false),
+    });
+    e
+}
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+fn rules(exchanges: &[Exchange]) -> Vec<(&'static str, String)> {
+    let mut e = Engine::new("00ff", false);
+    for x in exchanges {
+        e.push(x);
+    }
+    let (f, _, _) = e.finish();
+    f.into_iter().map(|f| (f.rule, f.detail)).collect()
+}
+
+#[test]
+fn plain_http_to_a_remote_token_endpoint_is_critical() {
+    let t = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "http://auth.example.com/token",
+            &[FORM, ("authorization", "Basic Y2k6Y3M=")],
+            "grant_type=client_credentials",
+        ),
+        200,
+        &[JSON, ("cache-control", "no-store")],
+        br#"{"access_token":"a","token_type":"Bearer"}"#,
+    );
+    let r = rules(&[t]);
+    assert!(r.iter().any(|(id, _)| *id == "plain-http"), "{r:?}");
+    let local = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "http://127.0.0.1:9/token",
+            &[FORM, ("authorization", "Basic Y2k6Y3M=")],
+            "grant_type=authorization_code&code=c",
+        ),
+        200,
+        &[JSON, ("cache-control", "no-store")],
+        br#"{"access_token":"a","token_type":"Bearer","refresh_token":"r"}"#,
+    );
+    assert!(!rules(&[local]).iter().any(|(id, _)| *id == "plain-http"));
+}
+
+#[test]
+fn microsoft_errors_and_string_expiry_are_explained() {
+    let err = respond(
+        ex(1, 0, "POST", "https://login.microsoftonline.com/t/oauth2/token", &[FORM], "grant_type=refresh_token&refresh_token=r1&client_id=c&client_secret=s"),
+        400,
+        &[JSON],
+        br#"{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}"#,
+    );
+    let r = rules(&[err]);
+    let detail = &r.iter().find(|(id, _)| *id == "token-error").unwrap().1;
+    assert!(
+        detail.contains("AADSTS700082") && detail.contains("inactivity"),
+        "{detail}"
+    );
+    let v1 = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "https://login.microsoftonline.com/t/oauth2/token",
+            &[FORM],
+            "grant_type=authorization_code&code=c&client_id=c&client_secret=s&scope=offline_access",
+        ),
+        200,
+        &[JSON, ("cache-control", "no-store")],
+        br#"{"access_token":"a","token_type":"Bearer","expires_in":"3599","refresh_token":"r"}"#,
+    );
+    let r = rules(&[v1]);
+    let d = &r
+        .iter()
+        .find(|(id, _)| *id == "token-response-format")
+        .unwrap()
+        .1;
+    assert!(d.contains("Microsoft v1"), "{d}");
+}
+
+#[test]
+fn github_errors_with_200_and_salesforce_refresh_without_secret() {
+    let gh = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "https://github.com/login/oauth/access_token",
+            &[FORM],
+            "grant_type=authorization_code&code=c&client_id=i&client_secret=s",
+        ),
+        200,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired.",
+    );
+    let r = rules(&[gh]);
+    let d = &r.iter().find(|(id, _)| *id == "token-error").unwrap().1;
+    assert!(d.contains("HTTP 200"), "{d}");
+    let sf = "https://login.salesforce.com/services/oauth2/token";
+    let code = respond(
+        ex(1, 0, "POST", sf, &[FORM], "grant_type=authorization_code&code=c&client_id=i&client_secret=s&redirect_uri=https%3A%2F%2Fapp"),
+        200,
+        &[JSON, ("cache-control", "no-store")],
+        br#"{"access_token":"a1","refresh_token":"r1","token_type":"Bearer","issued_at":"1798761600000","instance_url":"https://x.my.salesforce.com"}"#,
+    );
+    let refresh = respond(
+        ex(
+            2,
+            30,
+            "POST",
+            sf,
+            &[FORM],
+            "grant_type=refresh_token&refresh_token=r1&client_id=i",
+        ),
+        400,
+        &[JSON],
+        br#"{"error":"invalid_client","error_description":"invalid client credentials"}"#,
+    );
+    let r = rules(&[code, refresh]);
+    let d = &r
+        .iter()
+        .find(|(id, _)| *id == "client-secret-mismatch")
+        .unwrap()
+        .1;
+    assert!(d.contains("Salesforce") && d.contains("sent none"), "{d}");
+}
+
+#[test]
+fn garbage_never_panics() {
+    let bodies: [&[u8]; 5] = [
+        b"\xff\xfe\x00garbage",
+        b"{\"access_token\":",
+        b"access_token=eyJ.eyJ.x&token_type=bearer",
+        br#"{"access_token":"eyJhbGciOiJub25lIn0.eyJleHAiOiJub3QgYSBudW1iZXIifQ.","token_type":"Bearer","expires_in":-5}"#,
+        br#"{"access_token":"...","expires_in":1e308,"refresh_token":null}"#,
+    ];
+    let mut all = Vec::new();
+    for (i, b) in bodies.iter().enumerate() {
+        all.push(respond(
+            ex(
+                i as u64 + 1,
+                i as u32,
+                "POST",
+                "https://as.example/t",
+                &[FORM, ("authorization", "Basic !!!")],
+                "grant_type=authorization_code&code=%zz",
+            ),
+            200,
+            &[JSON, ("www-authenticate", "Bearer error=\"unterminated")],
+            b,
+        ));
+        all.push(respond(
+            ex(
+                i as u64 + 100,
+                i as u32,
+                "GET",
+                "https://api.example/x",
+                &[("authorization", "Bearer eyJ.eyJ.x")],
+                "",
+            ),
+            401,
+            &[("www-authenticate", "=,\"\\"), ("date", "not a date")],
+            b,
+        ));
+    }
+    let _ = rules(&all);
+}

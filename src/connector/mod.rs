@@ -1,0 +1,90 @@
+//! Connector definitions: what the connector declares about its OAuth settings, read from
+//! a Power Platform custom connector (`apiProperties.json`, `apiDefinition.swagger.json`,
+//! or the folder holding them), an OpenAPI 3 document (JSON), or a TOML profile of ours.
+//! [`lint`] checks a definition on its own; [`analyzer::ConnectorCheck`] compares it with
+//! the wire.
+
+pub mod analyzer;
+pub mod lint;
+mod load;
+
+pub use load::load;
+
+/// Where a setting came from: the file and the JSON path (or TOML key) inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub file: String,
+    pub path: String,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {}", self.file, self.path)
+    }
+}
+
+/// One declared value and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// The OAuth settings a connector declares. Every field is optional: definitions
+/// exported from the portal usually leave the client secret out, for one.
+#[derive(Debug, Clone, Default)]
+pub struct Connector {
+    /// What kind of file it was (for messages).
+    pub kind: &'static str,
+    pub identity_provider: Option<Field<String>>,
+    pub client_id: Option<Field<String>>,
+    /// The secret itself, from the environment variable the profile names (never a flag).
+    pub client_secret: Option<Field<String>>,
+    pub authorization_url: Option<Field<String>>,
+    pub token_url: Option<Field<String>>,
+    pub refresh_url: Option<Field<String>>,
+    pub redirect_url: Option<Field<String>>,
+    pub redirect_mode: Option<Field<String>>,
+    pub scopes: Option<Field<Vec<String>>>,
+    pub scope_delimiter: Option<Field<String>>,
+    /// The flow (`accessCode`, `implicit`, `application`, `password`, or our grant names).
+    pub flow: Option<Field<String>>,
+    /// `oauth2generic` templates by their key (`tokenBodyTemplate`, `refreshBodyTemplate`,
+    /// `*UrlTemplate`, `*QueryStringTemplate`).
+    pub templates: Vec<(String, Field<String>)>,
+    /// Things noticed while reading (unknown identity provider, ...).
+    pub notes: Vec<String>,
+}
+
+impl Connector {
+    /// The refresh URL in effect: the refresh URL when set, else the token URL.
+    pub fn effective_refresh_url(&self) -> Option<&Field<String>> {
+        self.refresh_url
+            .as_ref()
+            .filter(|f| !f.value.trim().is_empty())
+            .or(self.token_url.as_ref())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid JSON: {message}")]
+    Json { path: String, message: String },
+    #[error("{path}: invalid TOML: {message}")]
+    Toml { path: String, message: String },
+    #[error("{path}: not a connector definition we know ({hint})")]
+    Unknown { path: String, hint: String },
+    #[error("{file} at {path}: {message}")]
+    Field {
+        file: String,
+        path: String,
+        message: String,
+    },
+    #[error("{path}: environment variable {var} (client_secret_env) is not set")]
+    MissingEnv { path: String, var: String },
+}

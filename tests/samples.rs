@@ -880,3 +880,53 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_compares_live_traffic_with_the_connector() {
+    let dir = temp_dir("live-connector");
+    let tls = upstream_tls(&dir);
+    let config = AsConfig {
+        rotate_refresh: true,
+        ..AsConfig::default()
+    };
+    let srv = oauth::start(config, tls.config.clone()).await;
+    let profile = dir.join("connector.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "client_id = \"connector-app\"\ntoken_url = \"{}\"\nrefresh_url = \"{}\"\nredirect_url = \"{}\"\n",
+            srv.url("/oauth2/token"),
+            srv.url("/oauth2/token"),
+            srv.url("/callback")
+        ),
+    )
+    .unwrap();
+    let proxy = ProxyProc::start(
+        &dir,
+        &[
+            "--upstream-ca",
+            tls.ca_pem_path.to_str().unwrap(),
+            "--connector",
+            profile.to_str().unwrap(),
+        ],
+    );
+    let http = proxy
+        .client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let flow = Flow { http, srv };
+    play("good-flow", &flow).await;
+    let (status, lines) = proxy.stop();
+    assert!(status.success());
+    for rule in ["token-url-mismatch", "refresh-url-mismatch"] {
+        assert!(
+            lines.iter().any(|l| l.contains(&format!(" {rule}: "))),
+            "{rule} not shown live: {lines:#?}"
+        );
+    }
+    assert!(
+        !lines.iter().any(|l| l.contains("client-id-mismatch")),
+        "the client id matches"
+    );
+}

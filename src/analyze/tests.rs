@@ -2,44 +2,11 @@
 //! (plain http to a remote host, provider-specific answers).
 
 use super::Engine;
-use crate::capture::{Body, Exchange, Header, Request, Response};
+use crate::capture::Exchange;
+use crate::capture::fixtures::{self, respond};
 
 fn ex(id: u64, secs: u32, method: &str, url: &str, req: &[(&str, &str)], body: &str) -> Exchange {
-    Exchange {
-        id,
-        conn: 1,
-        kind: Default::default(),
-        client: "127.0.0.1:1".into(),
-        started: format!("2027-01-01T00:{:02}:{:02}.000000Z", secs / 60, secs % 60),
-        timings: Default::default(),
-        request: Request {
-            method: method.into(),
-            url: url.into(),
-            version: "HTTP/1.1".into(),
-            headers: req
-                .iter()
-                .map(|(a, b)| Header(a.to_string(), b.to_string()))
-                .collect(),
-            body: Body::from_bytes(body.as_bytes(), body.len() as u64, false),
-        },
-        response: None,
-        error: None,
-        incomplete: false,
-        relay: None,
-    }
-}
-
-fn respond(mut e: Exchange, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Exchange {
-    e.response = Some(Response {
-        status,
-        version: "HTTP/1.1".into(),
-        headers: headers
-            .iter()
-            .map(|(a, b)| Header(a.to_string(), b.to_string()))
-            .collect(),
-        body: Body::from_bytes(body, body.len() as u64, false),
-    });
-    e
+    fixtures::exchange(id, secs, method, url, req, body)
 }
 
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");

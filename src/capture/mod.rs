@@ -5,6 +5,8 @@
 
 pub mod budget;
 pub mod decode;
+#[cfg(test)]
+pub mod fixtures;
 pub mod model;
 pub mod reader;
 pub mod redact;

@@ -77,31 +77,40 @@ impl ConnectorCheck {
     }
 }
 
+impl ConnectorCheck {
+    /// The redirect_uri a request sent against the connector's redirect URL.
+    fn check_redirect(&self, cx: &Cx<'_>, sent: Option<&str>, what: &str, out: &mut Findings) {
+        let (Some(decl), Some(sent)) = (&self.connector.redirect_url, sent) else {
+            return;
+        };
+        if is_template(&decl.value) || sent == decl.value {
+            return;
+        }
+        out.add(
+            format!("def redirect {what}"),
+            with_def(
+                finding(
+                    "redirect-uri-mismatch",
+                    Severity::High,
+                    vec![cx.ex.id],
+                    Some("5"),
+                    "redirect_uri differs from the connector's redirect URL",
+                    format!("The {what} sent `{sent}`; the connector declares `{}`. The provider's app registration must list the URL the connector really uses.", decl.value),
+                    "Use one redirect URL everywhere: the connector's, registered with the provider (for Power Platform: the per-connector redirect URI on the connector's Security tab).",
+                ),
+                decl,
+            ),
+        );
+    }
+}
+
 impl Analyzer for ConnectorCheck {
     fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
         let c = &self.connector;
         match cx.step {
             Step::Authorize(a) => {
                 self.check_client(cx, a.params.get("client_id"), "authorize request", out);
-                if let (Some(decl), Some(sent)) = (&c.redirect_url, a.params.get("redirect_uri")) {
-                    if !is_template(&decl.value) && sent != decl.value {
-                        out.add(
-                            "def redirect authorize",
-                            with_def(
-                                finding(
-                                    "redirect-uri-mismatch",
-                                    Severity::High,
-                                    vec![cx.ex.id],
-                                    Some("5"),
-                                    "redirect_uri differs from the connector's redirect URL",
-                                    format!("The authorize request used `{sent}`; the connector declares `{}`. The provider's app registration must list the URL the connector really uses.", decl.value),
-                                    "Register the connector's redirect URL with the provider (for Power Platform: the per-connector redirect URI shown on the connector's Security tab).",
-                                ),
-                                decl,
-                            ),
-                        );
-                    }
-                }
+                self.check_redirect(cx, a.params.get("redirect_uri"), "authorize request", out);
                 let declared = c.scopes.as_ref().filter(|s| !s.value.is_empty());
                 if let (Some(decl), Some(sent)) = (declared, a.params.get("scope")) {
                     let delim = c
@@ -205,25 +214,7 @@ impl Analyzer for ConnectorCheck {
                     }
                 }
                 if t.grant == Grant::AuthorizationCode {
-                    if let (Some(decl), Some(sent)) = (&c.redirect_url, &t.redirect_uri) {
-                        if !is_template(&decl.value) && *sent != decl.value {
-                            out.add(
-                                "def redirect token",
-                                with_def(
-                                    finding(
-                                        "redirect-uri-mismatch",
-                                        Severity::High,
-                                        vec![cx.ex.id],
-                                        Some("5"),
-                                        "redirect_uri differs from the connector's redirect URL",
-                                        format!("The code exchange sent `{sent}`; the connector declares `{}`.", decl.value),
-                                        "Use one redirect URL everywhere: the connector's, registered with the provider.",
-                                    ),
-                                    decl,
-                                ),
-                            );
-                        }
-                    }
+                    self.check_redirect(cx, t.redirect_uri.as_deref(), "code exchange", out);
                 }
             }
             _ => {}

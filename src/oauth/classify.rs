@@ -528,44 +528,14 @@ pub fn token_response(ex: &Exchange) -> TokenResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::{Body, Header, Request, Response};
+    use crate::capture::fixtures::{self, exchange};
 
     fn ex(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Exchange {
-        Exchange {
-            id: 1,
-            conn: 1,
-            kind: Default::default(),
-            client: "c".into(),
-            started: "2026-01-01T00:00:00.000000Z".into(),
-            timings: Default::default(),
-            request: Request {
-                method: method.into(),
-                url: url.into(),
-                version: "HTTP/1.1".into(),
-                headers: headers
-                    .iter()
-                    .map(|(a, b)| Header(a.to_string(), b.to_string()))
-                    .collect(),
-                body: Body::from_bytes(body.as_bytes(), body.len() as u64, false),
-            },
-            response: None,
-            error: None,
-            incomplete: false,
-            relay: None,
-        }
+        exchange(1, 0, method, url, headers, body)
     }
 
-    fn respond(mut e: Exchange, status: u16, headers: &[(&str, &str)], body: &str) -> Exchange {
-        e.response = Some(Response {
-            status,
-            version: "HTTP/1.1".into(),
-            headers: headers
-                .iter()
-                .map(|(a, b)| Header(a.to_string(), b.to_string()))
-                .collect(),
-            body: Body::from_bytes(body.as_bytes(), body.len() as u64, false),
-        });
-        e
+    fn respond(e: Exchange, status: u16, headers: &[(&str, &str)], body: &str) -> Exchange {
+        fixtures::respond(e, status, headers, body.as_bytes())
     }
 
     const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");

@@ -57,6 +57,37 @@ pub struct TokenInfo {
     pub last_use: Option<f64>,
 }
 
+impl TokenInfo {
+    /// A token just issued by exchange `issued_by`.
+    pub fn new(
+        fp: String,
+        kind: TokenKind,
+        family: usize,
+        issued_by: u64,
+        issued_at: f64,
+        lifetime: Option<f64>,
+        jwt: Option<JwtSummary>,
+    ) -> Self {
+        TokenInfo {
+            fp,
+            kind,
+            family,
+            issued_by,
+            issued_at,
+            lifetime,
+            expires_at: lifetime.map(|l| issued_at + l),
+            jwt,
+            superseded_by: None,
+            superseded_at: None,
+            revoked_at: None,
+            uses: 0,
+            failures: 0,
+            first_401: None,
+            last_use: None,
+        }
+    }
+}
+
 /// A grant request as remembered for consistency checks (secrets as fingerprints).
 #[derive(Debug, Clone, Serialize)]
 pub struct GrantRecord {
@@ -377,23 +408,15 @@ impl FlowState {
             self.supersede(family, TokenKind::Access, &fp, at);
             self.tokens.insert(
                 fp.clone(),
-                TokenInfo {
-                    fp: fp.clone(),
-                    kind: TokenKind::Access,
+                TokenInfo::new(
+                    fp.clone(),
+                    TokenKind::Access,
                     family,
-                    issued_by: ex.id,
+                    ex.id,
                     issued_at,
                     lifetime,
-                    expires_at: lifetime.map(|l| issued_at + l),
                     jwt,
-                    superseded_by: None,
-                    superseded_at: None,
-                    revoked_at: None,
-                    uses: 0,
-                    failures: 0,
-                    first_401: None,
-                    last_use: None,
-                },
+                ),
             );
             self.families[family].newest_access = Some(fp);
         }
@@ -405,23 +428,15 @@ impl FlowState {
                 let lifetime = resp.refresh_token_expires_in;
                 self.tokens.insert(
                     fp.clone(),
-                    TokenInfo {
-                        fp: fp.clone(),
-                        kind: TokenKind::Refresh,
+                    TokenInfo::new(
+                        fp.clone(),
+                        TokenKind::Refresh,
                         family,
-                        issued_by: ex.id,
+                        ex.id,
                         issued_at,
                         lifetime,
-                        expires_at: lifetime.map(|l| issued_at + l),
-                        jwt: None,
-                        superseded_by: None,
-                        superseded_at: None,
-                        revoked_at: None,
-                        uses: 0,
-                        failures: 0,
-                        first_401: None,
-                        last_use: None,
-                    },
+                        None,
+                    ),
                 );
                 self.families[family].newest_refresh = Some(fp);
             }

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 use crate::analyze::{Engine, Severity};
 use crate::ca::{LocalCa, trust_instructions};
-use crate::capture::CaptureReader;
+use crate::capture::source::Source;
 use crate::cli::{
     AnalyzeArgs, CaArgs, Format, LintArgs, ProxyArgs, TimelineArgs, check_listen,
     default_capture_path,
@@ -113,45 +113,54 @@ pub fn ca(args: CaArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Read a capture through the analysis engine, with a progress bar on long files and a
-/// warning (with its line number) for each unreadable line.
+/// Read a capture or HAR through the analysis engine, with a progress bar on long files
+/// and a warning (with its line or entry number) for each unreadable part.
 fn run_engine(
     path: &std::path::Path,
     keep_events: bool,
     connector: Option<&std::path::Path>,
 ) -> anyhow::Result<(Engine, u64)> {
     let connector = connector.map(load_connector).transpose()?;
-    let mut reader = CaptureReader::open(path)?;
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let bar = progress_bar(size);
-    let mut engine = Engine::new(&reader.header().salt.clone(), keep_events);
+    let source = Source::open(path)?;
+    let mut engine = Engine::new(&source.salt, keep_events);
     if let Some(c) = connector {
         engine.add_analyzer(Box::new(ConnectorCheck { connector: c }));
     }
-    let mut bad = 0u64;
+    let info = with_progress(&source, |warn, tick| {
+        source.run(warn, |ex| {
+            engine.push(&ex);
+            tick();
+        })
+    })?;
+    Ok((engine, info.unreadable))
+}
+
+/// Run one pass over `source` with a progress bar (on a terminal, for large files) and
+/// warnings printed above it; the first 20 warnings are shown, the rest counted.
+fn with_progress<T>(
+    source: &Source,
+    pass: impl FnOnce(&mut dyn FnMut(String), &mut dyn FnMut()) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let bar = progress_bar(source.size);
+    let mut shown = 0u32;
+    let mut warn = |w: String| {
+        shown += 1;
+        if shown <= 20 {
+            bar.suspend(|| eprintln!("warning: {w}"));
+        } else if shown == 21 {
+            bar.suspend(|| eprintln!("warning: more unreadable parts; counting them silently"));
+        }
+    };
     let mut n = 0u64;
-    while let Some(item) = reader.next() {
-        match item {
-            Ok(ex) => engine.push(&ex),
-            Err(e) => {
-                bad += 1;
-                if bad <= 20 {
-                    bar.suspend(|| eprintln!("warning: {}: {e}", path.display()));
-                } else if bad == 21 {
-                    bar.suspend(|| {
-                        eprintln!("warning: more unreadable lines; counting them silently")
-                    });
-                }
-                continue;
-            }
-        };
+    let mut tick = || {
         n += 1;
         if n % 4096 == 0 {
-            bar.set_position(reader.position());
+            bar.set_position(source.position.load(std::sync::atomic::Ordering::Relaxed));
         }
-    }
+    };
+    let out = pass(&mut warn, &mut tick);
     bar.finish_and_clear();
-    Ok((engine, bad))
+    out
 }
 
 fn progress_bar(size: u64) -> indicatif::ProgressBar {

@@ -104,9 +104,15 @@ fn inputs_that_are_not_captures_are_clear_errors() {
     let dir = temp_dir("notcapture");
     let cases = [
         ("empty.jsonl", "".to_string(), "empty"),
+        ("har.json", r#"{"log": 5}"#.to_string(), "not a HAR file"),
         (
-            "har.json",
-            r#"{"log":{"version":"1.2","entries":[]}}"#.to_string(),
+            "truncated.har",
+            r#"{"log":{"version":"1.2","entries":[{"request":"#.to_string(),
+            "invalid JSON",
+        ),
+        (
+            "other.json",
+            r#"{"hello": "world"}"#.to_string(),
             "not an oauthscope capture",
         ),
         (

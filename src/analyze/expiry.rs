@@ -1,7 +1,9 @@
 //! token-expired-used, stale-token-used, fails-after-interval, jwt-claims, clock-skew:
 //! time, and which token is sent when.
 
-use super::{Analyzer, Cx, Findings, Severity, finding};
+use std::collections::HashMap;
+
+use super::{Analyzer, Cx, Finding, Findings, Severity, finding};
 use crate::capture::redact::Fingerprinter;
 use crate::oauth::Step;
 use crate::oauth::parse::{decode_jwt, url_host};
@@ -11,11 +13,14 @@ use crate::oauth::timeline::{FlowState, TokenKind, human_duration};
 const SKEW_SECS: f64 = 120.0;
 
 #[derive(Default)]
-pub struct Expiry;
+pub struct Expiry {
+    /// `Date` header offsets per host: (exchange id, seconds).
+    dates: HashMap<String, Vec<(u64, f64)>>,
+}
 
 impl Analyzer for Expiry {
     fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
-        date_skew(cx, out);
+        date_skew(cx, &mut self.dates);
         if let Step::Token(t) = cx.step {
             if let Some(iat) = t
                 .response
@@ -26,13 +31,10 @@ impl Analyzer for Expiry {
             {
                 let d = iat as f64 - cx.at;
                 if d.abs() > SKEW_SECS {
-                    skew(
-                        cx,
-                        out,
-                        &url_host(&t.endpoint),
-                        d,
-                        "the access token's `iat` claim",
-                    );
+                    let host = url_host(&t.endpoint);
+                    let f =
+                        skew_finding(&host, vec![cx.ex.id], d, "the access token's `iat` claim");
+                    out.add(host, f);
                 }
             }
         }
@@ -139,6 +141,7 @@ impl Analyzer for Expiry {
     }
 
     fn finish(&mut self, state: &FlowState, _fpr: &Fingerprinter, out: &mut Findings) {
+        report_date_skew(&self.dates, out);
         // First 401 after each issue, unrecovered: the connection died at that point.
         let mut dead: Vec<(f64, &crate::oauth::timeline::TokenInfo)> = state
             .tokens
@@ -204,38 +207,63 @@ impl Analyzer for Expiry {
     }
 }
 
-fn date_skew(cx: &Cx<'_>, out: &mut Findings) {
-    let Some(date) = cx.ex.response.as_ref().and_then(|r| r.header("date")) else {
+/// Remember how far a response's `Date` is from the capture clock. Cached responses
+/// (an `Age` header, 304) carry old dates and are left out.
+fn date_skew(cx: &Cx<'_>, samples: &mut HashMap<String, Vec<(u64, f64)>>) {
+    let Some(r) = cx.ex.response.as_ref() else {
         return;
     };
-    let Some(server) = parse_http_date(date) else {
+    if r.status == 304 || r.header("age").is_some() {
+        return;
+    }
+    let Some(server) = r.header("date").and_then(parse_http_date) else {
         return;
     };
-    let d = server - cx.at;
-    if d.abs() > SKEW_SECS {
-        skew(
-            cx,
-            out,
-            &url_host(&cx.ex.request.url),
-            d,
-            "its `Date` header",
-        );
+    let v = samples.entry(url_host(&cx.ex.request.url)).or_default();
+    if v.len() < 64 {
+        v.push((cx.ex.id, server - cx.at));
     }
 }
 
-fn skew(cx: &Cx<'_>, out: &mut Findings, key: &str, d: f64, source: &str) {
-    out.add(
-        key.to_string(),
-        finding(
-            "clock-skew",
-            Severity::Low,
-            vec![cx.ex.id],
-            None,
-            format!("clock of {key} is {} {}", human_duration(d.abs()), if d > 0.0 { "ahead" } else { "behind" }),
-            format!("By {source}, the server's clock differs from this machine's by {}. Token lifetimes and JWT `nbf`/`exp` checks go wrong by that much.", human_duration(d.abs())),
-            "Synchronise clocks with NTP; allow a little leeway when validating token times.",
+/// A host's clock is off when at least two of its responses agree (within a minute) on an
+/// offset beyond the threshold; one odd `Date` is more likely a cache.
+fn report_date_skew(samples: &HashMap<String, Vec<(u64, f64)>>, out: &mut Findings) {
+    let mut hosts: Vec<_> = samples.iter().collect();
+    hosts.sort_by(|a, b| a.0.cmp(b.0));
+    for (host, v) in hosts {
+        if v.len() < 2 {
+            continue;
+        }
+        let min = v.iter().map(|x| x.1).fold(f64::MAX, f64::min);
+        let max = v.iter().map(|x| x.1).fold(f64::MIN, f64::max);
+        let mid = (min + max) / 2.0;
+        if max - min <= 60.0 && mid.abs() > SKEW_SECS {
+            let ev: Vec<u64> = v.iter().map(|x| x.0).take(super::MAX_EVIDENCE).collect();
+            out.add(
+                host.clone(),
+                skew_finding(host, ev, mid, "its `Date` headers"),
+            );
+        }
+    }
+}
+
+fn skew_finding(key: &str, evidence: Vec<u64>, d: f64, source: &str) -> Finding {
+    finding(
+        "clock-skew",
+        Severity::Low,
+        evidence,
+        None,
+        format!(
+            "clock of {key} is {} {}",
+            human_duration(d.abs()),
+            if d > 0.0 { "ahead" } else { "behind" }
         ),
-    );
+        format!(
+            "By {source}, the server's clock differs from this machine's by {}. Token lifetimes and JWT `nbf`/`exp` checks go wrong by that much.",
+            human_duration(d.abs())
+        ),
+        "Synchronise clocks with NTP; allow a little leeway when validating token times.",
+    )
 }
 
 /// Parse an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to unix seconds.

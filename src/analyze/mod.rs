@@ -155,7 +155,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(grant::Grants),
         Box::new(refresh::Refresh),
         Box::new(client::Clients),
-        Box::new(expiry::Expiry),
+        Box::new(expiry::Expiry::default()),
     ]
 }
 

@@ -7,9 +7,11 @@ pub mod budget;
 pub mod decode;
 #[cfg(test)]
 pub mod fixtures;
+pub mod har;
 pub mod model;
 pub mod reader;
 pub mod redact;
+pub mod source;
 pub mod writer;
 
 pub use model::*;

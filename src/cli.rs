@@ -34,11 +34,28 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Show the OAuth flow in a capture as a timeline, with the tokens' lineage.
     Timeline(TimelineArgs),
+    /// Export a capture (or a HAR) as HAR 1.2, secrets redacted unless --no-redact.
+    Export(ExportArgs),
     /// Check a connector definition on its own (no traffic needed).
     ///
     /// Reads apiProperties.json, apiDefinition.swagger.json (or the folder holding them),
     /// an OpenAPI 3 JSON document, or a TOML profile. Exit codes as for `analyze`.
     LintConnector(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Capture file (or HAR file) to export.
+    pub input: PathBuf,
+    /// Write HAR 1.2 here.
+    #[arg(long, value_name = "OUT.har")]
+    pub har: PathBuf,
+    /// Keep tokens, codes, secrets, passwords, cookies and Authorization values in clear.
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Compare with the connector's definition; its finding ids go into `_oauthscope`.
+    #[arg(long, value_name = "FILE")]
+    pub connector: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +152,9 @@ pub struct ProxyArgs {
     /// Compare live traffic with the connector's definition (see `analyze --help`).
     #[arg(long, value_name = "FILE")]
     pub connector: Option<PathBuf>,
+    /// Also write a HAR 1.2 file (redacted) of the capture when the proxy stops.
+    #[arg(long, value_name = "FILE")]
+    pub har: Option<PathBuf>,
     /// Seconds in-flight exchanges may take to finish after Ctrl-C.
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     pub grace: u64,

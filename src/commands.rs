@@ -6,7 +6,7 @@ use crate::analyze::{Engine, Severity};
 use crate::ca::{LocalCa, trust_instructions};
 use crate::capture::source::Source;
 use crate::cli::{
-    AnalyzeArgs, CaArgs, Format, LintArgs, ProxyArgs, TimelineArgs, check_listen,
+    AnalyzeArgs, CaArgs, ExportArgs, Format, LintArgs, ProxyArgs, TimelineArgs, check_listen,
     default_capture_path,
 };
 use crate::connector::{self, Connector, analyzer::ConnectorCheck};
@@ -43,6 +43,10 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         observers: Vec::new(),
     };
     let summary = proxy::run(opts, listener, shutdown_signal()).await?;
+    if let Some(har) = &args.har {
+        let n = export_har(&summary.path, har, false, args.connector.as_deref())?;
+        println!("wrote {n} entries (redacted) to {}", har.display());
+    }
     println!(
         "\nstopped: {} exchange(s) recorded ({} with errors, {} incomplete) in {}",
         summary.exchanges,
@@ -279,4 +283,90 @@ pub fn lint_connector(args: LintArgs) -> anyhow::Result<bool> {
     Ok(args
         .fail_on
         .is_some_and(|min| findings.iter().any(|f| f.severity >= min)))
+}
+
+/// `oauthscope export`
+pub fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let n = export_har(
+        &args.input,
+        &args.har,
+        args.no_redact,
+        args.connector.as_deref(),
+    )?;
+    println!(
+        "wrote {n} entries to {}{}",
+        args.har.display(),
+        if args.no_redact {
+            " (secrets in clear: keep it private)"
+        } else {
+            " (secrets redacted)"
+        }
+    );
+    Ok(())
+}
+
+/// Write `input` (capture or HAR) as HAR 1.2: a first pass finds the findings each
+/// exchange is evidence for, a second writes the entries one by one.
+pub fn export_har(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    no_redact: bool,
+    connector: Option<&std::path::Path>,
+) -> anyhow::Result<u64> {
+    use crate::capture::har::{EntryFacts, HarOptions, HarWriter};
+    use std::collections::HashMap;
+    let (engine, _) = run_engine(input, false, connector)?;
+    let (findings, _, _) = engine.finish();
+    let mut by_exchange: HashMap<u64, Vec<String>> = HashMap::new();
+    for f in &findings {
+        for id in &f.exchanges {
+            let v = by_exchange.entry(*id).or_default();
+            if !v.iter().any(|r| r == f.rule) {
+                v.push(f.rule.to_string());
+            }
+        }
+    }
+    let source = Source::open(input)?;
+    let mut engine = Engine::new(&source.salt, false);
+    let fpr = engine.fpr.clone();
+    let file = create_output(out, no_redact)?;
+    let mut writer = HarWriter::new(
+        std::io::BufWriter::new(file),
+        HarOptions {
+            redact: (!no_redact).then(|| fpr.clone()),
+            salt: Some(source.salt.clone()),
+        },
+    )?;
+    let mut result: std::io::Result<()> = Ok(());
+    let info = with_progress(&source, |warn, tick| {
+        source.run(warn, |ex| {
+            let step = engine.push(&ex);
+            let facts = EntryFacts {
+                step: step.name().to_string(),
+                token_fps: crate::oauth::timeline::token_fps(&step, &fpr),
+                findings: by_exchange.get(&ex.id).cloned().unwrap_or_default(),
+            };
+            if result.is_ok() {
+                result = writer.entry(&ex, &facts);
+            }
+            tick();
+        })
+    })?;
+    result.with_context(|| format!("writing {}", out.display()))?;
+    writer
+        .finish()
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(info.exchanges)
+}
+
+/// Create an output file; private (0600) when it holds secrets in clear.
+fn create_output(path: &std::path::Path, private: bool) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    if private {
+        o.mode(0o600);
+    }
+    o.open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
 }

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => oauthscope::commands::analyze(args),
         Command::Timeline(args) => oauthscope::commands::timeline(args).map(|()| false),
         Command::LintConnector(args) => oauthscope::commands::lint_connector(args),
+        Command::Export(args) => oauthscope::commands::export(args).map(|()| false),
     };
     match result {
         Ok(false) => ExitCode::SUCCESS,

@@ -712,44 +712,11 @@ fn analyze_rules(capture: &Path) -> (Vec<String>, serde_json::Value) {
 /// Every secret in the capture (tokens, codes, client secrets) is absent from what
 /// oauthscope prints: the live console, `analyze` (text and JSON) and `timeline`.
 fn assert_no_secret_leaks(capture: &Path, console: &[String], name: &str) {
-    let mut secrets: Vec<String> = vec![CLIENT_SECRET.into(), oauth::OTHER_CLIENT_SECRET.into()];
-    for ex in read_capture(capture) {
-        let texts = [
-            ex.request.body.as_text().map(str::to_string),
-            ex.response
-                .as_ref()
-                .and_then(|r| r.body.as_text().map(str::to_string)),
-            ex.response
-                .as_ref()
-                .and_then(|r| r.header("location").map(str::to_string)),
-            Some(ex.request.url.clone()),
-        ];
-        for t in texts.into_iter().flatten() {
-            let t = t.replace(['?', '#'], "&");
-            if let Some(obj) = oauthscope::oauth::parse::json_object(&t) {
-                for k in ["access_token", "refresh_token", "id_token"] {
-                    if let Some(v) = obj.get(k).and_then(|v| v.as_str()) {
-                        secrets.push(v.to_string());
-                    }
-                }
-            }
-            for (k, v) in oauthscope::oauth::parse::parse_form(&t) {
-                if [
-                    "access_token",
-                    "refresh_token",
-                    "code",
-                    "client_secret",
-                    "code_verifier",
-                    "token",
-                ]
-                .contains(&k.as_str())
-                    && v.len() > 8
-                {
-                    secrets.push(v);
-                }
-            }
-        }
-    }
+    let mut secrets = secrets_in(capture);
+    secrets.extend([
+        CLIENT_SECRET.to_string(),
+        oauth::OTHER_CLIENT_SECRET.to_string(),
+    ]);
     assert!(
         secrets.len() > 2,
         "{name}: found no token or code to look for"

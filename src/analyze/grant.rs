@@ -172,7 +172,12 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
         }
     }
     if let Some(a) = auth {
-        if let (Some(challenge), Some(verifier)) = (&a.code_challenge, &t.code_verifier) {
+        let verifier = t
+            .code_verifier
+            .as_ref()
+            .filter(|v| crate::capture::redact::masked_fp(v).is_none());
+        let masked = t.code_verifier.is_some() && verifier.is_none();
+        if let (Some(challenge), Some(verifier)) = (&a.code_challenge, verifier) {
             let method = a.code_challenge_method.as_deref().unwrap_or("plain");
             let expected = if method.eq_ignore_ascii_case("S256") {
                 s256(verifier)
@@ -193,7 +198,7 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
                     ),
                 );
             }
-        } else if a.code_challenge.is_some() && t.code_verifier.is_none() {
+        } else if a.code_challenge.is_some() && t.code_verifier.is_none() && !masked {
             out.add(
                 format!("noverifier {}", a.id),
                 finding(

@@ -12,7 +12,8 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Value, json};
 
 use super::redact::{
-    Fingerprinter, is_secret_header, is_secret_param, mask_header_value, redact_url,
+    Fingerprinter, is_secret_header, is_secret_param, mask_header_value,
+    redact_url_safe as redact_url,
 };
 use super::{Body, Exchange, Header, Kind, Request, Response, Timings, format_time};
 
@@ -273,7 +274,13 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
         url: url.to_string(),
         version: version(req),
         headers: req_headers,
-        body: Body::from_bytes(req_text.as_bytes(), req_text.len() as u64, false),
+        body: {
+            // bodySize is what crossed the wire; a redacted text may differ in length.
+            let size = num(req, "bodySize")
+                .map(|x| x as u64)
+                .unwrap_or(req_text.len() as u64);
+            Body::from_bytes(req_text.as_bytes(), size, false)
+        },
     };
     let resp = e.get("response").filter(|r| r.is_object());
     let status = resp.and_then(|r| num(r, "status")).unwrap_or(0.0) as u16;
@@ -289,15 +296,25 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
         let size = num(&content, "size")
             .map(|x| x as u64)
             .unwrap_or(bytes.len() as u64);
+        let decoded = Body::from_bytes(
+            &bytes,
+            size.max(bytes.len() as u64),
+            (bytes.len() as u64) < size,
+        );
+        // `compression` is what the content coding saved: the wire carried size - compression.
+        let body = match content.get("compression").and_then(Value::as_i64) {
+            Some(c) if c != 0 => Body {
+                size: (size as i64 - c).max(0) as u64,
+                decoded: Some(Box::new(decoded)),
+                ..Body::default()
+            },
+            _ => decoded,
+        };
         Response {
             status,
             version: version(r),
             headers: headers(r),
-            body: Body::from_bytes(
-                &bytes,
-                size.max(bytes.len() as u64),
-                (bytes.len() as u64) < size,
-            ),
+            body,
         }
     });
     let t = e.get("timings").cloned().unwrap_or(Value::Null);
@@ -312,7 +329,15 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
         response_start: wait.map(|w| pre + w),
         end: total.filter(|x| *x > 0.0),
     };
-    let error = if response.is_none() {
+    let ours = e.get("_oauthscope");
+    let error = if let Some(err) = ours.and_then(|o| o.get("error")) {
+        Some(super::ErrorInfo {
+            kind: s(err, "kind").to_string(),
+            message: s(err, "message").to_string(),
+            chain: Vec::new(),
+            hint: None,
+        })
+    } else if response.is_none() {
         let why = e
             .get("_error")
             .and_then(Value::as_str)
@@ -326,25 +351,37 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
     } else {
         None
     };
+    let kind = ours
+        .and_then(|o| o.get("kind"))
+        .and_then(|k| serde_json::from_value(k.clone()).ok())
+        .unwrap_or(if status == 101 {
+            Kind::Upgrade
+        } else {
+            Kind::Http
+        });
     Ok(Exchange {
-        id,
+        id: ours
+            .and_then(|o| o.get("id"))
+            .and_then(Value::as_u64)
+            .unwrap_or(id),
         conn: e
             .get("connection")
             .and_then(|c| c.as_str().and_then(|c| c.parse().ok()).or(c.as_u64()))
             .unwrap_or(0),
-        kind: if status == 101 {
-            Kind::Upgrade
-        } else {
-            Kind::Http
-        },
-        client: String::new(),
+        kind,
+        client: ours.map(|o| s(o, "client").to_string()).unwrap_or_default(),
         started,
         timings,
         request,
         response,
         error,
-        incomplete: false,
-        relay: None,
+        incomplete: ours
+            .and_then(|o| o.get("incomplete"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        relay: ours
+            .and_then(|o| o.get("relay"))
+            .and_then(|r| serde_json::from_value(r.clone()).ok()),
     })
 }
 
@@ -433,6 +470,22 @@ fn mask_json(fpr: &Fingerprinter, v: &mut Value) {
 pub struct HarOptions {
     /// `None` keeps secrets in clear (`--no-redact`).
     pub redact: Option<Fingerprinter>,
+    /// The capture's fingerprint salt, written into the log of a `--no-redact` export so a
+    /// re-import fingerprints alike (a redacted export leaves it out).
+    pub salt: Option<String>,
+}
+
+/// The salt an oauthscope `--no-redact` export carries near its start, if any.
+pub fn salt_in_head(head: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(head);
+    const KEY: &str = "\"_oauthscope\":{\"salt\":\"";
+    let i = s.find(KEY)? + KEY.len();
+    let rest = &s[i..];
+    let end = rest.find('"')?;
+    let salt = &rest[..end];
+    salt.bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| salt.to_string())
 }
 
 /// Per-entry analysis facts for `_oauthscope`.
@@ -452,9 +505,13 @@ pub struct HarWriter<W: Write> {
 
 impl<W: Write> HarWriter<W> {
     pub fn new(mut out: W, opts: HarOptions) -> std::io::Result<Self> {
+        let salt = match (&opts.redact, &opts.salt) {
+            (None, Some(s)) => format!("\"_oauthscope\":{{\"salt\":\"{s}\"}},"),
+            _ => String::new(),
+        };
         write!(
             out,
-            "{{\"log\":{{\"version\":\"1.2\",\"creator\":{{\"name\":\"oauthscope\",\"version\":\"{}\"}},\"pages\":[],\"entries\":[",
+            "{{\"log\":{{\"version\":\"1.2\",{salt}\"creator\":{{\"name\":\"oauthscope\",\"version\":\"{}\"}},\"pages\":[],\"entries\":[",
             env!("CARGO_PKG_VERSION")
         )?;
         Ok(HarWriter {
@@ -486,8 +543,12 @@ fn header_list(headers: &[Header], opts: &HarOptions) -> Vec<Value> {
     headers
         .iter()
         .map(|h| {
+            let is_url = ["location", "referer", "content-location"]
+                .iter()
+                .any(|n| h.0.eq_ignore_ascii_case(n));
             let value = match &opts.redact {
                 Some(f) if is_secret_header(&h.0) => mask_header_value(f, &h.0, &h.1),
+                Some(f) if is_url => redact_url(f, &h.1),
                 _ => h.1.clone(),
             };
             json!({"name": h.0, "value": value})
@@ -607,15 +668,16 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
         }),
     };
     let t = &ex.timings;
-    let send = t.request_sent.unwrap_or(0.0);
-    let wait = t.response_start.map(|r| (r - send).max(0.0)).unwrap_or(0.0);
+    let round = |x: f64| (x * 1000.0).round() / 1000.0;
+    let send = round(t.request_sent.unwrap_or(0.0));
+    let wait = round(t.response_start.map(|r| (r - send).max(0.0)).unwrap_or(0.0));
     let receive = match (t.end, t.response_start) {
-        (Some(e), Some(r)) => (e - r).max(0.0),
+        (Some(e), Some(r)) => round((e - r).max(0.0)),
         _ => 0.0,
     };
     let mut entry = json!({
         "startedDateTime": ex.started,
-        "time": send + wait + receive,
+        "time": round(send + wait + receive),
         "request": request,
         "response": response,
         "cache": {},
@@ -632,6 +694,12 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
     }
     if let Some(r) = &ex.relay {
         custom["relay"] = json!(r);
+    }
+    if ex.incomplete {
+        custom["incomplete"] = json!(true);
+    }
+    if !ex.client.is_empty() {
+        custom["client"] = json!(ex.client);
     }
     entry["_oauthscope"] = custom;
     entry

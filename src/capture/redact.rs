@@ -26,8 +26,12 @@ impl Fingerprinter {
         }
     }
 
-    /// First 8 hex digits of HMAC-SHA256(salt, value).
+    /// First 8 hex digits of HMAC-SHA256(salt, value). A value that is already masked
+    /// (`[redacted fp:xxxxxxxx]`, from a redacted export) keeps its fingerprint.
     pub fn fp(&self, value: &str) -> String {
+        if let Some(fp) = masked_fp(value) {
+            return fp.to_string();
+        }
         let tag = hmac::sign(&self.key, value.as_bytes());
         hex_encode(&tag.as_ref()[..4])
     }
@@ -36,6 +40,12 @@ impl Fingerprinter {
     pub fn mask(&self, value: &str) -> String {
         format!("[redacted fp:{}]", self.fp(value))
     }
+}
+
+/// The fingerprint inside a masked value (`[redacted fp:xxxxxxxx]`), if it is one.
+pub fn masked_fp(value: &str) -> Option<&str> {
+    let fp = value.strip_prefix("[redacted fp:")?.strip_suffix(']')?;
+    (fp.len() == 8 && fp.bytes().all(|b| b.is_ascii_hexdigit())).then_some(fp)
 }
 
 /// A fresh random salt, 16 bytes as hex.
@@ -159,33 +169,61 @@ pub fn is_secret_param(name: &str) -> bool {
 
 /// Mask the values of secret query parameters in a URL; the rest stays as it is.
 pub fn redact_url(fpr: &Fingerprinter, url: &str) -> String {
-    let Some((base, rest)) = url.split_once('?') else {
-        return url.to_string();
+    redact_url_with(fpr, url, false)
+}
+
+/// Like [`redact_url`], but the mask is percent-encoded so the result is still a valid URI
+/// (for HAR files); it decodes back to `[redacted fp:xxxxxxxx]`.
+pub fn redact_url_safe(fpr: &Fingerprinter, url: &str) -> String {
+    redact_url_with(fpr, url, true)
+}
+
+fn redact_url_with(fpr: &Fingerprinter, url: &str, safe: bool) -> String {
+    let (before, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
     };
-    let (query, fragment) = match rest.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (rest, None),
+    let (base, query) = match before.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (before, None),
     };
     // With PKCE `plain` (the default method), the challenge is the verifier itself.
     let plain_pkce = !query
+        .unwrap_or("")
         .split('&')
         .any(|p| p.eq_ignore_ascii_case("code_challenge_method=S256"));
-    let masked: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v))
-                if (is_secret_param(k) || (plain_pkce && k == "code_challenge"))
-                    && !v.is_empty() =>
-            {
-                format!("{k}={}", fpr.mask(v))
-            }
-            _ => pair.to_string(),
-        })
-        .collect();
-    let mut out = format!("{base}?{}", masked.join("&"));
+    let mask_pairs = |s: &str| -> String {
+        s.split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v))
+                    if (is_secret_param(k) || (plain_pkce && k == "code_challenge"))
+                        && !v.is_empty() =>
+                {
+                    let fp = fpr.fp(&crate::oauth::parse::form_decode(v));
+                    if safe {
+                        format!("{k}=%5Bredacted+fp%3A{fp}%5D")
+                    } else {
+                        format!("{k}=[redacted fp:{fp}]")
+                    }
+                }
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let mut out = base.to_string();
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(&mask_pairs(q));
+    }
     if let Some(f) = fragment {
         out.push('#');
-        out.push_str(f);
+        // Implicit-grant redirects carry tokens in the fragment.
+        out.push_str(&if f.contains('=') {
+            mask_pairs(f)
+        } else {
+            f.to_string()
+        });
     }
     out
 }
@@ -212,5 +250,13 @@ mod url_tests {
             "https://a/authorize?code_challenge=HASH&code_challenge_method=S256",
         );
         assert!(s256.contains("HASH"));
+        let frag = redact_url(&f, "https://app/cb#access_token=TOKEN&token_type=Bearer");
+        assert!(
+            !frag.contains("TOKEN") && frag.contains("token_type=Bearer"),
+            "{frag}"
+        );
+        let safe = redact_url_safe(&f, "https://a/cb?code=SECRET");
+        assert!(!safe.contains(' ') && !safe.contains('['), "{safe}");
+        assert_eq!(redact_url_safe(&f, &safe), safe, "masking is idempotent");
     }
 }

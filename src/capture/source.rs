@@ -53,14 +53,16 @@ impl Source {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let mut f =
             File::open(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut head = [0u8; 256];
+        let mut head = [0u8; 512];
         let n = read_up_to(&mut f, &mut head)?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         let (kind, salt) = if looks_like_capture(&head[..n]) {
             let r = CaptureReader::open(path)?;
             (SourceKind::Capture, r.header().salt.clone())
         } else if looks_like_har(&head[..n]) {
-            (SourceKind::Har, super::redact::random_salt())
+            let salt =
+                super::har::salt_in_head(&head[..n]).unwrap_or_else(super::redact::random_salt);
+            (SourceKind::Har, salt)
         } else if n == 0 {
             anyhow::bail!("{} is empty: not a capture or HAR file", path.display());
         } else {

@@ -359,6 +359,11 @@ fn api_call(
         challenges: challenges(ex),
     };
     match credentials {
+        Some(Credentials::Scheme { scheme, value })
+            if crate::capture::redact::masked_fp(&value).is_some() =>
+        {
+            return Some(mk(Placement::Header, Some(scheme), Some(value)));
+        }
         Some(Credentials::Scheme { scheme, value }) => {
             // `Bearer Bearer x`: the token is the last word.
             let token = value

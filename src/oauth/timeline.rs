@@ -590,3 +590,29 @@ pub fn human_duration(secs: f64) -> String {
     }
     format!("{s} s")
 }
+
+/// Fingerprints of the tokens a step carries or issues.
+pub fn token_fps(step: &Step, fpr: &Fingerprinter) -> Vec<String> {
+    let mut out = Vec::new();
+    match step {
+        Step::Token(t) => {
+            if let Some(rt) = &t.refresh_token {
+                out.push(fpr.fp(rt));
+            }
+            if let Some(r) = &t.response {
+                out.extend(
+                    r.access_token
+                        .iter()
+                        .chain(r.refresh_token.iter())
+                        .map(|v| fpr.fp(v)),
+                );
+            }
+        }
+        Step::ApiCall(c) | Step::UserInfo(c) => out.extend(c.token.iter().map(|v| fpr.fp(v))),
+        Step::Revocation { token } | Step::Introspection { token } => {
+            out.extend(token.iter().map(|v| fpr.fp(v)))
+        }
+        _ => {}
+    }
+    out
+}

@@ -420,3 +420,47 @@ pub fn stop_and_read(proxy: ProxyProc) -> (Vec<Exchange>, Vec<String>) {
     (read_capture(&capture), lines)
 }
 pub mod oauth;
+
+/// The secrets a capture holds: tokens, codes, verifiers and client secrets found in its
+/// bodies, URLs and redirects (values longer than 8 characters).
+pub fn secrets_in(capture: &Path) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for ex in read_capture(capture) {
+        let texts = [
+            ex.request.body.as_text().map(str::to_string),
+            ex.response
+                .as_ref()
+                .and_then(|r| r.body.as_text().map(str::to_string)),
+            ex.response
+                .as_ref()
+                .and_then(|r| r.header("location").map(str::to_string)),
+            Some(ex.request.url.clone()),
+        ];
+        for t in texts.into_iter().flatten() {
+            let t = t.replace(['?', '#'], "&");
+            if let Some(obj) = oauthscope::oauth::parse::json_object(&t) {
+                for k in ["access_token", "refresh_token", "id_token"] {
+                    if let Some(v) = obj.get(k).and_then(|v| v.as_str()) {
+                        secrets.push(v.to_string());
+                    }
+                }
+            }
+            for (k, v) in oauthscope::oauth::parse::parse_form(&t) {
+                if [
+                    "access_token",
+                    "refresh_token",
+                    "code",
+                    "client_secret",
+                    "code_verifier",
+                    "token",
+                ]
+                .contains(&k.as_str())
+                    && v.len() > 8
+                {
+                    secrets.push(v);
+                }
+            }
+        }
+    }
+    secrets
+}

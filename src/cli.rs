@@ -76,6 +76,10 @@ pub enum Format {
     Text,
     /// Machine-readable JSON.
     Json,
+    /// Markdown, to paste into a ticket (analyze only).
+    Markdown,
+    /// One self-contained HTML file with an SVG timeline (analyze only).
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -184,8 +184,11 @@ fn progress_bar(size: u64) -> indicatif::ProgressBar {
 
 /// `oauthscope analyze`: returns whether a finding reached `--fail-on`.
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
-    let (engine, bad) = run_engine(&args.capture, false, args.connector.as_deref())?;
-    let (findings, state, _) = engine.finish();
+    let rich = matches!(args.format, Format::Markdown | Format::Html);
+    let (engine, bad) = run_engine(&args.capture, rich, args.connector.as_deref())?;
+    let (findings, state, events) = engine.finish();
+    let events = events.unwrap_or_default();
+    let title = args.capture.display().to_string();
     let sum = report::summary(&findings, &state, bad);
     match args.format {
         Format::Json => {
@@ -196,6 +199,14 @@ pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Format::Text => print!("{}", report::text(&findings, &sum, &Style::detect())),
+        Format::Markdown => print!(
+            "{}",
+            report::html::markdown(&title, &findings, &sum, &events)
+        ),
+        Format::Html => print!(
+            "{}",
+            report::html::html(&title, &findings, &sum, &events, &state)
+        ),
     }
     Ok(args
         .fail_on
@@ -218,7 +229,7 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Text => print!(
+        Format::Text | Format::Markdown | Format::Html => print!(
             "{}",
             report::timeline_text(&events, &state, &findings, &Style::detect())
         ),
@@ -268,7 +279,7 @@ pub fn lint_connector(args: LintArgs) -> anyhow::Result<bool> {
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Text => {
+        Format::Text | Format::Markdown | Format::Html => {
             let style = Style::detect();
             println!("{}\n", style.bold(&sum.verdict));
             println!(

@@ -897,3 +897,120 @@ async fn the_proxy_compares_live_traffic_with_the_connector() {
         "the client id matches"
     );
 }
+
+/// A free loopback port (bound, then released for the tool that needs a number).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hars_written_by_a_real_mitmproxy_import_and_analyze_alike() {
+    let mitmdump = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/mitmdump");
+    if !mitmdump.exists() {
+        eprintln!(
+            "skipped: {} is missing (bash .ci/run installs mitmproxy)",
+            mitmdump.display()
+        );
+        return;
+    }
+    let scenario = scenarios()
+        .into_iter()
+        .find(|s| s.name == "rotation-ignored")
+        .unwrap();
+    let dir = temp_dir("mitmproxy");
+    let tls = upstream_tls(&dir);
+    let srv = oauth::start(scenario.config.clone(), tls.config.clone()).await;
+    let port = free_port();
+    let har = dir.join("mitm.har");
+    let confdir = dir.join("mitmconf");
+    let mut child = std::process::Command::new(&mitmdump)
+        .args([
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            &port.to_string(),
+            "-q",
+        ])
+        .arg("--set")
+        .arg(format!("confdir={}", confdir.display()))
+        .arg("--set")
+        .arg(format!(
+            "ssl_verify_upstream_trusted_ca={}",
+            tls.ca_pem_path.display()
+        ))
+        .arg("--set")
+        .arg(format!("hardump={}", har.display()))
+        .spawn()
+        .unwrap();
+    let ca = confdir.join("mitmproxy-ca-cert.pem");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mitmdump did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let http = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(format!("http://127.0.0.1:{port}")).unwrap())
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .tls_built_in_root_certs(false)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    play(scenario.name, &Flow { http, srv }).await;
+    // mitmdump writes the HAR when it shuts down.
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(har.exists(), "mitmproxy wrote no HAR");
+    let (rules, report) = analyze_rules(&har);
+    assert_eq!(
+        rules,
+        expected_rules(scenario.name),
+        "mitmproxy's HAR analyzes like our capture"
+    );
+    assert!(report["summary"]["exchanges"].as_u64().unwrap() >= 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_writes_a_redacted_har_when_it_stops() {
+    let scenario = scenarios()
+        .into_iter()
+        .find(|s| s.name == "stale-token")
+        .unwrap();
+    let dir = temp_dir("proxy-har");
+    let tls = upstream_tls(&dir);
+    let srv = oauth::start(scenario.config.clone(), tls.config.clone()).await;
+    let har = dir.join("live.har");
+    let proxy = ProxyProc::start(
+        &dir,
+        &[
+            "--upstream-ca",
+            tls.ca_pem_path.to_str().unwrap(),
+            "--har",
+            har.to_str().unwrap(),
+        ],
+    );
+    let http = proxy
+        .client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    play(scenario.name, &Flow { http, srv }).await;
+    let capture = proxy.capture.clone();
+    let (status, lines) = proxy.stop();
+    assert!(status.success(), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("live.har")), "{lines:#?}");
+    let text = std::fs::read_to_string(&har).unwrap();
+    for s in secrets_in(&capture) {
+        assert!(!text.contains(&s), "a secret is in the proxy's HAR");
+    }
+    let (rules, _) = analyze_rules(&har);
+    assert_eq!(rules, expected_rules(scenario.name));
+}

@@ -1,4 +1,6 @@
-//! Reports: the verdict, findings and timeline as terminal text or JSON.
+//! Reports: the verdict, findings and timeline as terminal text, JSON, Markdown or HTML.
+
+pub mod html;
 
 use serde::Serialize;
 

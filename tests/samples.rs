@@ -663,16 +663,24 @@ async fn play(name: &str, f: &Flow) {
 
 /// Record one scenario through the proxy; returns the capture's path and the console.
 async fn record(s: &Scenario, dir: &Path) -> (PathBuf, Vec<String>) {
+    record_with(s, dir, |_| vec!["--quiet".into()]).await
+}
+
+/// Record a scenario with extra proxy flags, which may depend on the server's URL.
+async fn record_with(
+    s: &Scenario,
+    dir: &Path,
+    extra: impl FnOnce(&AuthServer) -> Vec<String>,
+) -> (PathBuf, Vec<String>) {
     let tls = upstream_tls(dir);
     let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
-    let proxy = ProxyProc::start(
-        dir,
-        &[
-            "--upstream-ca",
-            tls.ca_pem_path.to_str().unwrap(),
-            "--quiet",
-        ],
-    );
+    let mut args = vec![
+        "--upstream-ca".to_string(),
+        tls.ca_pem_path.display().to_string(),
+    ];
+    args.extend(extra(&srv));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let proxy = ProxyProc::start(dir, &args);
     let http = proxy
         .client_builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -850,42 +858,26 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_compares_live_traffic_with_the_connector() {
-    let dir = temp_dir("live-connector");
-    let tls = upstream_tls(&dir);
-    let config = AsConfig {
-        rotate_refresh: true,
-        ..AsConfig::default()
-    };
-    let srv = oauth::start(config, tls.config.clone()).await;
-    let profile = dir.join("connector.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "client_id = \"connector-app\"\ntoken_url = \"{}\"\nrefresh_url = \"{}\"\nredirect_url = \"{}\"\n",
-            srv.url("/oauth2/token"),
-            srv.url("/oauth2/token"),
-            srv.url("/callback")
-        ),
-    )
-    .unwrap();
-    let proxy = ProxyProc::start(
-        &dir,
-        &[
-            "--upstream-ca",
-            tls.ca_pem_path.to_str().unwrap(),
-            "--connector",
-            profile.to_str().unwrap(),
-        ],
-    );
-    let http = proxy
-        .client_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+    let good = scenarios()
+        .into_iter()
+        .find(|s| s.name == "good-flow")
         .unwrap();
-    let flow = Flow { http, srv };
-    play("good-flow", &flow).await;
-    let (status, lines) = proxy.stop();
-    assert!(status.success());
+    let dir = temp_dir("live-connector");
+    let profile = dir.join("connector.toml");
+    let (_, lines) = record_with(&good, &dir, |srv| {
+        std::fs::write(
+            &profile,
+            format!(
+                "client_id = \"connector-app\"\ntoken_url = \"{}\"\nrefresh_url = \"{}\"\nredirect_url = \"{}\"\n",
+                srv.url("/oauth2/token"),
+                srv.url("/oauth2/token"),
+                srv.url("/callback")
+            ),
+        )
+        .unwrap();
+        vec!["--connector".into(), profile.display().to_string()]
+    })
+    .await;
     for rule in ["token-url-mismatch", "refresh-url-mismatch"] {
         assert!(
             lines.iter().any(|l| l.contains(&format!(" {rule}: "))),
@@ -985,27 +977,11 @@ async fn the_proxy_writes_a_redacted_har_when_it_stops() {
         .find(|s| s.name == "stale-token")
         .unwrap();
     let dir = temp_dir("proxy-har");
-    let tls = upstream_tls(&dir);
-    let srv = oauth::start(scenario.config.clone(), tls.config.clone()).await;
     let har = dir.join("live.har");
-    let proxy = ProxyProc::start(
-        &dir,
-        &[
-            "--upstream-ca",
-            tls.ca_pem_path.to_str().unwrap(),
-            "--har",
-            har.to_str().unwrap(),
-        ],
-    );
-    let http = proxy
-        .client_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    play(scenario.name, &Flow { http, srv }).await;
-    let capture = proxy.capture.clone();
-    let (status, lines) = proxy.stop();
-    assert!(status.success(), "{lines:#?}");
+    let (capture, lines) = record_with(&scenario, &dir, |_| {
+        vec!["--har".into(), har.display().to_string()]
+    })
+    .await;
     assert!(lines.iter().any(|l| l.contains("live.har")), "{lines:#?}");
     let text = std::fs::read_to_string(&har).unwrap();
     for s in secrets_in(&capture) {

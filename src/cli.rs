@@ -34,6 +34,9 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Show the OAuth flow in a capture as a timeline, with the tokens' lineage.
     Timeline(TimelineArgs),
+    /// Answer requests from a capture, as a mock of the captured service (server replay),
+    /// with faults to test a connector's refresh handling.
+    Serve(ServeArgs),
     /// Export a capture (or a HAR) as HAR 1.2, secrets redacted unless --no-redact.
     Export(ExportArgs),
     /// Check a connector definition on its own (no traffic needed).
@@ -41,6 +44,59 @@ pub enum Command {
     /// Reads apiProperties.json, apiDefinition.swagger.json (or the folder holding them),
     /// an OpenAPI 3 JSON document, or a TOML profile. Exit codes as for `analyze`.
     LintConnector(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Capture (or HAR) whose answers to serve.
+    pub capture: PathBuf,
+    /// Address to listen on (non-loopback needs --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Serve HTTP instead of HTTPS (HTTPS uses a certificate from our CA).
+    #[arg(long)]
+    pub plain: bool,
+    /// Folder of the local CA that signs the HTTPS certificate.
+    #[arg(
+        long,
+        env = "OAUTHSCOPE_CA_DIR",
+        value_name = "DIR",
+        default_value = "certs"
+    )]
+    pub ca_dir: PathBuf,
+    /// The API answers 401 invalid_token once an access token is older than this
+    /// (`30s`, `5m`, `1h`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expire_after: Option<Duration>,
+    /// Strip refresh tokens from token responses.
+    #[arg(long)]
+    pub no_refresh_token: bool,
+    /// Each refresh issues a new refresh token and rejects reuse of the old one.
+    #[arg(long)]
+    pub rotate_refresh_tokens: bool,
+}
+
+/// Parse `90`, `30s`, `5m`, `1h`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 30s, 5m, 1h)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        u => return Err(format!("unknown duration unit {u:?} (use ms, s, m, h, d)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Args)]

@@ -6,8 +6,8 @@ use crate::analyze::{Engine, Severity};
 use crate::ca::{LocalCa, trust_instructions};
 use crate::capture::source::Source;
 use crate::cli::{
-    AnalyzeArgs, CaArgs, ExportArgs, Format, LintArgs, ProxyArgs, TimelineArgs, check_listen,
-    default_capture_path,
+    AnalyzeArgs, CaArgs, ExportArgs, Format, LintArgs, ProxyArgs, ServeArgs, TimelineArgs,
+    check_listen, default_capture_path,
 };
 use crate::connector::{self, Connector, analyzer::ConnectorCheck};
 use crate::proxy::console::Style;
@@ -380,4 +380,44 @@ fn create_output(path: &std::path::Path, private: bool) -> anyhow::Result<std::f
     }
     o.open(path)
         .with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// `oauthscope serve`
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use crate::replay::serve::{Faults, Replay};
+    check_listen(&args.listen, args.allow_remote).map_err(anyhow::Error::msg)?;
+    let source = Source::open(&args.capture)?;
+    let mut exchanges = Vec::new();
+    source.run(|w| eprintln!("warning: {w}"), |ex| exchanges.push(ex))?;
+    let faults = Faults {
+        expire_after: args.expire_after,
+        no_refresh_token: args.no_refresh_token,
+        rotate_refresh_tokens: args.rotate_refresh_tokens,
+    };
+    let replay = Replay::new(exchanges, faults, Box::new(|line| println!("{line}")));
+    if replay.routes() == 0 {
+        anyhow::bail!(
+            "{} holds no answered exchange to serve",
+            args.capture.display()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let tls = if args.plain {
+        None
+    } else {
+        let ca = LocalCa::load_or_create(&args.ca_dir)?;
+        Some(ca.config_for(&local.ip().to_string())?)
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "oauthscope serve listening on {scheme}://{local} ({} routes)",
+        replay.routes()
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    replay.serve(listener, tls, shutdown_signal()).await;
+    Ok(())
 }

@@ -28,4 +28,5 @@ pub mod commands;
 pub mod connector;
 pub mod oauth;
 pub mod proxy;
+pub mod replay;
 pub mod report;

@@ -990,3 +990,137 @@ async fn the_proxy_writes_a_redacted_har_when_it_stops() {
     let (rules, _) = analyze_rules(&har);
     assert_eq!(rules, expected_rules(scenario.name));
 }
+
+/// `oauthscope serve` on a sample, HTTPS with the CA in `ca_dir`; returns it and its base.
+fn start_serve(sample: &str, ca_dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "serve",
+            samples_dir().join(sample).to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--ca-dir",
+        ])
+        .arg(ca_dir)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("serve did not start: {line}"))
+        .to_string();
+    std::thread::spawn(move || for _ in out.lines() {});
+    (child, base)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_stands_in_for_the_service_and_injects_expiry() {
+    for (faults, must) in [
+        (vec!["--expire-after", "1s"], vec!["api-rejected"]),
+        (
+            vec!["--expire-after", "1s", "--no-refresh-token"],
+            vec!["api-rejected", "refresh-token-absent"],
+        ),
+    ] {
+        let dir = temp_dir("serve");
+        let ca_dir = dir.join("certs");
+        // The proxy creates the CA; serve signs its certificate with the same one.
+        let proxy = ProxyProc::start(
+            &dir,
+            &["--upstream-ca", ca_dir.join("ca.pem").to_str().unwrap()],
+        );
+        let (mut serve, base) = start_serve("good-flow.jsonl", &ca_dir, &faults);
+        let http = proxy
+            .client_builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let f = Flow {
+            http,
+            srv: AuthServer::external(&base),
+        };
+        let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+        assert_eq!(
+            f.api(Some(&format!("Bearer {at}"))).await,
+            200,
+            "served API accepts the served token"
+        );
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert_eq!(
+            f.api(Some(&format!("Bearer {at}"))).await,
+            401,
+            "--expire-after took effect"
+        );
+        match rt {
+            Some(rt) => {
+                // The client's refresh happens and the API works again.
+                let (at2, _) = f.refresh(&rt).await.expect("refresh served");
+                assert_ne!(at2, at);
+                assert_eq!(f.api(Some(&format!("Bearer {at2}"))).await, 200);
+            }
+            None => assert!(
+                faults.contains(&"--no-refresh-token"),
+                "no refresh token only when stripped"
+            ),
+        }
+        let capture = proxy.capture.clone();
+        proxy.stop();
+        let _ = serve.kill();
+        let _ = serve.wait();
+        let (rules, _) = analyze_rules(&capture);
+        for m in must {
+            assert!(
+                rules.iter().any(|r| r == m),
+                "{faults:?}: {m} not in {rules:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_rotates_refresh_tokens_and_explains_what_it_cannot_answer() {
+    let dir = temp_dir("serve-rotate");
+    let ca_dir = dir.join("certs");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    let (mut serve, base) = start_serve("good-flow.jsonl", &ca_dir, &["--rotate-refresh-tokens"]);
+    let ca = std::fs::read(ca_dir.join("ca.pem")).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .tls_built_in_root_certs(false)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let f = Flow {
+        http,
+        srv: AuthServer::external(&base),
+    };
+    let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+    let rt = rt.unwrap();
+    let (_, rt2) = f.refresh(&rt).await.unwrap();
+    assert!(rt2.is_some_and(|r| r != rt), "a new refresh token");
+    assert!(
+        f.refresh(&rt).await.is_err(),
+        "reuse of the old one is refused"
+    );
+    let r = f
+        .http
+        .get(format!("{base}/nothing/here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("nothing in the capture answers GET /nothing/here")
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+}

@@ -96,6 +96,20 @@ pub struct AuthServer {
 }
 
 impl AuthServer {
+    /// A server this harness does not run (e.g. `oauthscope serve`), known by its base URL.
+    pub fn external(base: &str) -> Self {
+        let port = base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        AuthServer {
+            base: base.trim_end_matches('/').to_string(),
+            port,
+            stop: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,0 +1,380 @@
+//! `oauthscope serve CAPTURE`: stand in for the captured service. Requests are matched to
+//! captured exchanges on method, path and the parameters that matter (volatile ones such
+//! as state, nonce, PKCE values, codes and tokens are ignored); token responses get fresh
+//! tokens, and the server keeps them consistent: a refresh with a served refresh token is
+//! answered, an API call with a served access token is accepted.
+//!
+//! Faults: `--expire-after` (API answers 401 invalid_token once a token is older),
+//! `--no-refresh-token` (token responses carry none), `--rotate-refresh-tokens` (each
+//! refresh issues a new one and rejects reuse).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+use crate::capture::Exchange;
+use crate::oauth::parse::{Credentials, parse_authorization, parse_form, query_params, url_base};
+
+/// Parameters that change on every run and never decide which answer fits.
+const VOLATILE: [&str; 14] = [
+    "state",
+    "nonce",
+    "code",
+    "code_challenge",
+    "code_verifier",
+    "refresh_token",
+    "access_token",
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "timestamp",
+    "_",
+    "token",
+    "id_token",
+];
+
+/// Fault injection switches.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub expire_after: Option<Duration>,
+    pub no_refresh_token: bool,
+    pub rotate_refresh_tokens: bool,
+}
+
+struct Candidate {
+    params: Vec<(String, String)>,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Tokens {
+    access: HashMap<String, Instant>,
+    refresh: HashMap<String, bool>,
+}
+
+struct State {
+    /// (method, path) → captured answers, in capture order.
+    table: HashMap<(String, String), Vec<Candidate>>,
+    /// Next candidate per key, so repeated calls replay the captured sequence.
+    cursor: HashMap<(String, String), usize>,
+    tokens: Tokens,
+    faults: Faults,
+    log: Box<dyn Fn(String) + Send + Sync>,
+}
+
+fn path_of(url: &str) -> String {
+    let base = url_base(url);
+    match base.split_once("://") {
+        Some((_, rest)) => rest
+            .find('/')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or_else(|| "/".into()),
+        None => base.to_string(),
+    }
+}
+
+fn relevant(params: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = params
+        .into_iter()
+        .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The replay table built from a capture's exchanges.
+pub struct Replay {
+    state: Arc<Mutex<State>>,
+}
+
+impl Replay {
+    pub fn new(
+        exchanges: impl IntoIterator<Item = Exchange>,
+        faults: Faults,
+        log: Box<dyn Fn(String) + Send + Sync>,
+    ) -> Self {
+        let mut table: HashMap<(String, String), Vec<Candidate>> = HashMap::new();
+        for ex in exchanges {
+            let Some(r) = ex.response else { continue };
+            let mut params = query_params(&ex.request.url).0;
+            if let Some(t) = ex.request.body.as_text() {
+                if ex
+                    .request
+                    .header("content-type")
+                    .is_some_and(|c| c.contains("x-www-form-urlencoded"))
+                {
+                    params.extend(parse_form(t));
+                }
+            }
+            table
+                .entry((ex.request.method.clone(), path_of(&ex.request.url)))
+                .or_default()
+                .push(Candidate {
+                    params: relevant(params),
+                    status: r.status,
+                    headers: r
+                        .headers
+                        .iter()
+                        .filter(|h| {
+                            ![
+                                "content-length",
+                                "transfer-encoding",
+                                "connection",
+                                "content-encoding",
+                                "date",
+                            ]
+                            .contains(&h.0.to_ascii_lowercase().as_str())
+                        })
+                        .map(|h| (h.0.clone(), h.1.clone()))
+                        .collect(),
+                    body: r.body.bytes(),
+                });
+        }
+        Replay {
+            state: Arc::new(Mutex::new(State {
+                table,
+                cursor: HashMap::new(),
+                tokens: Tokens::default(),
+                faults,
+                log,
+            })),
+        }
+    }
+
+    /// How many distinct (method, path) pairs can be answered.
+    pub fn routes(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .table
+            .len()
+    }
+
+    /// Serve on `listener` (plain HTTP, or TLS with `tls`) until `shutdown`.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (tcp, _) = tokio::select! {
+                r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                _ = &mut shutdown => return,
+            };
+            let state = self.state.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| answer(req, state.clone()));
+                let b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                match acceptor {
+                    Some(a) => {
+                        if let Ok(s) = a.accept(tcp).await {
+                            let _ = b.serve_connection(TokioIo::new(s), svc).await;
+                        }
+                    }
+                    None => {
+                        let _ = b.serve_connection(TokioIo::new(tcp), svc).await;
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn random_token(prefix: &str) -> String {
+    let mut b = [0u8; 18];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    format!("{prefix}{}", crate::capture::redact::hex_encode(&b))
+}
+
+fn reply(status: u16, headers: &[(String, String)], body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(status);
+    for (k, v) in headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn json_error(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Full<Bytes>> {
+    let mut b = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    state: Arc<Mutex<State>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let ct = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let mut params = parse_form(&query);
+    let query_state = params
+        .iter()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.clone());
+    if ct.contains("x-www-form-urlencoded") {
+        params.extend(parse_form(&String::from_utf8_lossy(&body)));
+    }
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+
+    // Faults on the API side: tokens we served, older than --expire-after.
+    if let Some(Credentials::Scheme { value, .. }) = auth.as_deref().and_then(parse_authorization) {
+        if let (Some(limit), Some(issued)) = (st.faults.expire_after, st.tokens.access.get(&value))
+        {
+            if now.duration_since(*issued) > limit {
+                (st.log)(format!(
+                    "{method} {path}: 401, the access token is older than --expire-after"
+                ));
+                return Ok(json_error(
+                    401,
+                    &[(
+                        "www-authenticate",
+                        r#"Bearer error="invalid_token", error_description="The access token expired""#,
+                    )],
+                    r#"{"error":"invalid_token"}"#,
+                ));
+            }
+        }
+    }
+    let grant = get("grant_type");
+    if grant.as_deref() == Some("refresh_token") {
+        let rt = get("refresh_token").unwrap_or_default();
+        if let Some(valid) = st.tokens.refresh.get(&rt) {
+            if !valid {
+                (st.log)(format!(
+                    "{method} {path}: invalid_grant, refresh token reused after rotation"
+                ));
+                return Ok(json_error(
+                    400,
+                    &[("cache-control", "no-store")],
+                    r#"{"error":"invalid_grant","error_description":"The refresh token was already used"}"#,
+                ));
+            }
+            if st.faults.rotate_refresh_tokens {
+                st.tokens.refresh.insert(rt, false);
+            }
+        }
+    }
+
+    let key = (method.clone(), path.clone());
+    let want = relevant(params.clone());
+    let Some(cands) = st.table.get(&key) else {
+        (st.log)(format!(
+            "{method} {path}: no captured exchange matches (502)"
+        ));
+        return Ok(reply(
+            502,
+            &[("content-type".into(), "text/plain".into())],
+            format!("oauthscope serve: nothing in the capture answers {method} {path}\n")
+                .into_bytes(),
+        ));
+    };
+    // Best match on the relevant parameters; ties go to the next in capture order.
+    let start = st.cursor.get(&key).copied().unwrap_or(0);
+    let n = cands.len();
+    let score = |c: &Candidate| {
+        c.params.iter().filter(|p| want.contains(p)).count() as i64
+            - (c.params.len() as i64 - want.len() as i64).abs()
+    };
+    let best = (0..n)
+        .map(|i| (start + i) % n)
+        .max_by_key(|&i| (score(&cands[i]), -(((i + n - start) % n) as i64)))
+        .unwrap_or(0);
+    let c = &cands[best];
+    let (status, mut headers, mut body) = (c.status, c.headers.clone(), c.body.clone());
+    st.cursor.insert(key, (best + 1) % n);
+
+    // Token responses: fresh tokens, remembered for the faults.
+    if grant.is_some() {
+        if let Ok(serde_json::Value::Object(mut obj)) =
+            serde_json::from_slice::<serde_json::Value>(&body)
+        {
+            if obj.contains_key("access_token") {
+                let at = random_token("at-");
+                st.tokens.access.insert(at.clone(), now);
+                obj.insert("access_token".into(), at.into());
+                let had_rt = obj.contains_key("refresh_token");
+                if st.faults.no_refresh_token {
+                    obj.remove("refresh_token");
+                } else if had_rt || st.faults.rotate_refresh_tokens {
+                    let rt = random_token("rt-");
+                    st.tokens.refresh.insert(rt.clone(), true);
+                    obj.insert("refresh_token".into(), rt.into());
+                }
+                body = serde_json::Value::Object(obj).to_string().into_bytes();
+            }
+        }
+    }
+    // Authorize redirects: the client's own state goes back, a fresh code with it.
+    if let Some(loc) = headers
+        .iter_mut()
+        .find(|h| h.0.eq_ignore_ascii_case("location"))
+    {
+        let redirect = get("redirect_uri");
+        let target = match (&redirect, loc.1.split_once('?')) {
+            (Some(r), Some((_, q))) => format!("{r}?{q}"),
+            _ => loc.1.clone(),
+        };
+        let (base, q) = target
+            .split_once('?')
+            .map(|(b, q)| (b.to_string(), q.to_string()))
+            .unwrap_or((target.clone(), String::new()));
+        let pairs: Vec<String> = parse_form(&q)
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "state" => format!("state={}", query_state.clone().unwrap_or(v)),
+                "code" => format!("code={}", random_token("code-")),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        loc.1 = if pairs.is_empty() {
+            base
+        } else {
+            format!("{base}?{}", pairs.join("&"))
+        };
+    }
+    (st.log)(format!(
+        "{method} {path}: {status} (captured answer {} of {n})",
+        best + 1
+    ));
+    Ok(reply(status, &headers, body))
+}

@@ -34,6 +34,11 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Show the OAuth flow in a capture as a timeline, with the tokens' lineage.
     Timeline(TimelineArgs),
+    /// Re-send a captured flow to the real service and compare then with now, as the seed's
+    /// checklist (token, API, refresh, API with the new token).
+    ///
+    /// Exit codes: 0 no checklist step failed, 1 a step failed, 2 error.
+    Replay(ReplayArgs),
     /// Answer requests from a capture, as a mock of the captured service (server replay),
     /// with faults to test a connector's refresh handling.
     Serve(ServeArgs),
@@ -44,6 +49,39 @@ pub enum Command {
     /// Reads apiProperties.json, apiDefinition.swagger.json (or the folder holding them),
     /// an OpenAPI 3 JSON document, or a TOML profile. Exit codes as for `analyze`.
     LintConnector(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture (or HAR) to replay.
+    pub capture: PathBuf,
+    /// Replay only OAuth steps (token, API calls with tokens, discovery, ...).
+    #[arg(long, value_parser = ["oauth"], value_name = "oauth")]
+    pub only: Option<String>,
+    /// Replay only requests whose URL matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+    /// Re-send single-use steps too (the authorization code exchange).
+    #[arg(long)]
+    pub force: bool,
+    /// Take the refresh token from this environment variable (else the newest in the capture).
+    #[arg(long, value_name = "VAR")]
+    pub refresh_token_env: Option<String>,
+    /// Take the client secret from this environment variable (for redacted captures).
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Record the replay here [default: captures/replay-<UTC timestamp>.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for upstream servers (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Do not verify upstream certificates (test servers only).
+    #[arg(long)]
+    pub insecure_upstream: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

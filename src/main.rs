@@ -18,6 +18,9 @@ fn main() -> ExitCode {
         Command::Timeline(args) => oauthscope::commands::timeline(args).map(|()| false),
         Command::LintConnector(args) => oauthscope::commands::lint_connector(args),
         Command::Export(args) => oauthscope::commands::export(args).map(|()| false),
+        Command::Replay(args) => {
+            runtime().and_then(|rt| rt.block_on(oauthscope::commands::replay(args)))
+        }
         Command::Serve(args) => runtime()
             .and_then(|rt| rt.block_on(oauthscope::commands::serve(args)))
             .map(|()| false),

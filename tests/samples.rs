@@ -1124,3 +1124,132 @@ async fn serve_rotates_refresh_tokens_and_explains_what_it_cannot_answer() {
     let _ = serve.kill();
     let _ = serve.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_walks_the_flow_again_against_the_real_service() {
+    let good = scenarios()
+        .into_iter()
+        .find(|s| s.name == "good-flow")
+        .unwrap();
+    let dir = temp_dir("replay");
+    let tls = upstream_tls(&dir);
+    let srv = oauth::start(good.config.clone(), tls.config.clone()).await;
+    let proxy = ProxyProc::start(&dir, &["--upstream-ca", tls.ca_pem_path.to_str().unwrap()]);
+    let http = proxy
+        .client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let f = Flow { http, srv };
+    play("good-flow", &f).await;
+    let capture = proxy.capture.clone();
+    proxy.stop();
+    // The server is still up: replay the capture against it.
+    let out = dir.join("replay.jsonl");
+    let run = std::process::Command::new(bin())
+        .args([
+            "replay",
+            capture.to_str().unwrap(),
+            "--format",
+            "json",
+            "--upstream-ca",
+        ])
+        .arg(&tls.ca_pem_path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&run.stderr),
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let ex = v["exchanges"].as_array().unwrap();
+    let code = ex
+        .iter()
+        .find(|e| e["step"] == "token:authorization_code")
+        .unwrap();
+    assert!(
+        code["verdict"].as_str().unwrap().contains("single-use"),
+        "{code}"
+    );
+    let refreshes: Vec<_> = ex.iter().filter(|e| e["step"] == "token:refresh").collect();
+    // The captured access token was revoked by the captured refreshes: the replay
+    // refreshes first, then walks the two captured refreshes.
+    assert_eq!(refreshes.len(), 3);
+    for r in &refreshes {
+        assert_eq!(r["now_status"], 200, "{r}");
+        assert_eq!(r["verdict"], "same", "{r}");
+    }
+    let apis: Vec<_> = ex.iter().filter(|e| e["step"] == "api").collect();
+    assert_eq!(apis.len(), 3);
+    assert!(apis.iter().all(|a| a["now_status"] == 200), "{apis:?}");
+    for c in v["checklist"].as_array().unwrap() {
+        assert_eq!(c["result"], "passed", "{c}");
+    }
+    // Tokens were substituted: each API call after a refresh carries that refresh's token.
+    let replayed = read_capture(&out);
+    let last_refresh = replayed
+        .iter()
+        .rev()
+        .find(|e| {
+            e.request
+                .body
+                .as_text()
+                .is_some_and(|b| b.contains("grant_type=refresh_token"))
+        })
+        .unwrap();
+    let new_at = oauthscope::oauth::parse::json_object(
+        last_refresh
+            .response
+            .as_ref()
+            .unwrap()
+            .body
+            .as_text()
+            .unwrap(),
+    )
+    .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last_api = replayed
+        .iter()
+        .rev()
+        .find(|e| e.request.url.ends_with("/api/me"))
+        .unwrap();
+    assert_eq!(
+        last_api.request.header("authorization"),
+        Some(format!("Bearer {new_at}").as_str())
+    );
+    // A capture with nothing to replay is not an error; an unreachable upstream is a failed step.
+    drop(f);
+    let again = std::process::Command::new(bin())
+        .args([
+            "replay",
+            capture.to_str().unwrap(),
+            "--format",
+            "json",
+            "--upstream-ca",
+        ])
+        .arg(&tls.ca_pem_path)
+        .arg("--out")
+        .arg(dir.join("replay2.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "the service is gone: steps fail"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(
+        v["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["verdict"].as_str().unwrap().starts_with("failed"))
+    );
+}

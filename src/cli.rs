@@ -39,6 +39,9 @@ pub enum Command {
     ///
     /// Exit codes: 0 no checklist step failed, 1 a step failed, 2 error.
     Replay(ReplayArgs),
+    /// The whole product in one command: serve a sample as the upstream, run a built-in
+    /// client through the proxy, and show the live view, the timeline and the findings.
+    Demo(DemoArgs),
     /// Answer requests from a capture, as a mock of the captured service (server replay),
     /// with faults to test a connector's refresh handling.
     Serve(ServeArgs),
@@ -82,6 +85,14 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Which flow to show: no-refresh-token, rotation-ignored, stale-token, bearer-header,
+    /// good-flow.
+    #[arg(default_value = "no-refresh-token")]
+    pub scenario: String,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         Command::Replay(args) => {
             runtime().and_then(|rt| rt.block_on(oauthscope::commands::replay(args)))
         }
+        Command::Demo(args) => runtime()
+            .and_then(|rt| rt.block_on(oauthscope::commands::demo(args)))
+            .map(|()| false),
         Command::Serve(args) => runtime()
             .and_then(|rt| rt.block_on(oauthscope::commands::serve(args)))
             .map(|()| false),

@@ -154,3 +154,37 @@ fn help_explains_every_subcommand() {
         "{out}"
     );
 }
+
+#[test]
+fn the_demo_shows_the_whole_product_in_one_command() {
+    let out = Command::new(bin())
+        .args(["demo", "no-refresh-token"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The live view, with a finding as soon as it is known ...
+    assert!(text.contains("[token:authorization_code]"), "{text}");
+    assert!(text.contains("! HIGH refresh-token-absent:"), "{text}");
+    // ... the timeline and the findings.
+    assert!(
+        text.contains("— timeline —") && text.contains("Tokens"),
+        "{text}"
+    );
+    assert!(
+        text.contains("This connection will fail about 2 s after each sign-in"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fails-after-interval  the connection fails 3 s after each sign-in"),
+        "{text}"
+    );
+    let (code, _, err) = run(&["demo", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("good-flow"), "{err}");
+}

@@ -162,14 +162,16 @@ impl Analyzer for Expiry {
         let at_expiry: Vec<_> = dead
             .iter()
             .filter(|(d, t)| {
-                t.lifetime
-                    .is_some_and(|l| (d - l).abs() <= (0.1 * l).max(60.0) || *d >= l)
+                // At or after the lifetime, or within 10 % of it (a minute for long ones).
+                t.lifetime.is_some_and(|l| {
+                    *d >= l || (d - l).abs() <= (0.1 * l).max(60.0f64.min(0.5 * l))
+                })
             })
             .collect();
         let consistent = dead.len() >= 2 && {
             let min = dead.iter().map(|d| d.0).fold(f64::MAX, f64::min);
             let max = dead.iter().map(|d| d.0).fold(f64::MIN, f64::max);
-            max - min <= (0.1 * max).max(60.0)
+            max - min <= (0.1 * max).max(60.0f64.min(0.5 * max)) && min > 0.0
         };
         if at_expiry.is_empty() && !consistent {
             return;

@@ -17,13 +17,16 @@ use crate::capture::redact::masked_fp;
 use crate::capture::{Exchange, Header, Response};
 use crate::oauth::Step;
 use crate::oauth::classify::{Grant, classify_response_json};
-use crate::proxy::handler::HttpsConnector;
 
 /// What to replay and with which secrets.
 pub struct ReplayOptions {
     pub only_oauth: bool,
     pub filter: Option<regex::Regex>,
     pub force: bool,
+    /// Send authorize requests and callbacks too (the demo plays the browser).
+    pub browser_steps: bool,
+    /// Keep the captured pauses between requests (up to 5 s each).
+    pub pace: bool,
     pub refresh_token: Option<String>,
     pub client_secret: Option<String>,
 }
@@ -110,15 +113,17 @@ fn set_form(body: &str, key: &str, value: &str) -> String {
 }
 
 /// Run the replay; `record` receives each new exchange (for the replay capture).
-pub async fn replay(
+pub async fn replay<C>(
     mut exchanges: Vec<(Exchange, Step)>,
     opts: &ReplayOptions,
-    connector: HttpsConnector,
+    connector: C,
     bar: &indicatif::ProgressBar,
     mut record: impl FnMut(Exchange, RawBody, RawBody),
-) -> (Vec<Outcome>, Vec<Check>) {
-    let client: Client<HttpsConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(connector);
+) -> (Vec<Outcome>, Vec<Check>)
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let client: Client<C, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     // The newest refresh token of the capture (or the one given).
     let mut refresh_token = opts.refresh_token.clone().or_else(|| {
         exchanges.iter().rev().find_map(|(_, s)| match s {
@@ -150,8 +155,17 @@ pub async fn replay(
     let mut api_after_refresh: Option<bool> = None;
     let mut next_id = 1u64;
     bar.set_length(exchanges.len() as u64);
+    let mut last_start: Option<f64> = None;
     for (ex, step) in exchanges {
         bar.inc(1);
+        if opts.pace {
+            let at = crate::oauth::timeline::unix_seconds(&ex.started);
+            if let (Some(prev), Some(at)) = (last_start, at) {
+                let gap = (at - prev).clamp(0.0, 5.0);
+                tokio::time::sleep(std::time::Duration::from_secs_f64(gap)).await;
+            }
+            last_start = at.or(last_start);
+        }
         let base = Outcome {
             id: ex.id,
             step: step.name(),
@@ -197,8 +211,9 @@ pub async fn replay(
             .cloned()
             .collect();
         let mut body = ex.request.body.bytes();
+        let mut url = ex.request.url.clone();
         match &step {
-            Step::Callback(_) | Step::Authorize(_) => {
+            Step::Callback(_) | Step::Authorize(_) if !opts.browser_steps => {
                 outcomes.push(skip("a browser step: the user signs in, not a replay"));
                 continue;
             }
@@ -244,8 +259,31 @@ pub async fn replay(
             }
             Step::ApiCall(_) | Step::UserInfo(_) => {
                 if let Some(at) = &access_token {
-                    headers.retain(|h| !h.0.eq_ignore_ascii_case("authorization"));
-                    headers.push(Header("authorization".into(), format!("Bearer {at}")));
+                    // The new token, placed where and how the client placed the old one.
+                    for h in headers
+                        .iter_mut()
+                        .filter(|h| h.0.eq_ignore_ascii_case("authorization"))
+                    {
+                        h.1 = match h.1.rsplit_once(' ') {
+                            Some((scheme, _)) => format!("{scheme} {at}"),
+                            None => at.clone(),
+                        };
+                    }
+                    if let Some((base, q)) = url.split_once('?') {
+                        if q.split('&').any(|p| p.starts_with("access_token=")) {
+                            let q: Vec<String> = q
+                                .split('&')
+                                .map(|p| {
+                                    if p.starts_with("access_token=") {
+                                        format!("access_token={at}")
+                                    } else {
+                                        p.to_string()
+                                    }
+                                })
+                                .collect();
+                            url = format!("{base}?{}", q.join("&"));
+                        }
+                    }
                 } else if headers.iter().any(|h| {
                     h.0.eq_ignore_ascii_case("authorization")
                         && masked_fp(h.1.split_whitespace().last().unwrap_or("")).is_some()
@@ -260,7 +298,7 @@ pub async fn replay(
         }
         let mut req = hyper::Request::builder()
             .method(ex.request.method.as_str())
-            .uri(ex.request.url.as_str());
+            .uri(url.as_str());
         for h in &headers {
             req = req.header(h.0.as_str(), h.1.as_str());
         }

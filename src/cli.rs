@@ -76,12 +76,8 @@ pub struct ReplayArgs {
     /// Record the replay here [default: captures/replay-<UTC timestamp>.jsonl].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Extra CA certificates (PEM) to trust for upstream servers (repeatable).
-    #[arg(long, value_name = "PEM")]
-    pub upstream_ca: Vec<PathBuf>,
-    /// Do not verify upstream certificates (test servers only).
-    #[arg(long)]
-    pub insecure_upstream: bool,
+    #[command(flatten)]
+    pub upstream: UpstreamTls,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -241,12 +237,8 @@ pub struct ProxyArgs {
     /// Never intercept hosts matching this regex (repeatable).
     #[arg(long, value_name = "REGEX")]
     pub ignore: Vec<String>,
-    /// Extra CA certificates (PEM) to trust for upstream servers (repeatable).
-    #[arg(long, value_name = "PEM")]
-    pub upstream_ca: Vec<PathBuf>,
-    /// Do not verify upstream certificates. Dangerous: use only against test servers.
-    #[arg(long)]
-    pub insecure_upstream: bool,
+    #[command(flatten)]
+    pub upstream: UpstreamTls,
     /// Folder of the local CA (ca.pem, ca.key).
     #[arg(
         long,
@@ -285,6 +277,17 @@ pub struct CaArgs {
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How upstream servers are verified (`proxy` and `replay`).
+#[derive(Debug, Args)]
+pub struct UpstreamTls {
+    /// Extra CA certificates (PEM) to trust for upstream servers (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Do not verify upstream certificates. Dangerous: use only against test servers.
+    #[arg(long)]
+    pub insecure_upstream: bool,
 }
 
 /// Parse `1048576`, `512k`, `1MiB`, `2 MB`.

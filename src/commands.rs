@@ -34,8 +34,8 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         max_body: args.max_body,
         body_memory: args.body_memory,
         scope,
-        upstream_cas: args.upstream_ca.clone(),
-        insecure_upstream: args.insecure_upstream,
+        upstream_cas: args.upstream.upstream_ca.clone(),
+        insecure_upstream: args.upstream.insecure_upstream,
         ca_dir: args.ca_dir.clone(),
         quiet: args.quiet,
         grace: args.grace(),
@@ -64,23 +64,26 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed now, before the proxy says
+/// it listens, so a signal sent right after that line is never missed.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
+        println!("\nshutting down: letting in-flight exchanges finish...");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-    println!("\nshutting down: letting in-flight exchanges finish...");
 }
 
 /// `oauthscope ca`
@@ -470,7 +473,10 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
             args.capture.display()
         );
     }
-    let tls = proxy::upstream::client_config(&args.upstream_ca, args.insecure_upstream)?;
+    let tls = proxy::upstream::client_config(
+        &args.upstream.upstream_ca,
+        args.upstream.insecure_upstream,
+    )?;
     let out = args.out.clone().unwrap_or_else(|| {
         let p = default_capture_path();
         p.with_file_name(format!(

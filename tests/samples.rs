@@ -1146,19 +1146,22 @@ async fn replay_walks_the_flow_again_against_the_real_service() {
     proxy.stop();
     // The server is still up: replay the capture against it.
     let out = dir.join("replay.jsonl");
-    let run = std::process::Command::new(bin())
-        .args([
-            "replay",
-            capture.to_str().unwrap(),
-            "--format",
-            "json",
-            "--upstream-ca",
-        ])
-        .arg(&tls.ca_pem_path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let replay_to = |out: &Path| {
+        std::process::Command::new(bin())
+            .args([
+                "replay",
+                capture.to_str().unwrap(),
+                "--format",
+                "json",
+                "--upstream-ca",
+            ])
+            .arg(&tls.ca_pem_path)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let run = replay_to(&out);
     assert_eq!(
         run.status.code(),
         Some(0),
@@ -1224,21 +1227,9 @@ async fn replay_walks_the_flow_again_against_the_real_service() {
         last_api.request.header("authorization"),
         Some(format!("Bearer {new_at}").as_str())
     );
-    // A capture with nothing to replay is not an error; an unreachable upstream is a failed step.
+    // With the service gone, the replayed steps fail (exit 1).
     drop(f);
-    let again = std::process::Command::new(bin())
-        .args([
-            "replay",
-            capture.to_str().unwrap(),
-            "--format",
-            "json",
-            "--upstream-ca",
-        ])
-        .arg(&tls.ca_pem_path)
-        .arg("--out")
-        .arg(dir.join("replay2.jsonl"))
-        .output()
-        .unwrap();
+    let again = replay_to(&dir.join("replay2.jsonl"));
     assert_eq!(
         again.status.code(),
         Some(1),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark: direct vs through `oauthscope proxy` (recording on), against Debian's nginx
-# over HTTPS, load from oha through CONNECT with certificate checks. Installs nginx and
-# oha when missing. Usage: bash benches/proxy.sh [--quick]
+# Benchmark, side by side in one interleaved run: direct vs `oauthscope proxy` vs mitmproxy
+# (`mitmdump`), recording on (oauthscope writes its capture, mitmdump runs with -w), against
+# Debian's nginx over HTTPS and HTTP, load from oha through CONNECT with certificate checks.
+# Installs nginx, oha and mitmproxy (PyPI, into target/venv) when missing.
+# Usage: bash benches/proxy.sh [--quick] [--json FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v nginx >/dev/null 2>&1; then
@@ -9,5 +11,8 @@ if ! command -v nginx >/dev/null 2>&1; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v oha >/dev/null 2>&1 || cargo install oha --locked
+if [ ! -x target/venv/bin/mitmdump ]; then
+  python3 -m venv target/venv && target/venv/bin/pip install -q mitmproxy
+fi
 cargo build --release --quiet
 exec python3 benches/proxy_bench.py "$@"

@@ -259,6 +259,13 @@ pub struct ProxyArgs {
     /// Seconds in-flight exchanges may take to finish after Ctrl-C.
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     pub grace: u64,
+    /// How long upstream may stay silent, before its response starts or mid-body, before
+    /// the exchange fails as `upstream_timeout` (the client gets 504).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+    /// Write no capture file: live view and findings only.
+    #[arg(long, conflicts_with_all = ["out", "har"])]
+    pub no_capture: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ use crate::report;
 /// `oauthscope proxy`
 pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     check_listen(&args.listen, args.allow_remote).map_err(anyhow::Error::msg)?;
+    ignore_file_size_signal();
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "WARNING: listening on {} (not loopback): anyone who can reach this address can \
@@ -39,6 +40,8 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         ca_dir: args.ca_dir.clone(),
         quiet: args.quiet,
         grace: args.grace(),
+        upstream_timeout: args.upstream_timeout,
+        record: !args.no_capture,
         connector,
         observers: Vec::new(),
     };
@@ -47,13 +50,20 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         let n = export_har(&summary.path, har, false, args.connector.as_deref())?;
         println!("wrote {n} entries (redacted) to {}", har.display());
     }
-    println!(
-        "\nstopped: {} exchange(s) recorded ({} with errors, {} incomplete) in {}",
-        summary.exchanges,
-        summary.errors,
-        summary.incomplete,
-        summary.path.display()
-    );
+    if args.no_capture {
+        println!(
+            "\nstopped: {} exchange(s) seen ({} with errors, {} incomplete), none recorded",
+            summary.exchanges, summary.errors, summary.incomplete
+        );
+    } else {
+        println!(
+            "\nstopped: {} exchange(s) recorded ({} with errors, {} incomplete) in {}",
+            summary.exchanges,
+            summary.errors,
+            summary.incomplete,
+            summary.path.display()
+        );
+    }
     if summary.write_failures > 0 {
         anyhow::bail!(
             "{} exchange(s) could not be written to {}",
@@ -62,6 +72,16 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A capture that reaches the file-size limit (`ulimit -f`) must fail its write (the
+/// writer warns and forwarding goes on), not kill the proxy with SIGXFSZ.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code and is
+    // async-signal-safe; nothing else in the process handles SIGXFSZ.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed now, before the proxy says
@@ -490,7 +510,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         &CaptureHeader::new(crate::capture::now_rfc3339(), salt),
     )
     .with_context(|| format!("creating {}", out.display()))?;
-    let writer = CaptureWriter::start(file, out.clone(), 1 << 20, Vec::new())?;
+    let writer = CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
     let sink = writer.sink();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::new(0)
@@ -631,6 +651,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         ca_dir: ca_dir.clone(),
         quiet: false,
         grace: std::time::Duration::from_secs(5),
+        upstream_timeout: std::time::Duration::from_secs(30),
+        record: true,
         connector: None,
         observers: Vec::new(),
     };

@@ -92,9 +92,10 @@ pub fn create_capture_file(path: &Path, header: &CaptureHeader) -> io::Result<Fi
 }
 
 impl CaptureWriter {
-    /// Start the writer thread on an open capture file (header already written).
+    /// Start the writer thread on an open capture file (header already written); with
+    /// `None`, exchanges only go to the observers.
     pub fn start(
-        file: File,
+        file: Option<File>,
         path: PathBuf,
         max_body: usize,
         observers: Vec<Box<dyn Observer>>,
@@ -120,7 +121,7 @@ impl CaptureWriter {
 }
 
 fn write_loop(
-    mut file: File,
+    file: Option<File>,
     path: PathBuf,
     max_body: usize,
     rx: Receiver<Msg>,
@@ -130,9 +131,12 @@ fn write_loop(
         path,
         ..Summary::default()
     };
-    let mut offset = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut line = Vec::with_capacity(64 * 1024);
-    let mut failing = false;
+    let mut out = file.map(|file| LineFile {
+        offset: file.metadata().map_or(0, |m| m.len()),
+        file,
+        line: Vec::with_capacity(64 * 1024),
+        failing: false,
+    });
     while let Ok(Msg::Exchange(pending)) = rx.recv() {
         let PendingExchange {
             mut exchange,
@@ -143,39 +147,59 @@ fn write_loop(
         if let (Some(resp), Some(raw)) = (exchange.response.as_mut(), response_body) {
             resp.body = raw.into_body(max_body);
         }
-        line.clear();
-        if serde_json::to_writer(&mut line, &exchange).is_err() {
-            continue;
-        }
-        line.push(b'\n');
-        match file.write_all(&line) {
-            Ok(()) => {
-                offset += line.len() as u64;
-                failing = false;
-            }
-            Err(e) => {
+        summary.exchanges += 1;
+        summary.errors += u64::from(exchange.error.is_some());
+        summary.incomplete += u64::from(exchange.incomplete);
+        if let Some(out) = out.as_mut() {
+            if let Err(e) = out.append(&exchange) {
                 summary.write_failures += 1;
-                // Cut back a partly written line so the file stays whole.
-                let _ = file.set_len(offset);
-                let _ = std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset));
-                if !failing {
+                // Tell the observers once per run of failures.
+                if !std::mem::replace(&mut out.failing, true) {
                     for o in observers.iter_mut() {
                         o.on_write_error(&e);
                     }
                 }
-                failing = true;
             }
         }
-        summary.exchanges += 1;
-        summary.errors += u64::from(exchange.error.is_some());
-        summary.incomplete += u64::from(exchange.incomplete);
         for o in observers.iter_mut() {
             o.on_exchange(&exchange);
         }
     }
-    let _ = file.sync_data();
+    if let Some(out) = out.as_ref() {
+        let _ = out.file.sync_data();
+    }
     for o in observers.iter_mut() {
         o.finish();
     }
     summary
+}
+
+/// The capture file and the offset of its last whole line.
+struct LineFile {
+    file: File,
+    offset: u64,
+    line: Vec<u8>,
+    failing: bool,
+}
+
+impl LineFile {
+    /// Append one exchange as one line; after a failed write, cut the file back to the
+    /// last whole line so it never holds a torn record.
+    fn append(&mut self, exchange: &Exchange) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, exchange).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        match self.file.write_all(&self.line) {
+            Ok(()) => {
+                self.offset += self.line.len() as u64;
+                self.failing = false;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.offset);
+                let _ = std::io::Seek::seek(&mut self.file, std::io::SeekFrom::Start(self.offset));
+                Err(e)
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! relays upgraded (WebSocket) connections itself so their bytes are counted too.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_ENCODING, HeaderMap, HeaderName, UPGRADE};
@@ -29,6 +29,11 @@ pub struct HandlerConfig {
     pub fingerprinter: Fingerprinter,
     /// HTTP/1.1-only client for upgrade requests (WebSocket needs HTTP/1.1).
     pub upgrade_client: Client<HttpsConnector, Empty<Bytes>>,
+    /// The forwarding client (HTTP/1.1 and HTTP/2 upstream).
+    pub client: Client<HttpsConnector, Body>,
+    /// How long upstream may take to start its response, and may then fall silent
+    /// mid-body, before the exchange fails as `upstream_timeout`.
+    pub upstream_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +50,6 @@ pub struct Recorder {
     cfg: Arc<HandlerConfig>,
     level: Level,
     conn: u64,
-    pending: Option<Arc<Recording>>,
 }
 
 impl Recorder {
@@ -55,7 +59,6 @@ impl Recorder {
             cfg,
             level: Level::Root,
             conn: 0,
-            pending: None,
         }
     }
 }
@@ -71,7 +74,6 @@ impl Clone for Recorder {
             cfg: self.cfg.clone(),
             level,
             conn,
-            pending: None,
         }
     }
 }
@@ -99,41 +101,62 @@ impl HttpHandler for Recorder {
         }
         rec.set_request_encoding(header_string(req.headers(), &CONTENT_ENCODING));
         let req = req.map(|b| Tap::new(b, rec.clone(), Side::Request).into_body());
-        self.pending = Some(rec);
-        req.into()
-    }
-
-    async fn handle_response(&mut self, _ctx: &HttpContext, res: Response<Body>) -> Response<Body> {
-        let Some(rec) = self.pending.take() else {
-            return res;
-        };
-        record_response(&rec, res.status(), res.version(), res.headers());
-        res.map(|b| Tap::new(b, rec, Side::Response).into_body())
-    }
-
-    async fn handle_error(
-        &mut self,
-        _ctx: &HttpContext,
-        err: hyper_util::client::legacy::Error,
-    ) -> Response<Body> {
-        let info = classify_upstream_error(&err);
-        let body = format!(
-            "oauthscope: the request could not be forwarded.\n{}\n{}{}\n",
-            info.message,
-            info.chain.join("\n  caused by: "),
-            info.hint
-                .as_deref()
-                .map(|h| format!("\nhint: {h}"))
-                .unwrap_or_default()
-        );
-        if let Some(rec) = self.pending.take() {
-            rec.set_error(info);
-        }
-        bad_gateway(body)
+        self.forward(rec, req).await.into()
     }
 }
 
 impl Recorder {
+    /// Send the request upstream ourselves (rather than through hudsucker's client) so a
+    /// silent upstream ends in a recorded `upstream_timeout` and a 504, not a hang.
+    async fn forward(&self, rec: Arc<Recording>, req: Request<Body>) -> Response<Body> {
+        let limit = self.cfg.upstream_timeout;
+        let sent = tokio::time::timeout(limit, self.cfg.client.request(normalize_request(req)));
+        match sent.await {
+            Ok(Ok(res)) => {
+                record_response(&rec, res.status(), res.version(), res.headers());
+                res.map(|b| {
+                    Tap::new(Body::from(b), rec, Side::Response)
+                        .idle_timeout(limit)
+                        .into_body()
+                })
+            }
+            Ok(Err(err)) => {
+                let info = classify_upstream_error(&err);
+                let body = format!(
+                    "oauthscope: the request could not be forwarded.\n{}\n{}{}\n",
+                    info.message,
+                    info.chain.join("\n  caused by: "),
+                    info.hint
+                        .as_deref()
+                        .map(|h| format!("\nhint: {h}"))
+                        .unwrap_or_default()
+                );
+                // A client that broke off mid-body makes the upstream request fail too:
+                // the client's abort, recorded first by the request tap, is the cause.
+                rec.set_error_first(info);
+                gateway_error(StatusCode::BAD_GATEWAY, body)
+            }
+            Err(_) => {
+                let message = format!(
+                    "upstream did not answer within {} (--upstream-timeout)",
+                    super::tap::show_duration(limit)
+                );
+                let body = format!("oauthscope: {message}\n");
+                rec.set_error(ErrorInfo {
+                    kind: "upstream_timeout".into(),
+                    message,
+                    chain: Vec::new(),
+                    hint: Some(
+                        "the server accepted the request but sent no response; \
+                         raise --upstream-timeout if it is just slow"
+                            .into(),
+                    ),
+                });
+                gateway_error(StatusCode::GATEWAY_TIMEOUT, body)
+            }
+        }
+    }
+
     fn new_exchange(&self, ctx: &HttpContext, req: &Request<Body>, kind: Kind) -> Exchange {
         Exchange {
             id: 0,
@@ -243,8 +266,12 @@ impl Recorder {
 }
 
 fn bad_gateway(body: String) -> Response<Body> {
+    gateway_error(StatusCode::BAD_GATEWAY, body)
+}
+
+fn gateway_error(status: StatusCode, body: String) -> Response<Body> {
     Response::builder()
-        .status(StatusCode::BAD_GATEWAY)
+        .status(status)
         .header("content-type", "text/plain; charset=utf-8")
         .header("x-oauthscope-error", "1")
         .body(Body::from(body))
@@ -269,6 +296,26 @@ fn record_response(
         },
         header_string(headers, &CONTENT_ENCODING),
     );
+}
+
+/// What hudsucker does before forwarding: hyper sets `Host` itself, HTTP/2 cookie
+/// headers are joined for HTTP/1.1, and the client picks the upstream version by ALPN.
+fn normalize_request(mut req: Request<Body>) -> Request<Body> {
+    req.headers_mut().remove(http::header::HOST);
+    let cookies: Vec<&[u8]> = req
+        .headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    if cookies.len() > 1 {
+        let joined = cookies.join(&b"; "[..]);
+        if let Ok(v) = http::HeaderValue::from_bytes(&joined) {
+            req.headers_mut().insert(http::header::COOKIE, v);
+        }
+    }
+    *req.version_mut() = http::Version::HTTP_11;
+    req
 }
 
 /// Relay bytes both ways until both directions close; record the counts.

@@ -48,6 +48,10 @@ pub struct ProxyOptions {
     pub quiet: bool,
     /// How long in-flight exchanges may take to finish after shutdown is asked.
     pub grace: Duration,
+    /// How long upstream may stay silent (before its response, or mid-body).
+    pub upstream_timeout: Duration,
+    /// Write the capture file (false: live view and findings only).
+    pub record: bool,
     /// Connector definition to compare live traffic with.
     pub connector: Option<crate::connector::Connector>,
     /// Extra observers (HAR writer, ...) besides the console.
@@ -82,8 +86,14 @@ pub async fn run(
 
     let salt = random_salt();
     let header = CaptureHeader::new(capture::now_rfc3339(), salt.clone());
-    let file = create_capture_file(&opts.out, &header)
-        .with_context(|| format!("creating capture file {}", opts.out.display()))?;
+    let file = if opts.record {
+        Some(
+            create_capture_file(&opts.out, &header)
+                .with_context(|| format!("creating capture file {}", opts.out.display()))?,
+        )
+    } else {
+        None
+    };
     let fingerprinter = Fingerprinter::new(&salt);
     let mut console = console::Console::new(style, &salt, opts.quiet);
     if let (Some(c), Some(engine)) = (opts.connector, console.engine.as_mut()) {
@@ -100,14 +110,6 @@ pub async fn run(
         opts.body_memory,
     ));
 
-    let cfg = Arc::new(HandlerConfig {
-        scope: opts.scope,
-        fingerprinter,
-        upgrade_client: Client::builder(TokioExecutor::new())
-            .build(upstream::connector(tls.clone(), false)),
-    });
-    install_tls_hook(run_state.clone(), ca_path.clone());
-
     let local: SocketAddr = listener.local_addr()?;
     let mut client = Client::builder(TokioExecutor::new());
     client
@@ -116,6 +118,15 @@ pub async fn run(
         // Bounded read buffers keep memory flat with many large downloads at once.
         .http1_max_buf_size(MAX_HEAD_BYTES)
         .pool_idle_timeout(Duration::from_secs(60));
+    let cfg = Arc::new(HandlerConfig {
+        scope: opts.scope,
+        fingerprinter,
+        upgrade_client: Client::builder(TokioExecutor::new())
+            .build(upstream::connector(tls.clone(), false)),
+        client: client.build(upstream::connector(tls.clone(), true)),
+        upstream_timeout: opts.upstream_timeout,
+    });
+    install_tls_hook(run_state.clone(), ca_path.clone());
     let mut server = ServerBuilder::new(TokioExecutor::new());
     server
         .http1()
@@ -138,7 +149,11 @@ pub async fn run(
         .build()?;
     let task = tokio::spawn(proxy.start());
     println!("oauthscope proxy listening on http://{local}");
-    println!("recording to {}", opts.out.display());
+    if opts.record {
+        println!("recording to {}", opts.out.display());
+    } else {
+        println!("not recording (--no-capture): live view only");
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
 

@@ -149,6 +149,15 @@ impl Recording {
         });
     }
 
+    /// Record `error` unless an earlier one (the cause) is already recorded.
+    pub fn set_error_first(&self, error: ErrorInfo) {
+        let t = self.elapsed_ms();
+        self.with(|s| {
+            s.exchange.timings.end.get_or_insert(t);
+            s.exchange.error.get_or_insert(error);
+        });
+    }
+
     /// A body tap finished: store its copy and note how it ended.
     pub fn body_finished(&self, side: Side, bytes: Vec<u8>, size: u64, end: BodyEnd, lease: Lease) {
         let t = self.elapsed_ms();

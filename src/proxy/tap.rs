@@ -6,6 +6,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -21,6 +22,15 @@ pub struct Tap {
     size: u64,
     cap: usize,
     lease: Lease,
+    idle: Option<Idle>,
+}
+
+/// Fails the stream when the sender falls silent for `limit`. The timer is re-armed only
+/// when it fires (from the time of the last frame), not on every frame.
+struct Idle {
+    limit: Duration,
+    last: Instant,
+    sleep: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Tap {
@@ -35,11 +45,24 @@ impl Tap {
             size: 0,
             cap,
             lease,
+            idle: None,
         };
         if tap.inner.is_end_stream() {
             tap.finish(BodyEnd::Complete);
         }
         tap
+    }
+
+    /// Fail the body (recorded as `upstream_timeout`) after `limit` without a frame.
+    pub fn idle_timeout(mut self, limit: Duration) -> Self {
+        if self.rec.is_some() {
+            self.idle = Some(Idle {
+                limit,
+                last: Instant::now(),
+                sleep: Box::pin(tokio::time::sleep(limit)),
+            });
+        }
+        self
     }
 
     /// Wrap into the proxy's body type.
@@ -93,7 +116,10 @@ impl HttpBody for Tap {
                 this.finish(BodyEnd::Failed(msg));
             }
             Poll::Ready(None) => this.finish(BodyEnd::Complete),
-            Poll::Pending => {}
+            Poll::Pending => return this.poll_idle(cx),
+        }
+        if let Some(idle) = this.idle.as_mut() {
+            idle.last = Instant::now();
         }
         polled
     }
@@ -104,6 +130,60 @@ impl HttpBody for Tap {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl Tap {
+    /// The inner body is pending: has it been silent for too long?
+    fn poll_idle(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hudsucker::Error>>> {
+        let Some(idle) = self.idle.as_mut() else {
+            return Poll::Pending;
+        };
+        loop {
+            if idle.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let due = idle.last + idle.limit;
+            if Instant::now() < due {
+                idle.sleep.as_mut().reset(due.into());
+                continue;
+            }
+            let limit = idle.limit;
+            self.idle = None;
+            let message = format!(
+                "upstream sent nothing for {} mid-body (--upstream-timeout)",
+                show_duration(limit)
+            );
+            if let Some(rec) = self.rec.as_ref() {
+                rec.set_error(crate::capture::ErrorInfo {
+                    kind: "upstream_timeout".into(),
+                    message: message.clone(),
+                    chain: Vec::new(),
+                    hint: Some(
+                        "the response stalled part-way; raise --upstream-timeout if the \
+                         server is just slow"
+                            .into(),
+                    ),
+                });
+            }
+            self.finish(BodyEnd::Failed(message.clone()));
+            let err = std::io::Error::new(std::io::ErrorKind::TimedOut, message);
+            return Poll::Ready(Some(Err(hudsucker::Error::Io(err))));
+        }
+    }
+}
+
+/// `1.5s` → `1.5 s`, `250ms` → `250 ms`, `90s` → `1 min 30 s`.
+pub fn show_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d < Duration::from_secs(60) {
+        format!("{} s", (d.as_secs_f64() * 10.0).round() / 10.0)
+    } else {
+        crate::oauth::timeline::human_duration(d.as_secs_f64())
     }
 }
 

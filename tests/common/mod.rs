@@ -307,9 +307,22 @@ pub fn bin() -> &'static str {
 impl ProxyProc {
     /// Start `oauthscope proxy` on 127.0.0.1:0 writing into `dir`, with extra flags.
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_under(dir, extra, &[])
+    }
+
+    /// Like [`ProxyProc::start`], run by a wrapper command (`bash -c 'ulimit ...; exec "$@"'`).
+    pub fn start_under(dir: &Path, extra: &[&str], wrapper: &[&str]) -> Self {
         let capture = dir.join("capture.jsonl");
         let ca_dir = dir.join("certs");
-        let mut child = Command::new(bin())
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = cmd
             .args(["proxy", "--listen", "127.0.0.1:0", "--grace", "5"])
             .arg("--out")
             .arg(&capture)
@@ -356,6 +369,20 @@ impl ProxyProc {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory now (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
     }
 
     pub fn ca_pem(&self) -> PathBuf {

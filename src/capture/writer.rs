@@ -2,8 +2,9 @@
 //! exchange and hands each finished exchange to observers (console, live analysis).
 //!
 //! Serialising, decoding bodies and observing all happen here, off the forwarding path.
-//! Every line is written with a single `write` and is whole or absent: after a failed
-//! write (disk full) the file is cut back to the last whole line.
+//! Lines are written whole, a batch of queued ones per `write` under load, one at a time
+//! when idle. After a failed write (disk full) the file is cut back to the last whole
+//! line; a `kill -9` mid-write can leave only the last line torn, which the reader skips.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -137,22 +138,35 @@ fn write_loop(
         line: Vec::with_capacity(64 * 1024),
         failing: false,
     });
-    while let Ok(Msg::Exchange(pending)) = rx.recv() {
-        let PendingExchange {
-            mut exchange,
-            request_body,
-            response_body,
-        } = *pending;
-        exchange.request.body = request_body.into_body(max_body);
-        if let (Some(resp), Some(raw)) = (exchange.response.as_mut(), response_body) {
-            resp.body = raw.into_body(max_body);
+    let mut batch: Vec<Exchange> = Vec::with_capacity(MAX_BATCH);
+    let mut stop = false;
+    while !stop {
+        // Wait for one exchange, then take whatever else is already queued: under load the
+        // lines go out in one write per batch, when idle each goes out at once.
+        let mut bytes = match rx.recv() {
+            Ok(Msg::Exchange(p)) => {
+                let n = p.body_bytes();
+                batch.push(with_bodies(*p, max_body));
+                n
+            }
+            Ok(Msg::Stop) | Err(_) => break,
+        };
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(Msg::Exchange(p)) => {
+                    bytes += p.body_bytes();
+                    batch.push(with_bodies(*p, max_body));
+                }
+                Ok(Msg::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Err(_) => break,
+            }
         }
-        summary.exchanges += 1;
-        summary.errors += u64::from(exchange.error.is_some());
-        summary.incomplete += u64::from(exchange.incomplete);
         if let Some(out) = out.as_mut() {
-            if let Err(e) = out.append(&exchange) {
-                summary.write_failures += 1;
+            if let Err((e, lost)) = out.append(&batch) {
+                summary.write_failures += lost as u64;
                 // Tell the observers once per run of failures.
                 if !std::mem::replace(&mut out.failing, true) {
                     for o in observers.iter_mut() {
@@ -161,8 +175,13 @@ fn write_loop(
                 }
             }
         }
-        for o in observers.iter_mut() {
-            o.on_exchange(&exchange);
+        for exchange in batch.drain(..) {
+            summary.exchanges += 1;
+            summary.errors += u64::from(exchange.error.is_some());
+            summary.incomplete += u64::from(exchange.incomplete);
+            for o in observers.iter_mut() {
+                o.on_exchange(&exchange);
+            }
         }
     }
     if let Some(out) = out.as_ref() {
@@ -174,6 +193,31 @@ fn write_loop(
     summary
 }
 
+/// Most exchanges written with one `write`.
+const MAX_BATCH: usize = 256;
+/// A batch stops growing once its bodies hold this many bytes (memory stays bounded).
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+impl PendingExchange {
+    fn body_bytes(&self) -> usize {
+        self.request_body.bytes.len() + self.response_body.as_ref().map_or(0, |b| b.bytes.len())
+    }
+}
+
+/// Decode the raw bodies into the exchange.
+fn with_bodies(pending: PendingExchange, max_body: usize) -> Exchange {
+    let PendingExchange {
+        mut exchange,
+        request_body,
+        response_body,
+    } = pending;
+    exchange.request.body = request_body.into_body(max_body);
+    if let (Some(resp), Some(raw)) = (exchange.response.as_mut(), response_body) {
+        resp.body = raw.into_body(max_body);
+    }
+    exchange
+}
+
 /// The capture file and the offset of its last whole line.
 struct LineFile {
     file: File,
@@ -183,23 +227,44 @@ struct LineFile {
 }
 
 impl LineFile {
-    /// Append one exchange as one line; after a failed write, cut the file back to the
-    /// last whole line so it never holds a torn record.
-    fn append(&mut self, exchange: &Exchange) -> io::Result<()> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, exchange).map_err(io::Error::other)?;
-        self.line.push(b'\n');
-        match self.file.write_all(&self.line) {
+    /// Append the exchanges, one line each, in as few writes as the buffer allows. After a
+    /// failed write the file is cut back to the last whole line, so it never holds a torn
+    /// record; the error comes with the number of exchanges not written.
+    fn append(&mut self, exchanges: &[Exchange]) -> Result<(), (io::Error, usize)> {
+        let mut pending = 0;
+        for (i, exchange) in exchanges.iter().enumerate() {
+            let start = self.line.len();
+            if serde_json::to_writer(&mut self.line, exchange).is_err() {
+                self.line.truncate(start);
+                continue;
+            }
+            self.line.push(b'\n');
+            pending += 1;
+            if self.line.len() >= MAX_BATCH_BYTES {
+                self.write_out()
+                    .map_err(|e| (e, exchanges.len() - i - 1 + pending))?;
+                pending = 0;
+            }
+        }
+        self.write_out().map_err(|e| (e, pending))
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let result = self.file.write_all(&self.line);
+        match &result {
             Ok(()) => {
                 self.offset += self.line.len() as u64;
                 self.failing = false;
-                Ok(())
             }
-            Err(e) => {
+            Err(_) => {
                 let _ = self.file.set_len(self.offset);
                 let _ = std::io::Seek::seek(&mut self.file, std::io::SeekFrom::Start(self.offset));
-                Err(e)
             }
         }
+        self.line.clear();
+        if self.line.capacity() > 4 * MAX_BATCH_BYTES {
+            self.line.shrink_to(MAX_BATCH_BYTES);
+        }
+        result
     }
 }

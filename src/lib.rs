@@ -26,6 +26,8 @@ pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod connector;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod oauth;
 pub mod proxy;
 pub mod replay;

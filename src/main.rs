@@ -55,7 +55,22 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn init_tracing() {
     let env =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,hudsucker=off"));
+    // Log fields are masked like everything else: span fields carry request URIs (codes,
+    // tokens in queries) at debug level.
+    let fpr = oauthscope::capture::redact::Fingerprinter::new(
+        &oauthscope::capture::redact::random_salt(),
+    );
+    let fields = tracing_subscriber::fmt::format::debug_fn(move |w, field, value| {
+        let value = oauthscope::capture::redact::redact_text(&fpr, &format!("{value:?}"));
+        if field.name() == "message" {
+            write!(w, "{value}")
+        } else {
+            write!(w, "{field}={value}")
+        }
+    })
+    .delimited(" ");
     let fmt = tracing_subscriber::fmt::layer()
+        .fmt_fields(fields)
         .with_writer(std::io::stderr)
         .with_ansi(oauthscope::proxy::console::Style::detect().enabled)
         .with_filter(env);

@@ -141,6 +141,18 @@ mod tests {
     }
 
     #[test]
+    fn secrets_in_free_text_are_masked() {
+        let f = Fingerprinter::new("00");
+        let line = "uri=https://h/cb?code=abc123&state=s1 authorization: Bearer eyJ.x-y_z \
+                    then refresh_token=rt%2F9; Basic Y2xpZW50OnNlY3JldA==";
+        let out = redact_text(&f, line);
+        for secret in ["abc123", "eyJ.x-y_z", "rt%2F9", "Y2xpZW50OnNlY3JldA=="] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("state=s1") && out.contains("uri=https://h/cb?code=[redacted fp:"));
+    }
+
+    #[test]
     fn terminal_escapes_are_neutralised() {
         assert_eq!(sanitize_for_terminal("a\x1b[31mb"), "a\\x1b[31mb");
         assert_eq!(sanitize_for_terminal("é ok"), "é ok");
@@ -165,6 +177,33 @@ pub const SECRET_PARAMS: [&str; 12] = [
 
 pub fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p))
+}
+
+/// Mask secrets inside free text (log lines, error messages): the values of secret
+/// parameters (`code=`, `access_token=`, ...) wherever they appear, and `Bearer` / `Basic`
+/// credentials.
+pub fn redact_text(fpr: &Fingerprinter, text: &str) -> String {
+    use std::sync::LazyLock;
+    static PARAM: LazyLock<regex::Regex> = LazyLock::new(|| {
+        let names = SECRET_PARAMS.join("|");
+        regex::Regex::new(&format!(r#"(?i)\b({names}|code_challenge)=([^&\s"'#,;]+)"#))
+            .expect("static regex")
+    });
+    static SCHEME: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{4,})").expect("static regex")
+    });
+    let text = PARAM.replace_all(text, |c: &regex::Captures| {
+        format!(
+            "{}=[redacted fp:{}]",
+            &c[1],
+            fpr.fp(&crate::oauth::parse::form_decode(&c[2]))
+        )
+    });
+    SCHEME
+        .replace_all(&text, |c: &regex::Captures| {
+            format!("{} [redacted fp:{}]", &c[1], fpr.fp(&c[2]))
+        })
+        .into_owned()
 }
 
 /// Mask the values of secret query parameters in a URL; the rest stays as it is.

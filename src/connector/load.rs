@@ -17,21 +17,26 @@ pub fn load(path: &Path) -> Result<Connector, ConnectorError> {
         path: name.clone(),
         source,
     })?;
-    let text = String::from_utf8_lossy(&bytes);
+    let toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    parse(&bytes, &name, toml)
+}
+
+/// Read a definition from its bytes (`name` is what errors call it); `toml` reads it as a
+/// TOML profile whatever it looks like (a `.toml` file).
+pub fn parse(bytes: &[u8], name: &str, toml: bool) -> Result<Connector, ConnectorError> {
+    let text = String::from_utf8_lossy(bytes);
     let text = text.trim_start_matches('\u{feff}');
     let looks_json = text.trim_start().starts_with('{');
-    if !looks_json
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
-    {
-        return load_toml(text, &name);
+    if !looks_json || toml {
+        return load_toml(text, name);
     }
     let v: Value = serde_json::from_str(text).map_err(|e| ConnectorError::Json {
-        path: name.clone(),
+        path: name.to_string(),
         message: e.to_string(),
     })?;
-    from_json(&v, &name)
+    from_json(&v, name)
 }
 
 fn from_json(v: &Value, name: &str) -> Result<Connector, ConnectorError> {

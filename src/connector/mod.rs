@@ -8,7 +8,7 @@ pub mod analyzer;
 pub mod lint;
 mod load;
 
-pub use load::load;
+pub use load::{load, parse};
 
 /// Where a setting came from: the file and the JSON path (or TOML key) inside it.
 #[derive(Debug, Clone, PartialEq)]

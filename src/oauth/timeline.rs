@@ -218,8 +218,16 @@ pub struct FlowState {
     pub codes_used: HashMap<String, (u64, f64)>,
     /// Refresh token fingerprint → last refresh request (id, start, end, succeeded).
     pub last_refresh: HashMap<String, (u64, f64, f64, bool)>,
+    /// Grants that stand alone (client credentials, password, ...) by issuer, client and
+    /// grant type → their family: repeating such a grant continues one lineage, whose new
+    /// token supersedes the last.
+    pub repeat_grants: HashMap<(String, Option<String>, String), usize>,
     pub exchanges: u64,
 }
+
+/// Tokens kept in the flow state; past it, the oldest settled ones (superseded, revoked
+/// or long expired) are forgotten, so memory stays bounded on endless captures.
+pub const MAX_TOKENS: usize = 50_000;
 
 /// Parse an RFC 3339 timestamp to unix seconds.
 pub fn unix_seconds(s: &str) -> Option<f64> {
@@ -354,7 +362,18 @@ impl FlowState {
             return;
         };
         // Which family: a refresh continues its refresh token's family.
-        let family = match self.family_of_refresh(t, fpr).map(|f| f.index) {
+        let repeat_key =
+            (!matches!(t.grant, Grant::AuthorizationCode | Grant::RefreshToken)).then(|| {
+                (
+                    url_origin(&t.endpoint),
+                    t.client_id.clone(),
+                    t.grant.name().to_string(),
+                )
+            });
+        let repeated = repeat_key
+            .as_ref()
+            .and_then(|k| self.repeat_grants.get(k).copied());
+        let family = match self.family_of_refresh(t, fpr).map(|f| f.index).or(repeated) {
             Some(i) => i,
             None => {
                 let index = self.families.len();
@@ -375,6 +394,9 @@ impl FlowState {
                     refreshes: 0,
                     refresh_token_issued: false,
                 });
+                if let Some(k) = repeat_key {
+                    self.repeat_grants.insert(k, index);
+                }
                 index
             }
         };
@@ -441,6 +463,46 @@ impl FlowState {
                 self.families[family].newest_refresh = Some(fp);
             }
             self.families[family].refresh_token_issued = true;
+        }
+        if self.tokens.len() > MAX_TOKENS {
+            self.forget_settled_tokens(at);
+        }
+    }
+
+    /// Forget the oldest settled tokens (superseded, revoked, or expired over a day ago)
+    /// until a tenth of [`MAX_TOKENS`] is free again; live tokens are always kept.
+    fn forget_settled_tokens(&mut self, at: f64) {
+        let mut settled: Vec<(f64, String)> = self
+            .tokens
+            .values()
+            .filter(|t| {
+                t.superseded_at.is_some()
+                    || t.revoked_at.is_some()
+                    || t.expires_at.is_some_and(|e| e + 86_400.0 < at)
+            })
+            .map(|t| (t.last_use.unwrap_or(t.issued_at), t.fp.clone()))
+            .collect();
+        let excess = self
+            .tokens
+            .len()
+            .saturating_sub(MAX_TOKENS - MAX_TOKENS / 10);
+        if settled.len() > excess {
+            settled.select_nth_unstable_by(excess, |a, b| a.0.total_cmp(&b.0));
+        }
+        for (_, fp) in settled.into_iter().take(excess) {
+            self.tokens.remove(&fp);
+            self.last_refresh.remove(&fp);
+        }
+        if self.codes_used.len() > MAX_TOKENS {
+            let mut codes: Vec<(f64, String)> = self
+                .codes_used
+                .iter()
+                .map(|(k, v)| (v.1, k.clone()))
+                .collect();
+            codes.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (_, k) in codes.into_iter().take(MAX_TOKENS / 10) {
+                self.codes_used.remove(&k);
+            }
         }
     }
 

@@ -375,16 +375,6 @@ impl ProxyProc {
         self.child.id()
     }
 
-    /// Resident memory now (VmRSS), in KiB.
-    pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap()
-    }
-
     pub fn ca_pem(&self) -> PathBuf {
         self.ca_dir.join("ca.pem")
     }
@@ -429,6 +419,13 @@ impl Drop for ProxyProc {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
+}
+
+/// Resident memory of a process now (VmRSS), in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    line.split_whitespace().next()?.parse().ok()
 }
 
 /// Every exchange in a capture (panics on any unreadable line).

@@ -83,6 +83,11 @@ fn start(name: &str, extra: &[&str]) -> (PathBuf, UpstreamTls, ProxyProc) {
     (dir, tls, proxy)
 }
 
+/// GET `url` through the proxy (which must answer, whatever the status).
+async fn get(proxy: &ProxyProc, url: impl reqwest::IntoUrl) -> reqwest::Response {
+    proxy.client().get(url).send().await.unwrap()
+}
+
 fn only(exchanges: &[Exchange]) -> &Exchange {
     assert_eq!(exchanges.len(), 1, "{exchanges:#?}");
     &exchanges[0]
@@ -99,12 +104,7 @@ fn error_kind(ex: &Exchange) -> &str {
 async fn an_upstream_reset_mid_response_is_recorded_as_aborted() {
     let (_dir, tls, proxy) = start("reset", &[]);
     let addr = bad_upstream(&tls, Misbehave::ResetMidBody).await;
-    let r = proxy
-        .client()
-        .get(format!("https://{addr}/file"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&proxy, format!("https://{addr}/file")).await;
     assert_eq!(r.status(), 200);
     assert!(
         r.bytes().await.is_err(),
@@ -123,12 +123,7 @@ async fn an_upstream_that_never_answers_times_out_with_504() {
     let (_dir, tls, proxy) = start("stall-head", &["--upstream-timeout", "1s"]);
     let addr = bad_upstream(&tls, Misbehave::StallBeforeHead).await;
     let t0 = Instant::now();
-    let r = proxy
-        .client()
-        .get(format!("https://{addr}/slow"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&proxy, format!("https://{addr}/slow")).await;
     let waited = t0.elapsed();
     assert_eq!(r.status(), 504);
     assert!(
@@ -152,12 +147,7 @@ async fn an_upstream_that_never_answers_times_out_with_504() {
 async fn an_upstream_that_stalls_mid_body_times_out() {
     let (_dir, tls, proxy) = start("stall-body", &["--upstream-timeout", "1s"]);
     let addr = bad_upstream(&tls, Misbehave::StallMidBody).await;
-    let mut r = proxy
-        .client()
-        .get(format!("https://{addr}/file"))
-        .send()
-        .await
-        .unwrap();
+    let mut r = get(&proxy, format!("https://{addr}/file")).await;
     assert_eq!(r.status(), 200);
     let mut got = 0;
     let failed = loop {
@@ -183,12 +173,7 @@ async fn an_upstream_that_is_down_gives_502_with_the_cause() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     }; // closed again: nothing listens there now
-    let r = proxy
-        .client()
-        .get(format!("https://127.0.0.1:{port}/x"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&proxy, format!("https://127.0.0.1:{port}/x")).await;
     assert_eq!(r.status(), 502);
     assert_eq!(r.headers()["x-oauthscope-error"], "1");
     let text = r.text().await.unwrap();
@@ -245,12 +230,7 @@ async fn a_client_that_disconnects_mid_request_is_recorded_as_aborted() {
     drop(conn);
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The proxy is still healthy: a normal request goes through afterwards.
-    let r = proxy
-        .client()
-        .get(upstream.https_url("/echo?after"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&proxy, upstream.https_url("/echo?after")).await;
     assert_eq!(r.status(), 200);
     let (ex, _) = stop_and_read(proxy);
     assert_eq!(ex.len(), 2, "{ex:#?}");

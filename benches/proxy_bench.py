@@ -201,7 +201,7 @@ def main():
         ("HTTPS GET c=64", f"{https}/small", 60000, 3000, 64, None, True),
         ("HTTPS POST c=64", f"{https}/token", 40000, 2000, 64, POST_BODY, False),
         ("HTTP GET c=64", f"{http}/small", 60000, 3000, 64, None, False),
-        ("20 MiB GET c=1", f"{https}/files/big.bin", 20, 6, 1, None, False),
+        ("20 MiB GET c=1", f"{https}/files/big.bin", 60, 10, 1, None, False),
     ]
     sent = {id(p): 0 for p in proxies}
     rows = []

@@ -177,3 +177,36 @@ fn garbage_never_panics() {
     }
     let _ = rules(&all);
 }
+
+#[test]
+fn flow_state_stays_bounded_on_endless_grants() {
+    use crate::oauth::timeline::MAX_TOKENS;
+    let mut e = Engine::new("00ff", false);
+    let n = MAX_TOKENS as u64 * 3;
+    for i in 1..=n {
+        let grant = respond(
+            ex(
+                i,
+                (i % 60) as u32,
+                "POST",
+                "https://auth.example.com/token",
+                &[FORM, ("authorization", "Basic Y2k6Y3M=")],
+                "grant_type=client_credentials",
+            ),
+            200,
+            &[JSON, ("cache-control", "no-store")],
+            format!(r#"{{"access_token":"at-{i}","token_type":"Bearer","expires_in":3600}}"#)
+                .as_bytes(),
+        );
+        e.push(&grant);
+    }
+    // Repeated client-credentials grants are one lineage, each token superseding the last.
+    let state = &e.state;
+    assert_eq!(state.families.len(), 1);
+    assert!(state.tokens.len() <= MAX_TOKENS, "{}", state.tokens.len());
+    // The newest token is still known and live; the oldest was forgotten.
+    let fpr = crate::capture::redact::Fingerprinter::new("00ff");
+    let newest = state.token(&format!("at-{n}"), &fpr).expect("newest kept");
+    assert!(newest.superseded_by.is_none());
+    assert!(state.token("at-1", &fpr).is_none());
+}

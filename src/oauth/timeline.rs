@@ -227,7 +227,7 @@ pub struct FlowState {
 
 /// Tokens kept in the flow state; past it, the oldest settled ones (superseded, revoked
 /// or long expired) are forgotten, so memory stays bounded on endless captures.
-pub const MAX_TOKENS: usize = 50_000;
+pub const MAX_TOKENS: usize = 10_000;
 
 /// Parse an RFC 3339 timestamp to unix seconds.
 pub fn unix_seconds(s: &str) -> Option<f64> {

@@ -5,9 +5,9 @@ Origin: Debian's nginx over HTTPS and HTTP (HTTP/1.1 keep-alive), certificate fr
 made here. Load: oha on kept-alive connections, through each proxy with CONNECT, checking
 certificates (--cacert). Recording on: oauthscope writes its capture, mitmdump runs with
 -w. The cost of recording is measured by running each proxy once more without it
-(oauthscope --no-capture, mitmdump without -w). Figures are medians of the repetitions;
-ratios are against direct and against mitmproxy measured in the same run. Run through
-benches/proxy.sh (installs nginx, oha and mitmproxy).
+(oauthscope --no-capture, mitmdump without -w), back to back in alternating pairs. Figures
+are medians of the repetitions; ratios are against direct and against mitmproxy measured
+in the same run. Run through benches/proxy.sh (installs nginx, oha and mitmproxy).
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 
@@ -213,8 +213,6 @@ def main():
         for name, url, n_fast, n_slow, c, post, rec_cost in cells:
             n_fast, n_slow = max(int(n_fast * scale), 4), max(int(n_slow * scale), 2)
             runs = {"direct": [], ours.name: [], mitm.name: []}
-            if rec_cost:
-                runs[ours_off.name], runs[mitm_off.name] = [], []
             cpu = {k: [] for k in runs}
             rss = {k: [] for k in runs}
             for _ in range(REPS):  # interleaved: one of each per repetition
@@ -230,6 +228,9 @@ def main():
                     rss[p.name].append(p.peak_rss_mib())
                     sent[id(p)] += n
             rows.append((name, runs, cpu, rss))
+            if rec_cost:
+                rec = recording_cost(url, n_fast, n_slow, c, both, ours, ours_off, mitm, mitm_off,
+                                     sent)
         many = {}
         for p in (ours, mitm):
             p.reset_peak()
@@ -241,15 +242,33 @@ def main():
             p.stop()
         nginx.terminate()
         nginx.wait()
-    report(rows, many, sent, ours, mitm)
+    report(rows, many, sent, ours, mitm, rec)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recording_cost(url, n_fast, n_slow, c, ca, ours, ours_off, mitm, mitm_off, sent):
+    """Throughput with recording over without, measured back to back in pairs (order
+    alternating), so slow drifts of this shared machine cancel out; median of the ratios."""
+    pairs = 3 if QUICK else 9
+    out = {}
+    for on, off, n in ((ours, ours_off, n_fast // 2), (mitm, mitm_off, n_slow)):
+        ratios = []
+        for i in range(pairs):
+            order = (on, off) if i % 2 == 0 else (off, on)
+            rps = {}
+            for p in order:
+                rps[p.name] = oha(url, n, c, ca, p.url)["rps"]
+                sent[id(p)] += n
+            ratios.append(rps[on.name] / rps[off.name])
+        out[on.name] = (1 - statistics.median(ratios), ratios)
+    return out
 
 
 def med(xs, k):
     return statistics.median(x[k] for x in xs)
 
 
-def report(rows, many, sent, ours, mitm):
+def report(rows, many, sent, ours, mitm, rec):
     O, M = ours.name, mitm.name
     out = {"reps": REPS, "cells": []}
     print(f"\nproxy benchmark: direct vs oauthscope vs mitmproxy "
@@ -280,16 +299,15 @@ def report(rows, many, sent, ours, mitm):
                 "p99_ms": {"direct": qd, "oauthscope": qo, "mitmproxy": qm},
                 "cpu_us_per_req": {"oauthscope": co, "mitmproxy": cm},
                 "peak_rss_mib": {"oauthscope": ro, "mitmproxy": rm}, "failed": errs}
-        if f"{O} --no-capture" in runs:
-            off_o = med(runs[f"{O} --no-capture"], k) / scale
-            off_m = med(runs["mitmdump (no -w)"], k) / scale
-            cell["recording_cost"] = {"oauthscope": 1 - o / off_o, "mitmproxy": 1 - m / off_m}
-            print(f"{'':<16}recording costs oauthscope {1 - o / off_o:.1%} of its throughput "
-                  f"({o:.0f} vs {off_o:.0f} {unit} with --no-capture), mitmproxy "
-                  f"{1 - m / off_m:.1%} ({m:.0f} vs {off_m:.0f} without -w)")
         out["cells"].append(cell)
+    (co, ro_), (cm, rm_) = rec[O], rec[M]
+    print(f"\nrecording cost (HTTPS GET c=64, {len(ro_)} back-to-back pairs with and without "
+          f"recording, median of the ratios): oauthscope {co:.1%} of its throughput "
+          f"(capture vs --no-capture), mitmproxy {cm:.1%} (-w vs none)")
+    out["recording_cost"] = {"oauthscope": co, "mitmproxy": cm,
+                             "ratios": {"oauthscope": ro_, "mitmproxy": rm_}}
     (ro, rro), (rm, rrm) = many[O], many[M]
-    print(f"\n64 x 20 MiB at once: oauthscope {ro['bps'] / 1e6:.0f} MB/s, peak RSS {rro:.1f} MiB "
+    print(f"64 x 20 MiB at once: oauthscope {ro['bps'] / 1e6:.0f} MB/s, peak RSS {rro:.1f} MiB "
           f"({ro['ok']}/64 ok); mitmproxy {rm['bps'] / 1e6:.0f} MB/s, peak RSS {rrm:.1f} MiB "
           f"({rm['ok']}/64 ok): {rro / rrm:.1%} of mitmproxy's memory")
     out["many_downloads"] = {"oauthscope": {"mbps": ro["bps"] / 1e6, "peak_rss_mib": rro, "ok": ro["ok"]},

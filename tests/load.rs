@@ -51,21 +51,18 @@ async fn worker(
         .split('&')
         .next()
         .unwrap();
-    let grant: serde_json::Value = client
-        .post(format!("{base}/token"))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-        ])
-        .header("x-load-id", next(&mut sent))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grant: serde_json::Value = send_json(
+        client
+            .post(format!("{base}/token"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+            ])
+            .header("x-load-id", next(&mut sent)),
+    )
+    .await;
     let refresh = grant["refresh_token"].as_str().unwrap().to_string();
     let mut access = grant["access_token"].as_str().unwrap().to_string();
     while (sent.len() as u64) < n {
@@ -74,17 +71,14 @@ async fn worker(
         match i % 10 {
             // A refresh: the server retires the old access token, so use the new one.
             3 => {
-                let v: serde_json::Value = client
-                    .post(format!("{base}/token"))
-                    .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
-                    .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-                    .header("x-load-id", id)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let v: serde_json::Value = send_json(
+                    client
+                        .post(format!("{base}/token"))
+                        .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+                        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+                        .header("x-load-id", id),
+                )
+                .await;
                 access = v["access_token"].as_str().unwrap().to_string();
             }
             // A client credentials grant (its token is not used further).

@@ -104,16 +104,12 @@ async fn no_secret_reaches_any_output_unless_asked() {
     let body = format!(
         "grant_type=refresh_token&refresh_token={refresh}&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
     );
-    let v: serde_json::Value = http
-        .post(srv.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = send_json(
+        http.post(srv.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await;
     let access2 = v["access_token"].as_str().unwrap().to_string();
     let r = http
         .get(format!("{}?access_token={access2}", srv.url("/api/me")))

@@ -428,6 +428,11 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().next()?.parse().ok()
 }
 
+/// Send a request and parse its answer as JSON (panics on any failure).
+pub async fn send_json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Every exchange in a capture (panics on any unreadable line).
 pub fn read_capture(path: &Path) -> Vec<Exchange> {
     CaptureReader::open(path)

@@ -403,3 +403,44 @@ async fn kill_9_under_load_leaves_a_readable_capture() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_are_not_taken_for_a_silent_upstream() {
+    let (_dir, tls, proxy) = start("slow-client", &["--upstream-timeout", "1s"]);
+    let upstream = start_upstream(Some(tls.config.clone())).await;
+    let client = proxy.client();
+    // An upload that takes 1.6 s, longer than the timeout: upstream waits for it, rightly.
+    let chunks = futures_util::stream::unfold(0u32, |i| async move {
+        if i == 4 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Some((Ok::<_, std::io::Error>(vec![b'u'; 1000]), i + 1))
+    });
+    let r = client
+        .post(upstream.https_url("/echo?slow-upload"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap();
+    // A download read with a 1.5 s pause part-way: the pause is the client's, not upstream's.
+    let mut r = client
+        .get(upstream.https_url("/bytes?n=8000000"))
+        .send()
+        .await
+        .unwrap();
+    let mut got = r.chunk().await.unwrap().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while let Some(c) = r.chunk().await.unwrap() {
+        got += c.len();
+    }
+    assert_eq!(got, 8_000_000);
+    let (ex, _) = stop_and_read(proxy);
+    assert_eq!(ex.len(), 2, "{ex:#?}");
+    for e in &ex {
+        assert!(e.error.is_none() && !e.incomplete, "{e:#?}");
+    }
+    assert_eq!(ex[0].request.body.size.max(ex[1].request.body.size), 4000);
+}

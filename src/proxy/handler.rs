@@ -110,8 +110,7 @@ impl Recorder {
     /// silent upstream ends in a recorded `upstream_timeout` and a 504, not a hang.
     async fn forward(&self, rec: Arc<Recording>, req: Request<Body>) -> Response<Body> {
         let limit = self.cfg.upstream_timeout;
-        let sent = tokio::time::timeout(limit, self.cfg.client.request(normalize_request(req)));
-        match sent.await {
+        match head_within(&rec, limit, self.cfg.client.request(normalize_request(req))).await {
             Ok(Ok(res)) => {
                 record_response(&rec, res.status(), res.version(), res.headers());
                 res.map(|b| {
@@ -296,6 +295,29 @@ fn record_response(
         },
         header_string(headers, &CONTENT_ENCODING),
     );
+}
+
+/// Wait for the response head, failing with `Err(())` once upstream has been silent for
+/// `limit` after the request body was sent in full. The clock starts at the end of the
+/// upload, so a client that uploads slowly is not blamed on the upstream.
+async fn head_within<F: Future>(rec: &Recording, limit: Duration, fut: F) -> Result<F::Output, ()> {
+    let limit_ms = limit.as_secs_f64() * 1000.0;
+    let sleep = tokio::time::sleep(limit);
+    tokio::pin!(fut, sleep);
+    loop {
+        tokio::select! {
+            out = &mut fut => return Ok(out),
+            () = &mut sleep => {
+                let now = rec.elapsed_ms();
+                let waited = rec.request_sent_ms().map_or(0.0, |sent| now - sent);
+                if waited >= limit_ms {
+                    return Err(());
+                }
+                let left = Duration::from_secs_f64((limit_ms - waited) / 1000.0);
+                sleep.as_mut().reset(tokio::time::Instant::now() + left);
+            }
+        }
+    }
 }
 
 /// What hudsucker does before forwarding: hyper sets `Host` itself, HTTP/2 cookie

@@ -106,6 +106,11 @@ impl Recording {
         round_ms(self.t0.elapsed().as_secs_f64() * 1000.0)
     }
 
+    /// When the request body was fully sent (ms since the start), if it was.
+    pub fn request_sent_ms(&self) -> Option<f64> {
+        self.with(|s| s.exchange.timings.request_sent).flatten()
+    }
+
     pub fn id(&self) -> u64 {
         self.with(|s| s.exchange.id).unwrap_or(0)
     }

@@ -25,11 +25,13 @@ pub struct Tap {
     idle: Option<Idle>,
 }
 
-/// Fails the stream when the sender falls silent for `limit`. The timer is re-armed only
-/// when it fires (from the time of the last frame), not on every frame.
+/// Fails the stream when the sender falls silent for `limit`. Silence is counted from
+/// when the tap started waiting for the next frame (a slow reader on the other side does
+/// not count), and the timer is re-armed only when it fires, not on every frame.
 struct Idle {
     limit: Duration,
     last: Instant,
+    waiting: bool,
     sleep: Pin<Box<tokio::time::Sleep>>,
 }
 
@@ -59,6 +61,7 @@ impl Tap {
             self.idle = Some(Idle {
                 limit,
                 last: Instant::now(),
+                waiting: false,
                 sleep: Box::pin(tokio::time::sleep(limit)),
             });
         }
@@ -119,7 +122,7 @@ impl HttpBody for Tap {
             Poll::Pending => return this.poll_idle(cx),
         }
         if let Some(idle) = this.idle.as_mut() {
-            idle.last = Instant::now();
+            idle.waiting = false;
         }
         polled
     }
@@ -142,6 +145,10 @@ impl Tap {
         let Some(idle) = self.idle.as_mut() else {
             return Poll::Pending;
         };
+        if !idle.waiting {
+            idle.waiting = true;
+            idle.last = Instant::now();
+        }
         loop {
             if idle.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;

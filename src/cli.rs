@@ -123,17 +123,21 @@ pub struct ServeArgs {
     pub rotate_refresh_tokens: bool,
 }
 
-/// Parse `90`, `30s`, `5m`, `1h`, `250ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Split `1.5 MiB` into `1.5` and `MiB`; `what` names the expected kind in the error.
+fn number_and_unit<'a>(s: &'a str, what: &str) -> Result<(f64, &'a str), String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (try 30s, 5m, 1h)"))?;
-    let secs = match unit.trim() {
+    let n = n.parse().map_err(|_| format!("{s:?} is not {what}"))?;
+    Ok((n, unit.trim()))
+}
+
+/// Parse `90`, `30s`, `5m`, `1h`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = number_and_unit(s, "a duration (try 30s, 5m, 1h)")?;
+    let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" | "min" => n * 60.0,
@@ -299,15 +303,8 @@ pub struct UpstreamTls {
 
 /// Parse `1048576`, `512k`, `1MiB`, `2 MB`.
 pub fn parse_size(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (try 1048576, 512k, 1MiB)"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (n, unit) = number_and_unit(s, "a size (try 1048576, 512k, 1MiB)")?;
+    let mult: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
         "kib" => 1024.0,

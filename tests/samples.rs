@@ -158,6 +158,11 @@ struct Scenario {
     must: &'static [&'static str],
 }
 
+/// The scenario called `name`.
+fn scenario(name: &str) -> Scenario {
+    scenarios().into_iter().find(|s| s.name == name).unwrap()
+}
+
 fn scenarios() -> Vec<Scenario> {
     let d = AsConfig::default;
     vec![
@@ -858,10 +863,7 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_compares_live_traffic_with_the_connector() {
-    let good = scenarios()
-        .into_iter()
-        .find(|s| s.name == "good-flow")
-        .unwrap();
+    let good = scenario("good-flow");
     let dir = temp_dir("live-connector");
     let profile = dir.join("connector.toml");
     let (_, lines) = record_with(&good, &dir, |srv| {
@@ -909,10 +911,7 @@ async fn hars_written_by_a_real_mitmproxy_import_and_analyze_alike() {
         );
         return;
     }
-    let scenario = scenarios()
-        .into_iter()
-        .find(|s| s.name == "rotation-ignored")
-        .unwrap();
+    let scenario = scenario("rotation-ignored");
     let dir = temp_dir("mitmproxy");
     let tls = upstream_tls(&dir);
     let srv = oauth::start(scenario.config.clone(), tls.config.clone()).await;
@@ -972,10 +971,7 @@ async fn hars_written_by_a_real_mitmproxy_import_and_analyze_alike() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_writes_a_redacted_har_when_it_stops() {
-    let scenario = scenarios()
-        .into_iter()
-        .find(|s| s.name == "stale-token")
-        .unwrap();
+    let scenario = scenario("stale-token");
     let dir = temp_dir("proxy-har");
     let har = dir.join("live.har");
     let (capture, lines) = record_with(&scenario, &dir, |_| {
@@ -1127,10 +1123,7 @@ async fn serve_rotates_refresh_tokens_and_explains_what_it_cannot_answer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_walks_the_flow_again_against_the_real_service() {
-    let good = scenarios()
-        .into_iter()
-        .find(|s| s.name == "good-flow")
-        .unwrap();
+    let good = scenario("good-flow");
     let dir = temp_dir("replay");
     let tls = upstream_tls(&dir);
     let srv = oauth::start(good.config.clone(), tls.config.clone()).await;

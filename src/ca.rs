@@ -35,11 +35,11 @@ const LEAF_CACHE_MAX: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path} holds a CA that cannot be used: {reason}")]
     Invalid { path: PathBuf, reason: String },
@@ -107,7 +107,7 @@ impl LocalCa {
                 std::fs::remove_file(p).map_err(|source| CaError::Io {
                     action: "remove",
                     path: p.clone(),
-                    source,
+                    cause: source,
                 })?;
             }
         }
@@ -120,7 +120,7 @@ impl LocalCa {
             std::fs::read_to_string(p).map_err(|source| CaError::Io {
                 action: "read",
                 path: p.to_path_buf(),
-                source,
+                cause: source,
             })
         };
         let cert_pem = read(cert_path)?;
@@ -245,7 +245,7 @@ fn create(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), CaError> 
     std::fs::create_dir_all(dir).map_err(|source| CaError::Io {
         action: "create",
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
     let now = OffsetDateTime::now_utc();
@@ -277,7 +277,7 @@ fn create(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), CaError> 
     std::fs::write(cert_path, cert.pem()).map_err(|source| CaError::Io {
         action: "write",
         path: cert_path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     Ok(())
 }
@@ -287,7 +287,7 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), CaError> {
     let io = |source| CaError::Io {
         action: "write",
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let mut f = OpenOptions::new()
         .write(true)

@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
     long_about = "oauthscope is an intercepting HTTP/HTTPS proxy for people debugging OAuth 2.0 \
 integrations. Route your client (the \"connector\") through it, trust its local CA once, \
 and it records every exchange, losslessly, to a capture file.\n\n\
-Exit codes: 0 success, 2 error."
+Exit codes: 0 success; 1 findings at or above --fail-on (analyze, lint-connector) or a \
+failed checklist step (replay); 2 error."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,8 +35,9 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Show the OAuth flow in a capture as a timeline, with the tokens' lineage.
     Timeline(TimelineArgs),
-    /// Re-send a captured flow to the real service and compare then with now, as the seed's
-    /// checklist (token, API, refresh, API with the new token).
+    /// Re-send a captured flow to the real service and compare then with now, step by step
+    /// as in Microsoft's "Troubleshoot OAuth 2.0" checklist for custom connectors (token,
+    /// API call, refresh, API call with the new token).
     ///
     /// Exit codes: 0 no checklist step failed, 1 a step failed, 2 error.
     Replay(ReplayArgs),
@@ -76,6 +78,12 @@ pub struct ReplayArgs {
     /// Record the replay here [default: captures/replay-<UTC timestamp>.jsonl].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Send the replay elsewhere (a staging service): `--target https://staging.example`
+    /// sends every request there, `--target https://api.example=https://staging.example`
+    /// only those captured going to the first origin (repeatable). Credentials captured
+    /// over HTTPS are never sent over plain HTTP.
+    #[arg(long, value_name = "[FROM=]TO")]
+    pub target: Vec<String>,
     #[command(flatten)]
     pub upstream: UpstreamTls,
     /// Output format.
@@ -145,14 +153,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => n * 86400.0,
         u => return Err(format!("unknown duration unit {u:?} (use ms, s, m, h, d)")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        format!(
+            "{:?} is out of range (at most about 500 billion years)",
+            s.trim()
+        )
+    })
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Capture file (or HAR file) to export.
     pub input: PathBuf,
-    /// Write HAR 1.2 here.
+    /// Write HAR 1.2 here (`-` for standard output).
     #[arg(long, value_name = "OUT.har")]
     pub har: PathBuf,
     /// Keep tokens, codes, secrets, passwords, cookies and Authorization values in clear.
@@ -187,6 +200,15 @@ pub enum Format {
     Html,
 }
 
+/// `timeline` formats (the Markdown and HTML reports of `analyze` hold the timeline too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimelineFormat {
+    /// Readable terminal text.
+    Text,
+    /// Machine-readable JSON.
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Capture file written by `oauthscope proxy`.
@@ -209,7 +231,7 @@ pub struct TimelineArgs {
     pub capture: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: TimelineFormat,
     /// Compare with the connector's definition (see `analyze --help`).
     #[arg(long, value_name = "FILE")]
     pub connector: Option<PathBuf>,
@@ -318,7 +340,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
             ));
         }
     };
-    Ok((n * mult) as usize)
+    let bytes = n * mult;
+    if !bytes.is_finite() || bytes > usize::MAX as f64 {
+        return Err(format!("{:?} is too large a size", s.trim()));
+    }
+    Ok(bytes as usize)
 }
 
 /// Reject a non-loopback listen address unless allowed.
@@ -362,6 +388,16 @@ mod tests {
         assert_eq!(parse_size("42").unwrap(), 42);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("3 parsecs").is_err());
+        assert!(parse_size("99999999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn durations_out_of_range_are_errors_not_panics() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        let err = parse_duration("99999999999999999999999d").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        assert!(parse_duration("1e400").is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::ca::{LocalCa, trust_instructions};
 use crate::capture::source::Source;
 use crate::cli::{
     AnalyzeArgs, CaArgs, DemoArgs, ExportArgs, Format, LintArgs, ProxyArgs, ReplayArgs, ServeArgs,
-    TimelineArgs, check_listen, default_capture_path,
+    TimelineArgs, TimelineFormat, check_listen, default_capture_path,
 };
 use crate::connector::{self, Connector, analyzer::ConnectorCheck};
 use crate::proxy::console::Style;
@@ -48,15 +48,17 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     let summary = proxy::run(opts, listener, shutdown_signal()).await?;
     if let Some(har) = &args.har {
         let n = export_har(&summary.path, har, false, args.connector.as_deref())?;
-        println!("wrote {n} entries (redacted) to {}", har.display());
+        crate::outln!("wrote {n} entries (redacted) to {}", har.display());
     }
     if args.no_capture {
-        println!(
+        crate::outln!(
             "\nstopped: {} exchange(s) seen ({} with errors, {} incomplete), none recorded",
-            summary.exchanges, summary.errors, summary.incomplete
+            summary.exchanges,
+            summary.errors,
+            summary.incomplete
         );
     } else {
-        println!(
+        crate::outln!(
             "\nstopped: {} exchange(s) recorded ({} with errors, {} incomplete) in {}",
             summary.exchanges,
             summary.errors,
@@ -102,8 +104,17 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-        println!("\nshutting down: letting in-flight exchanges finish...");
+        crate::sayln!("\nshutting down: letting in-flight exchanges finish...");
     }
+}
+
+/// Print a warning about an input; its text may quote the input, so it is made safe
+/// for the terminal first.
+fn warn(w: &dyn std::fmt::Display) {
+    eprintln!(
+        "warning: {}",
+        crate::capture::redact::sanitize_for_terminal(&w.to_string())
+    );
 }
 
 /// `oauthscope ca`
@@ -115,25 +126,25 @@ pub fn ca(args: CaArgs) -> anyhow::Result<()> {
     };
     let info = &ca.info;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(info)?);
+        crate::outln!("{}", serde_json::to_string_pretty(info)?);
         return Ok(());
     }
     if args.rotate {
-        println!(
+        crate::outln!(
             "rotated: a new CA replaces the old one; clients must trust the new certificate.\n"
         );
     } else if info.created {
-        println!("created a new CA.\n");
+        crate::outln!("created a new CA.\n");
     }
-    println!("certificate  {}", info.cert_path.display());
-    println!(
+    crate::outln!("certificate  {}", info.cert_path.display());
+    crate::outln!(
         "private key  {} (mode 0600; keep it secret)",
         info.key_path.display()
     );
-    println!("subject      {}", info.subject);
-    println!("SHA-256      {}", info.sha256);
-    println!("expires      {}", info.not_after);
-    println!(
+    crate::outln!("subject      {}", info.subject);
+    crate::outln!("SHA-256      {}", info.sha256);
+    crate::outln!("expires      {}", info.not_after);
+    crate::outln!(
         "\nTrust it in your client:\n{}",
         trust_instructions(&info.cert_path)
     );
@@ -173,7 +184,7 @@ fn with_progress<T>(
     let mut warn = |w: String| {
         shown += 1;
         if shown <= 20 {
-            bar.suspend(|| eprintln!("warning: {w}"));
+            bar.suspend(|| self::warn(&w));
         } else if shown == 21 {
             bar.suspend(|| eprintln!("warning: more unreadable parts; counting them silently"));
         }
@@ -219,14 +230,14 @@ pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
                 findings: &findings,
                 summary: &sum,
             };
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&r)?);
         }
-        Format::Text => print!("{}", report::text(&findings, &sum, &Style::detect())),
-        Format::Markdown => print!(
+        Format::Text => crate::out!("{}", report::text(&findings, &sum, &Style::detect())),
+        Format::Markdown => crate::out!(
             "{}",
             report::html::markdown(&title, &findings, &sum, &events)
         ),
-        Format::Html => print!(
+        Format::Html => crate::out!(
             "{}",
             report::html::html(&title, &findings, &sum, &events, &state)
         ),
@@ -242,7 +253,7 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
     let (findings, state, events) = engine.finish();
     let events = events.unwrap_or_default();
     match args.format {
-        Format::Json => {
+        TimelineFormat::Json => {
             let tokens: Vec<_> = state.tokens.values().collect();
             let v = serde_json::json!({
                 "events": events,
@@ -250,9 +261,9 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
                 "families": state.families,
                 "findings": findings,
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Format::Text | Format::Markdown | Format::Html => print!(
+        TimelineFormat::Text => crate::out!(
             "{}",
             report::timeline_text(&events, &state, &findings, &Style::detect())
         ),
@@ -264,7 +275,10 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
 fn load_connector(path: &std::path::Path) -> anyhow::Result<Connector> {
     let c = connector::load(path)?;
     for note in &c.notes {
-        eprintln!("note: {note}");
+        eprintln!(
+            "note: {}",
+            crate::capture::redact::sanitize_for_terminal(&note.to_string())
+        );
     }
     Ok(c)
 }
@@ -300,18 +314,18 @@ pub fn lint_connector(args: LintArgs) -> anyhow::Result<bool> {
                 "findings": findings,
                 "summary": { "verdict": sum.verdict, "findings": sum.findings, "by_severity": sum.by_severity },
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Text | Format::Markdown | Format::Html => {
             let style = Style::detect();
-            println!("{}\n", style.bold(&sum.verdict));
-            println!(
+            crate::outln!("{}\n", style.bold(&sum.verdict));
+            crate::outln!(
                 "{} ({}): {} finding(s)",
                 args.definition.display(),
                 c.kind,
                 findings.len()
             );
-            print!("{}", report::findings_text(&findings, &style));
+            crate::out!("{}", report::findings_text(&findings, &style));
         }
     }
     Ok(args
@@ -327,15 +341,25 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         args.no_redact,
         args.connector.as_deref(),
     )?;
-    println!(
+    let message = format!(
         "wrote {n} entries to {}{}",
-        args.har.display(),
+        if args.har.as_os_str() == "-" {
+            "standard output".to_string()
+        } else {
+            args.har.display().to_string()
+        },
         if args.no_redact {
             " (secrets in clear: keep it private)"
         } else {
             " (secrets redacted)"
         }
     );
+    // The HAR itself may be on stdout: the message goes to stderr then.
+    if args.har.as_os_str() == "-" {
+        eprintln!("{message}");
+    } else {
+        crate::outln!("{message}");
+    }
     Ok(())
 }
 
@@ -363,9 +387,9 @@ pub fn export_har(
     let source = Source::open(input)?;
     let mut engine = Engine::new(&source.salt, false);
     let fpr = engine.fpr.clone();
-    let file = create_output(out, no_redact)?;
+    let file = create_output(out)?;
     let mut writer = HarWriter::new(
-        std::io::BufWriter::new(file),
+        file,
         HarOptions {
             redact: (!no_redact).then(|| fpr.clone()),
             salt: Some(source.salt.clone()),
@@ -393,16 +417,14 @@ pub fn export_har(
     Ok(info.exchanges)
 }
 
-/// Create an output file; private (0600) when it holds secrets in clear.
-fn create_output(path: &std::path::Path, private: bool) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    if private {
-        o.mode(0o600);
+/// Where an export goes: a private (0600) file, never through a symbolic link, or
+/// standard output for `-`.
+fn create_output(path: &std::path::Path) -> anyhow::Result<Box<dyn std::io::Write>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdout().lock()));
     }
-    o.open(path)
-        .with_context(|| format!("cannot create {}", path.display()))
+    let file = crate::capture::files::create_private(path)?;
+    Ok(Box::new(std::io::BufWriter::new(file)))
 }
 
 /// `oauthscope serve`
@@ -411,13 +433,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     check_listen(&args.listen, args.allow_remote).map_err(anyhow::Error::msg)?;
     let source = Source::open(&args.capture)?;
     let mut exchanges = Vec::new();
-    source.run(|w| eprintln!("warning: {w}"), |ex| exchanges.push(ex))?;
+    source.run(|w| warn(&w), |ex| exchanges.push(ex))?;
     let faults = Faults {
         expire_after: args.expire_after,
         no_refresh_token: args.no_refresh_token,
         rotate_refresh_tokens: args.rotate_refresh_tokens,
     };
-    let replay = Replay::new(exchanges, faults, Box::new(|line| println!("{line}")));
+    let replay = Replay::new(
+        exchanges,
+        Some(&source.salt),
+        faults,
+        Box::new(|line| crate::sayln!("{line}")),
+    );
     if replay.routes() == 0 {
         anyhow::bail!(
             "{} holds no answered exchange to serve",
@@ -435,7 +462,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(ca.config_for(&local.ip().to_string())?)
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!(
+    crate::outln!(
         "oauthscope serve listening on {scheme}://{local} ({} routes)",
         replay.routes()
     );
@@ -471,12 +498,14 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         pace: false,
         refresh_token: env(&args.refresh_token_env)?,
         client_secret: env(&args.client_secret_env)?,
+        policy: crate::replay::lineage::Policy::Fresh,
+        targets: crate::replay::client::Targets::parse(&args.target).map_err(anyhow::Error::msg)?,
     };
     let source = Source::open(&args.capture)?;
     let mut engine = Engine::new(&source.salt, false);
     let mut exchanges = Vec::new();
     source.run(
-        |w| eprintln!("warning: {w}"),
+        |w| warn(&w),
         |ex| {
             let step = engine.push(&ex);
             if ex.kind == crate::capture::Kind::Http {
@@ -508,8 +537,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
     let file = create_capture_file(
         &out,
         &CaptureHeader::new(crate::capture::now_rfc3339(), salt),
-    )
-    .with_context(|| format!("creating {}", out.display()))?;
+    )?;
     let writer = CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
     let sink = writer.sink();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -536,7 +564,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
     let summary = tokio::task::spawn_blocking(move || writer.finish()).await?;
     let failed = checks.iter().any(|c| c.result == "failed");
     match args.format {
-        Format::Json => println!(
+        Format::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"exchanges": outcomes, "checklist": checks, "capture": out.display().to_string()})
@@ -560,24 +588,35 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
                 } else {
                     style.yellow(&o.verdict)
                 };
-                println!(
+                let id = if o.early {
+                    format!("{} early", o.id)
+                } else {
+                    o.id.to_string()
+                };
+                crate::outln!(
                     "#{:<4} {:<24} {:<6} {} then {then} now {now}  {verdict}",
-                    o.id,
+                    id,
                     o.step,
                     o.method,
                     crate::capture::redact::sanitize_for_terminal(&o.url)
                 );
             }
-            println!("\nChecklist");
+            if outcomes.iter().any(|o| o.early) {
+                crate::outln!(
+                    "(early: the first refresh went ahead of the first API call, so the API \
+                     calls run with a token issued now; it is replayed in its place too)"
+                );
+            }
+            crate::outln!("\nChecklist (Microsoft's \"Troubleshoot OAuth 2.0\" steps)");
             for c in &checks {
                 let r = match c.result {
                     "passed" => style.green("passed "),
                     "failed" => style.red("failed "),
                     _ => style.dim("skipped"),
                 };
-                println!("  {} {r} {} ({})", c.step, c.what, c.why);
+                crate::outln!("  {} {r} {} ({})", c.step, c.what, c.why);
             }
-            println!(
+            crate::outln!(
                 "\nrecorded {} exchange(s) to {}",
                 summary.exchanges,
                 out.display()
@@ -622,7 +661,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let sample = dir.join(format!("{name}.jsonl"));
     std::fs::write(&sample, text)?;
     let mut exchanges = Vec::new();
-    Source::open(&sample)?.run(|_| {}, |ex| exchanges.push(ex))?;
+    let source = Source::open(&sample)?;
+    source.run(|_| {}, |ex| exchanges.push(ex))?;
     let ca_dir = dir.join("certs");
     let ca = LocalCa::load_or_create(&ca_dir)?;
 
@@ -631,7 +671,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let origin = format!("https://{}", upstream.local_addr()?);
     let tls = ca.config_for("127.0.0.1")?;
     let (stop_serve, serve_stopped) = tokio::sync::oneshot::channel::<()>();
-    let replay_table = Replay::new(exchanges.clone(), Faults::default(), Box::new(|_| {}));
+    let replay_table = Replay::new(
+        exchanges.clone(),
+        Some(&source.salt),
+        Faults::default(),
+        Box::new(|_| {}),
+    );
     tokio::spawn(replay_table.serve(upstream, Some(tls), async move {
         let _ = serve_stopped.await;
     }));
@@ -656,7 +701,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         connector: None,
         observers: Vec::new(),
     };
-    println!(
+    crate::outln!(
         "demo `{name}`: a built-in client signs in through the proxy; the sample is served back as the service\n"
     );
     let proxy_task = tokio::spawn(proxy::run(opts, listener, async move {
@@ -692,6 +737,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         pace: true,
         refresh_token: None,
         client_secret: None,
+        // The demo's client behaves as the captured client did.
+        policy: crate::replay::lineage::Policy::Mirror,
+        targets: Default::default(),
     };
     replay(
         walk,
@@ -706,20 +754,20 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     proxy_task.await??;
     let _ = stop_serve.send(());
 
-    println!("\n— timeline —\n");
+    crate::outln!("\n— timeline —\n");
     timeline(TimelineArgs {
         capture: capture.clone(),
-        format: Format::Text,
+        format: TimelineFormat::Text,
         connector: None,
     })?;
-    println!("\n— findings —\n");
+    crate::outln!("\n— findings —\n");
     analyze(AnalyzeArgs {
         capture: capture.clone(),
         format: Format::Text,
         fail_on: None,
         connector: None,
     })?;
-    println!(
+    crate::outln!(
         "\nThe capture is {}; try `oauthscope export {} --har demo.har`.",
         capture.display(),
         capture.display()

@@ -20,6 +20,49 @@
 //! Data path: client → proxy → upstream; each finished exchange goes through a bounded
 //! queue to the capture writer thread, which appends one JSON line and feeds observers.
 
+/// `println!` for command output: a write error (a closed pipe: `oauthscope timeline x |
+/// head`) returns from the calling function with the `io::Error`, and `main` ends quietly
+/// with exit 0 when the cause is a broken pipe. `println!` would panic instead.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
+/// `print!` for command output; see [`outln!`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        write!(out, $($t)*)?;
+        out.flush()?
+    }};
+}
+
+/// `println!` for the messages of a long-running command (proxy, serve): a closed
+/// stdout must not stop the service, so write errors are ignored.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! sayln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// Whether an error (anywhere in its chain) is a write to a closed pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 pub mod analyze;
 pub mod ca;
 pub mod capture;

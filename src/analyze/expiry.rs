@@ -85,7 +85,7 @@ impl Analyzer for Expiry {
                     ev,
                     Some("4"),
                     format!("old access token fp:{} sent after a refresh issued fp:{newer}", info.fp),
-                    "A refresh issued a newer access token, but the API call still carries the old one: the connector did not replace its cached token (seed step 4: the API must work with the new token).",
+                    "A refresh issued a newer access token, but the API call still carries the old one: the connector did not replace its cached token (\"Troubleshoot OAuth 2.0\" step 4: the API must work with the new token).",
                     "After each refresh, store and use the new access token (and the new refresh token, if one came).",
                 ),
             );

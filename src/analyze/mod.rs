@@ -63,7 +63,7 @@ pub struct Finding {
     pub title: String,
     pub detail: String,
     pub fix: String,
-    /// The seed checklist step it maps to (1–5), or the symptom (a/b).
+    /// The step of Microsoft's "Troubleshoot OAuth 2.0" checklist it maps to (1–5), or the symptom (a/b).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<&'static str>,
     /// How many times it was seen.

@@ -5,12 +5,14 @@
 
 pub mod budget;
 pub mod decode;
+pub mod files;
 #[cfg(test)]
 pub mod fixtures;
 pub mod har;
 pub mod model;
 pub mod reader;
 pub mod redact;
+pub mod secrets;
 pub mod source;
 pub mod writer;
 

@@ -11,8 +11,8 @@ use super::model::{CaptureHeader, Exchange, FORMAT_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: String, source: io::Error },
+    #[error("cannot read {path}: {cause}")]
+    Io { path: String, cause: io::Error },
     #[error("{0} is empty: not a capture")]
     Empty(String),
     #[error("{path} is not an oauthscope capture (line 1: {reason})")]
@@ -59,7 +59,7 @@ impl CaptureReader<BufReader<File>> {
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let file = File::open(path).map_err(|source| CaptureError::Io {
             path: path.display().to_string(),
-            source,
+            cause: source,
         })?;
         Self::new(
             BufReader::with_capacity(256 * 1024, file),
@@ -76,7 +76,7 @@ impl<R: BufRead> CaptureReader<R> {
             .read_until(b'\n', &mut buf)
             .map_err(|source| CaptureError::Io {
                 path: name.to_owned(),
-                source,
+                cause: source,
             })?;
         if n == 0 {
             return Err(CaptureError::Empty(name.to_owned()));

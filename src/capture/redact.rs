@@ -75,40 +75,33 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Headers whose values are credentials and are masked whenever shown.
+/// Headers whose values are credentials and are masked whenever shown (see
+/// [`super::secrets`], the one policy).
 pub fn is_secret_header(name: &str) -> bool {
-    const SECRET: [&str; 6] = [
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "x-api-key",
-        "api-key",
-    ];
-    SECRET.iter().any(|s| name.eq_ignore_ascii_case(s))
+    super::secrets::is_secret_header(name)
 }
 
-/// Mask a credential header value, keeping its scheme visible (`Bearer [redacted fp:..]`).
+/// Mask a credential header value, keeping its scheme visible (`Bearer [redacted fp:..]`);
+/// URLs and text in other headers by the same policy.
 pub fn mask_header_value(fpr: &Fingerprinter, name: &str, value: &str) -> String {
-    if name.eq_ignore_ascii_case("authorization")
-        || name.eq_ignore_ascii_case("proxy-authorization")
-    {
-        if let Some((scheme, rest)) = value.split_once(' ') {
-            if !rest.trim().is_empty() && scheme.len() < 20 {
-                return format!("{scheme} {}", fpr.mask(rest.trim()));
-            }
-        }
-    }
-    fpr.mask(value)
+    super::secrets::Policy::new(fpr).header(name, value, false)
+}
+
+/// Unicode's bidirectional formatting characters (embeddings, overrides, isolates, marks):
+/// they reorder what a reader sees (`U+202E` turns `gpj.exe` into `exe.jpg`).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Make captured text safe for a terminal: control characters (escape sequences among
-/// them) become visible `\xNN` escapes.
+/// them) become visible `\xNN` escapes, bidirectional controls `\u{NNNN}`.
 pub fn sanitize_for_terminal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() && c != '\t' {
             out.push_str(&format!("\\x{:02x}", c as u32));
+        } else if is_bidi_control(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
         }
@@ -119,6 +112,12 @@ pub fn sanitize_for_terminal(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_text_shows_control_and_bidi_characters_escaped() {
+        let s = sanitize_for_terminal("a\x1b[31mb\u{202e}gpj.exe\u{2066}");
+        assert_eq!(s, "a\\x1b[31mb\\u{202e}gpj.exe\\u{2066}");
+    }
 
     #[test]
     fn fingerprints_are_stable_per_salt() {
@@ -159,112 +158,26 @@ mod tests {
     }
 }
 
-/// Query and form parameter names whose values are secrets.
-pub const SECRET_PARAMS: [&str; 12] = [
-    "code",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "password",
-    "code_verifier",
-    "assertion",
-    "client_assertion",
-    "token",
-    "subject_token",
-    "device_code",
-];
-
+/// Whether a parameter of this name holds a secret (see [`super::secrets`]).
 pub fn is_secret_param(name: &str) -> bool {
-    SECRET_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p))
+    super::secrets::is_secret_name(name)
 }
 
-/// Mask secrets inside free text (log lines, error messages): the values of secret
-/// parameters (`code=`, `access_token=`, ...) wherever they appear, and `Bearer` / `Basic`
-/// credentials.
+/// Mask secrets inside free text (log lines, error messages): secret `name=value` pairs
+/// wherever they appear, credentials after a scheme, userinfo, JWTs.
 pub fn redact_text(fpr: &Fingerprinter, text: &str) -> String {
-    use std::sync::LazyLock;
-    static PARAM: LazyLock<regex::Regex> = LazyLock::new(|| {
-        let names = SECRET_PARAMS.join("|");
-        regex::Regex::new(&format!(r#"(?i)\b({names}|code_challenge)=([^&\s"'#,;]+)"#))
-            .expect("static regex")
-    });
-    static SCHEME: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r"(?i)\b(bearer|basic)\s+([A-Za-z0-9._~+/=-]{4,})").expect("static regex")
-    });
-    let text = PARAM.replace_all(text, |c: &regex::Captures| {
-        format!(
-            "{}=[redacted fp:{}]",
-            &c[1],
-            fpr.fp(&crate::oauth::parse::form_decode(&c[2]))
-        )
-    });
-    SCHEME
-        .replace_all(&text, |c: &regex::Captures| {
-            format!("{} [redacted fp:{}]", &c[1], fpr.fp(&c[2]))
-        })
-        .into_owned()
+    super::secrets::Policy::new(fpr).text(text)
 }
 
-/// Mask the values of secret query parameters in a URL; the rest stays as it is.
+/// Mask the secrets in a URL (query, fragment, userinfo); the rest stays as it is.
 pub fn redact_url(fpr: &Fingerprinter, url: &str) -> String {
-    redact_url_with(fpr, url, false)
+    super::secrets::Policy::new(fpr).url(url, false)
 }
 
 /// Like [`redact_url`], but the mask is percent-encoded so the result is still a valid URI
 /// (for HAR files); it decodes back to `[redacted fp:xxxxxxxx]`.
 pub fn redact_url_safe(fpr: &Fingerprinter, url: &str) -> String {
-    redact_url_with(fpr, url, true)
-}
-
-fn redact_url_with(fpr: &Fingerprinter, url: &str, safe: bool) -> String {
-    let (before, fragment) = match url.split_once('#') {
-        Some((b, f)) => (b, Some(f)),
-        None => (url, None),
-    };
-    let (base, query) = match before.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (before, None),
-    };
-    // With PKCE `plain` (the default method), the challenge is the verifier itself.
-    let plain_pkce = !query
-        .unwrap_or("")
-        .split('&')
-        .any(|p| p.eq_ignore_ascii_case("code_challenge_method=S256"));
-    let mask_pairs = |s: &str| -> String {
-        s.split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, v))
-                    if (is_secret_param(k) || (plain_pkce && k == "code_challenge"))
-                        && !v.is_empty() =>
-                {
-                    let fp = fpr.fp(&crate::oauth::parse::form_decode(v));
-                    if safe {
-                        format!("{k}=%5Bredacted+fp%3A{fp}%5D")
-                    } else {
-                        format!("{k}=[redacted fp:{fp}]")
-                    }
-                }
-                _ => pair.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    };
-    let mut out = base.to_string();
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(&mask_pairs(q));
-    }
-    if let Some(f) = fragment {
-        out.push('#');
-        // Implicit-grant redirects carry tokens in the fragment.
-        out.push_str(&if f.contains('=') {
-            mask_pairs(f)
-        } else {
-            f.to_string()
-        });
-    }
-    out
+    super::secrets::Policy::new(fpr).url(url, true)
 }
 
 #[cfg(test)]

@@ -53,8 +53,15 @@ impl Source {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let mut f =
             File::open(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        if f.metadata().is_ok_and(|m| m.is_dir()) {
+            anyhow::bail!(
+                "{} is a folder: give a capture (.jsonl) or HAR file",
+                path.display()
+            );
+        }
         let mut head = [0u8; 512];
-        let n = read_up_to(&mut f, &mut head)?;
+        let n = read_up_to(&mut f, &mut head)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         let (kind, salt) = if looks_like_capture(&head[..n]) {
             let r = CaptureReader::open(path)?;

@@ -6,9 +6,8 @@
 //! when idle. After a failed write (disk full) the file is cut back to the last whole
 //! line; a `kill -9` mid-write can leave only the last line torn, which the reader skips.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -73,22 +72,20 @@ pub struct CaptureWriter {
 }
 
 /// Create `path` (mode 0600, parent folders too) and write the header record.
-pub fn create_capture_file(path: &Path, header: &CaptureHeader) -> io::Result<File> {
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+pub fn create_capture_file(
+    path: &Path,
+    header: &CaptureHeader,
+) -> Result<File, super::files::OutputError> {
+    let mut file = super::files::create_private(path)?;
+    let mut line = serde_json::to_vec(header).map_err(io::Error::other);
+    if let Ok(line) = line.as_mut() {
+        line.push(b'\n');
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    let mut line = serde_json::to_vec(header).map_err(io::Error::other)?;
-    line.push(b'\n');
-    file.write_all(&line)?;
+    line.and_then(|line| file.write_all(&line))
+        .map_err(|source| super::files::OutputError::Io {
+            path: path.display().to_string(),
+            cause: source,
+        })?;
     Ok(file)
 }
 

@@ -1,4 +1,4 @@
-//! Comparing a connector definition with the wire (the seed's step 5): client id, client
+//! Comparing a connector definition with the wire (step 5 of Microsoft's "Troubleshoot OAuth 2.0" checklist): client id, client
 //! secret (by fingerprint), token and refresh URLs, redirect URL, scopes and grant. The
 //! findings reuse the catalog's ids, and name the definition's file and field.
 

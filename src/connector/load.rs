@@ -15,7 +15,7 @@ pub fn load(path: &Path) -> Result<Connector, ConnectorError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| ConnectorError::Io {
         path: name.clone(),
-        source,
+        cause: source,
     })?;
     let toml = path
         .extension()
@@ -62,7 +62,7 @@ fn load_folder(dir: &Path) -> Result<Connector, ConnectorError> {
     let mut swag = None;
     let entries = std::fs::read_dir(dir).map_err(|source| ConnectorError::Io {
         path: dir.display().to_string(),
-        source,
+        cause: source,
     })?;
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().to_ascii_lowercase();

@@ -68,11 +68,8 @@ impl Connector {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: invalid JSON: {message}")]
     Json { path: String, message: String },
     #[error("{path}: invalid TOML: {message}")]

@@ -100,7 +100,16 @@ impl HttpHandler for Recorder {
             return self.forward_upgrade(rec, req).await.into();
         }
         rec.set_request_encoding(header_string(req.headers(), &CONTENT_ENCODING));
-        let req = req.map(|b| Tap::new(b, rec.clone(), Side::Request).into_body());
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let req = req.map(|b| {
+            Tap::new(b, rec.clone(), Side::Request)
+                .declared_length(declared)
+                .into_body()
+        });
         self.forward(rec, req).await.into()
     }
 }

@@ -67,7 +67,7 @@ pub async fn run(
     let style = console::Style::detect();
     let ca = LocalCa::load_or_create(&opts.ca_dir).context("loading the CA")?;
     if ca.info.created {
-        println!(
+        crate::sayln!(
             "created a new CA: {} (trust it in your client: `oauthscope ca` shows how)",
             ca.info.cert_path.display()
         );
@@ -87,10 +87,7 @@ pub async fn run(
     let salt = random_salt();
     let header = CaptureHeader::new(capture::now_rfc3339(), salt.clone());
     let file = if opts.record {
-        Some(
-            create_capture_file(&opts.out, &header)
-                .with_context(|| format!("creating capture file {}", opts.out.display()))?,
-        )
+        Some(create_capture_file(&opts.out, &header)?)
     } else {
         None
     };
@@ -149,11 +146,11 @@ pub async fn run(
         })
         .build()?;
     let task = tokio::spawn(proxy.start());
-    println!("oauthscope proxy listening on http://{local}");
+    crate::sayln!("oauthscope proxy listening on http://{local}");
     if opts.record {
-        println!("recording to {}", opts.out.display());
+        crate::sayln!("recording to {}", opts.out.display());
     } else {
-        println!("not recording (--no-capture): live view only");
+        crate::sayln!("not recording (--no-capture): live view only");
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

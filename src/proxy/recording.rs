@@ -59,6 +59,9 @@ pub enum BodyEnd {
     Failed(String),
     /// The stream was dropped before its end (the receiving peer went away).
     Abandoned,
+    /// A request body read to its end for the capture after upstream stopped taking it
+    /// (it answered or failed first): whole in the capture, not all forwarded.
+    Drained,
 }
 
 struct State {
@@ -167,11 +170,11 @@ impl Recording {
     pub fn body_finished(&self, side: Side, bytes: Vec<u8>, size: u64, end: BodyEnd, lease: Lease) {
         let t = self.elapsed_ms();
         self.with(|s| {
-            let complete = matches!(end, BodyEnd::Complete);
+            let complete = matches!(end, BodyEnd::Complete | BodyEnd::Drained);
             let raw = match side {
                 Side::Request => {
                     s.request_done = complete;
-                    if complete {
+                    if matches!(end, BodyEnd::Complete) {
                         s.exchange.timings.request_sent = Some(t);
                     }
                     &mut s.request_body
@@ -204,7 +207,9 @@ fn abort_error(side: Side, end: &BodyEnd) -> ErrorInfo {
         ),
         (Side::Request, _) => (
             "request_not_sent",
-            "the request body was not sent in full (upstream answered or failed first)".into(),
+            "upstream answered or failed before the request body was sent in full, and \
+             the client did not send the rest"
+                .into(),
         ),
         (Side::Response, BodyEnd::Failed(e)) => (
             "upstream_aborted",

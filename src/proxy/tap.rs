@@ -23,7 +23,18 @@ pub struct Tap {
     cap: usize,
     lease: Lease,
     idle: Option<Idle>,
+    /// The length the sender announced (`content-length`): reaching it ends the body even
+    /// when the end-of-stream marker comes later in a frame of its own (HTTP/2 clients
+    /// such as httpx send an empty DATA frame with END_STREAM after the data).
+    declared: Option<u64>,
+    /// This tap reads what is left of a request body after the forwarding side let go
+    /// (upstream answered or failed first): it keeps the copy, forwards nothing.
+    draining: bool,
 }
+
+/// How long the rest of a request body is read after upstream stopped taking it, so the
+/// capture holds what the client sent (a refresh POST answered 404 before its body).
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Fails the stream when the sender falls silent for `limit`. Silence is counted from
 /// when the tap started waiting for the next frame (a slow reader on the other side does
@@ -48,6 +59,8 @@ impl Tap {
             cap,
             lease,
             idle: None,
+            declared: None,
+            draining: false,
         };
         if tap.inner.is_end_stream() {
             tap.finish(BodyEnd::Complete);
@@ -64,6 +77,15 @@ impl Tap {
                 waiting: false,
                 sleep: Box::pin(tokio::time::sleep(limit)),
             });
+        }
+        self
+    }
+
+    /// The sender announced `len` bytes (`content-length`).
+    pub fn declared_length(mut self, len: Option<u64>) -> Self {
+        self.declared = len;
+        if len == Some(0) {
+            self.finish(BodyEnd::Complete);
         }
         self
     }
@@ -110,15 +132,19 @@ impl HttpBody for Tap {
                         this.cap = this.copy.len();
                     }
                 }
-                if this.inner.is_end_stream() {
-                    this.finish(BodyEnd::Complete);
+                let announced_reached = this.declared.is_some_and(|n| this.size >= n);
+                if this.inner.is_end_stream() || announced_reached {
+                    this.finish(this.end_complete());
                 }
             }
             Poll::Ready(Some(Err(e))) => {
                 let msg = error_chain(e);
                 this.finish(BodyEnd::Failed(msg));
             }
-            Poll::Ready(None) => this.finish(BodyEnd::Complete),
+            Poll::Ready(None) => {
+                let end = this.end_complete();
+                this.finish(end)
+            }
             Poll::Pending => return this.poll_idle(cx),
         }
         if let Some(idle) = this.idle.as_mut() {
@@ -194,8 +220,59 @@ pub fn show_duration(d: Duration) -> String {
     }
 }
 
+impl Tap {
+    fn end_complete(&self) -> BodyEnd {
+        if self.draining {
+            BodyEnd::Drained
+        } else {
+            BodyEnd::Complete
+        }
+    }
+
+    /// Upstream let go of a request body before its end: read the rest from the client
+    /// in a task of its own (bounded by [`DRAIN_LIMIT`]; the copy stays capped) so the
+    /// capture holds every byte the client sent. Returns false when that cannot be done.
+    fn spawn_drain(&mut self) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        let Some(rec) = self.rec.take() else {
+            return false;
+        };
+        let lease = std::mem::replace(&mut self.lease, Lease::new(rec.budget()));
+        let mut rest = Tap {
+            inner: std::mem::replace(&mut self.inner, hudsucker::Body::empty()),
+            rec: Some(rec),
+            side: self.side,
+            copy: std::mem::take(&mut self.copy),
+            size: self.size,
+            cap: self.cap,
+            lease,
+            idle: None,
+            declared: self.declared,
+            draining: true,
+        };
+        runtime.spawn(async move {
+            let drain = async {
+                while let Some(frame) = http_body_util::BodyExt::frame(&mut rest).await {
+                    if frame.is_err() {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_LIMIT, drain).await;
+            // Dropped here: a body that did not end in time is recorded as cut short.
+        });
+        true
+    }
+}
+
 impl Drop for Tap {
     fn drop(&mut self) {
+        let unfinished = self.rec.is_some() && !self.draining && self.side == Side::Request;
+        if unfinished && self.spawn_drain() {
+            return;
+        }
         self.finish(BodyEnd::Abandoned);
     }
 }

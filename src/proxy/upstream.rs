@@ -16,10 +16,10 @@ use super::handler::HttpsConnector;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("cannot read --upstream-ca {path}: {source}")]
+    #[error("cannot read --upstream-ca {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("--upstream-ca {0} holds no usable certificate")]
     NoCerts(PathBuf),
@@ -45,7 +45,7 @@ pub fn client_config(extra_cas: &[PathBuf], insecure: bool) -> Result<ClientConf
     for path in extra_cas {
         let pem = std::fs::read(path).map_err(|source| UpstreamError::Read {
             path: path.clone(),
-            source,
+            cause: source,
         })?;
         let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &pem[..])
             .filter_map(Result::ok)

@@ -1,8 +1,9 @@
 //! `oauthscope replay CAPTURE`: walk the captured flow again against the real service,
-//! the way the seed's manual procedure does: token endpoint, API with the token, refresh,
-//! API with the new token. It knows what may not be re-sent (a code is single-use), takes
-//! the newest refresh token, puts freshly issued tokens into later calls, records the
-//! replay as a new capture and compares then with now.
+//! the way Microsoft's "Troubleshoot OAuth 2.0" checklist for custom connectors does by
+//! hand: token endpoint, API with the token, refresh, API with the new token. It knows what
+//! may not be re-sent (a code is single-use), puts this run's tokens where the captured
+//! ones went (see [`super::lineage`]), records the replay as a new capture and compares
+//! then with now.
 
 use std::time::Instant;
 
@@ -12,11 +13,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 
+use super::checklist::{Check, Checklist, Role};
+use super::lineage::{Issued, Lineage, Policy, captured_issue};
 use crate::capture::decode::RawBody;
 use crate::capture::redact::masked_fp;
 use crate::capture::{Exchange, Header, Response};
 use crate::oauth::Step;
-use crate::oauth::classify::{Grant, classify_response_json};
+use crate::oauth::classify::{ClientAuth, Grant};
+use crate::oauth::parse::{parse_form, url_origin};
 
 /// What to replay and with which secrets.
 pub struct ReplayOptions {
@@ -29,12 +33,64 @@ pub struct ReplayOptions {
     pub pace: bool,
     pub refresh_token: Option<String>,
     pub client_secret: Option<String>,
+    /// Fresh (replay) or mirror (demo): see [`Policy`].
+    pub policy: Policy,
+    /// Send to other origins (staging): `--target [FROM=]TO`.
+    pub targets: Targets,
+}
+
+/// `--target` rules: requests to FROM (or to any origin) go to TO instead.
+#[derive(Debug, Clone, Default)]
+pub struct Targets(Vec<(Option<String>, String)>);
+
+impl Targets {
+    /// Parse `https://staging.example` or `https://api.example=https://staging.example`.
+    pub fn parse(specs: &[String]) -> Result<Self, String> {
+        let origin = |s: &str| -> Result<String, String> {
+            let u: http::Uri = s
+                .trim()
+                .parse()
+                .map_err(|e| format!("--target {s:?}: not a URL ({e})"))?;
+            match (u.scheme_str(), u.authority()) {
+                (Some(scheme @ ("http" | "https")), Some(a))
+                    if u.path() == "/" || u.path().is_empty() =>
+                {
+                    Ok(format!("{scheme}://{a}"))
+                }
+                _ => Err(format!(
+                    "--target {s:?}: give an origin such as https://staging.example:8443"
+                )),
+            }
+        };
+        let mut rules = Vec::new();
+        for spec in specs {
+            match spec.split_once('=') {
+                Some((from, to)) => rules.push((Some(origin(from)?), origin(to)?)),
+                None => rules.push((None, origin(spec)?)),
+            }
+        }
+        Ok(Targets(rules))
+    }
+
+    /// The URL to send to.
+    pub fn apply(&self, url: &str) -> String {
+        let from = url_origin(url);
+        for (f, to) in &self.0 {
+            if f.as_deref().is_none_or(|f| f.eq_ignore_ascii_case(&from)) {
+                return format!("{to}{}", &url[from.len().min(url.len())..]);
+            }
+        }
+        url.to_string()
+    }
 }
 
 /// One replayed (or skipped) exchange.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub id: u64,
+    /// Sent ahead of its place in the capture (a refresh before the first API call).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub early: bool,
     pub step: &'static str,
     pub method: String,
     pub url: String,
@@ -42,15 +98,6 @@ pub struct Outcome {
     pub now_status: Option<u16>,
     /// `same`, `changed: ...`, `skipped: why`, `failed: why`.
     pub verdict: String,
-}
-
-/// The seed's checklist as the replay saw it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub step: u8,
-    pub what: &'static str,
-    pub result: &'static str,
-    pub why: String,
 }
 
 fn json_keys(body: &[u8]) -> Option<Vec<String>> {
@@ -82,39 +129,138 @@ fn shape_change(then: &Option<Response>, now_status: u16, now_body: &[u8]) -> St
     }
 }
 
-/// Replace a form parameter's value (or add it).
-fn set_form(body: &str, key: &str, value: &str) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    let mut found = false;
-    let mut parts: Vec<String> = body
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, _)) if k == key => {
-                found = true;
-                format!("{k}={}", enc(value))
-            }
-            _ => p.to_string(),
-        })
-        .collect();
-    if !found {
-        parts.push(format!("{key}={}", enc(value)));
+/// Headers that belong to one connection, not to the request.
+const HOP: [&str; 9] = [
+    "host",
+    "content-length",
+    "connection",
+    "proxy-connection",
+    "proxy-authorization",
+    "keep-alive",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The request as it will be sent, or why it is not.
+struct Prepared {
+    url: String,
+    headers: Vec<Header>,
+    body: Vec<u8>,
+}
+
+/// A redacted value still in the request: which one, to say what to pass.
+fn masked_left(p: &Prepared) -> Option<&'static str> {
+    let mut values: Vec<(String, String)> = parse_form(&String::from_utf8_lossy(&p.body));
+    values.extend(crate::oauth::parse::query_params(&p.url).0);
+    for (k, v) in &values {
+        if masked_fp(v).is_some() {
+            return Some(match k.as_str() {
+                "refresh_token" => "the refresh token is redacted: pass --refresh-token-env VAR",
+                "client_secret" => "the client secret is redacted: pass --client-secret-env VAR",
+                _ => "a secret in this request is redacted and no earlier step replaced it",
+            });
+        }
     }
-    parts.join("&")
+    for h in &p.headers {
+        let last = h.1.split_whitespace().last().unwrap_or("");
+        if masked_fp(last).is_some() || masked_fp(&h.1).is_some() {
+            return Some(if h.0.eq_ignore_ascii_case("authorization") {
+                "the token is redacted and no earlier step of this replay issued a new one"
+            } else {
+                "a secret header is redacted in the capture"
+            });
+        }
+    }
+    None
+}
+
+/// Put the user's client secret (for a redacted capture) where the client sent it.
+fn insert_client_secret(p: &mut Prepared, t: &crate::oauth::classify::TokenRequest, secret: &str) {
+    if !t
+        .client_secret
+        .as_deref()
+        .is_some_and(|s| masked_fp(s).is_some())
+    {
+        return;
+    }
+    if t.auth == ClientAuth::Post {
+        let mask = t.client_secret.clone().unwrap_or_default();
+        let body = String::from_utf8_lossy(&p.body).into_owned();
+        let encoded = super::lineage::form_encode(&mask);
+        p.body = body
+            .replace(&encoded, &super::lineage::form_encode(secret))
+            .replace(&mask, &super::lineage::form_encode(secret))
+            .into_bytes();
+    } else {
+        use base64::Engine;
+        let enc = super::lineage::form_encode;
+        let id = t.client_id.clone().unwrap_or_default();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(&id),
+            enc(secret)
+        ));
+        p.headers
+            .retain(|h| !h.0.eq_ignore_ascii_case("authorization"));
+        p.headers
+            .push(Header("authorization".into(), format!("Basic {basic}")));
+    }
+}
+
+/// Whether the request carries a credential (anything an attacker could use).
+fn carries_credentials(p: &Prepared, step: &Step) -> bool {
+    let secret_header = p.headers.iter().any(|h| {
+        crate::capture::redact::is_secret_header(&h.0) || h.0.eq_ignore_ascii_case("cookie")
+    });
+    let secret_param = parse_form(&String::from_utf8_lossy(&p.body))
+        .iter()
+        .chain(crate::oauth::parse::query_params(&p.url).0.iter())
+        .any(|(k, _)| crate::capture::redact::is_secret_param(k));
+    secret_header || secret_param || matches!(step, Step::Token(_))
+}
+
+/// The response body as the application sees it (content coding undone).
+fn decoded(headers: &[Header], body: &[u8]) -> Vec<u8> {
+    let codings: Vec<String> = headers
+        .iter()
+        .filter(|h| h.0.eq_ignore_ascii_case("content-encoding"))
+        .flat_map(|h| h.1.split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity")
+        .collect();
+    if codings.is_empty() {
+        return body.to_vec();
+    }
+    crate::capture::decode::decode_all(body, &codings, 16 << 20)
+        .map(|(d, _)| d)
+        .unwrap_or_else(|_| body.to_vec())
+}
+
+/// Put the first refresh ahead of the first API call, when the API calls come first: the
+/// captured access token may have expired or been revoked by now. Returns the flow with
+/// each entry marked early or not.
+fn order(exchanges: Vec<(Exchange, Step)>, opts: &ReplayOptions) -> Vec<(Exchange, Step, bool)> {
+    let is_api = |s: &Step| matches!(s, Step::ApiCall(_) | Step::UserInfo(_));
+    let is_refresh = |s: &Step| matches!(s, Step::Token(t) if t.grant == Grant::RefreshToken);
+    let first_api = exchanges.iter().position(|(_, s)| is_api(s));
+    let first_refresh = exchanges.iter().position(|(_, s)| is_refresh(s));
+    let mut flow: Vec<(Exchange, Step, bool)> =
+        exchanges.into_iter().map(|(e, s)| (e, s, false)).collect();
+    if opts.policy == Policy::Fresh && !opts.force {
+        if let (Some(api), Some(refresh)) = (first_api, first_refresh) {
+            if api < refresh {
+                let (e, s, _) = flow[refresh].clone();
+                flow.insert(api, (e, s, true));
+            }
+        }
+    }
+    flow
 }
 
 /// Run the replay; `record` receives each new exchange (for the replay capture).
 pub async fn replay<C>(
-    mut exchanges: Vec<(Exchange, Step)>,
+    exchanges: Vec<(Exchange, Step)>,
     opts: &ReplayOptions,
     connector: C,
     bar: &indicatif::ProgressBar,
@@ -124,64 +270,20 @@ where
     C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
 {
     let client: Client<C, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    // The newest refresh token of the capture (or the one given).
-    let mut refresh_token = opts.refresh_token.clone().or_else(|| {
-        exchanges.iter().rev().find_map(|(_, s)| match s {
-            Step::Token(t) => t
-                .response
-                .as_ref()
-                .and_then(|r| r.refresh_token.clone())
-                .filter(|r| masked_fp(r).is_none()),
-            _ => None,
-        })
-    });
-    // The code exchange cannot be replayed, and the captured access token may be revoked
-    // by now: refresh first so the API calls run with a token issued today.
-    let is_api = |s: &Step| matches!(s, Step::ApiCall(_) | Step::UserInfo(_));
-    let is_refresh = |s: &Step| matches!(s, Step::Token(t) if t.grant == Grant::RefreshToken);
-    let first_api = exchanges.iter().position(|(_, s)| is_api(s));
-    let first_refresh = exchanges.iter().position(|(_, s)| is_refresh(s));
-    if let (Some(api), Some(refresh), Some(_)) = (first_api, first_refresh, &refresh_token) {
-        if api < refresh && !opts.force {
-            let early = exchanges[refresh].clone();
-            exchanges.insert(api, early);
-        }
-    }
-    let mut access_token: Option<String> = None;
+    let mut lineage = Lineage::new(
+        opts.policy,
+        exchanges.iter().map(|(e, s)| (e, s)),
+        opts.refresh_token.clone(),
+    );
+    let flow = order(exchanges, opts);
     let mut outcomes = Vec::new();
-    let mut checks: Vec<Check> = Vec::new();
-    let mut api_before_refresh: Option<bool> = None;
-    let mut refreshed = false;
-    let mut api_after_refresh: Option<bool> = None;
+    let mut checklist = Checklist::default();
     let mut next_id = 1u64;
-    bar.set_length(exchanges.len() as u64);
+    bar.set_length(flow.len() as u64);
     let mut last_start: Option<f64> = None;
-    for (ex, step) in exchanges {
+    let shown_fpr = crate::capture::redact::Fingerprinter::new("00");
+    for (ex, step, early) in flow {
         bar.inc(1);
-        if opts.pace {
-            let at = crate::oauth::timeline::unix_seconds(&ex.started);
-            if let (Some(prev), Some(at)) = (last_start, at) {
-                let gap = (at - prev).clamp(0.0, 5.0);
-                tokio::time::sleep(std::time::Duration::from_secs_f64(gap)).await;
-            }
-            last_start = at.or(last_start);
-        }
-        let base = Outcome {
-            id: ex.id,
-            step: step.name(),
-            method: ex.request.method.clone(),
-            url: crate::capture::redact::redact_url(
-                &crate::capture::redact::Fingerprinter::new("00"),
-                &ex.request.url,
-            ),
-            then_status: ex.response.as_ref().map(|r| r.status),
-            now_status: None,
-            verdict: String::new(),
-        };
-        let skip = |why: &str| Outcome {
-            verdict: format!("skipped: {why}"),
-            ..base.clone()
-        };
         if opts.only_oauth && matches!(step, Step::Other) {
             continue;
         }
@@ -190,28 +292,29 @@ where
                 continue;
             }
         }
-        let mut headers: Vec<Header> = ex
-            .request
-            .headers
-            .iter()
-            .filter(|h| {
-                ![
-                    "host",
-                    "content-length",
-                    "connection",
-                    "proxy-connection",
-                    "proxy-authorization",
-                    "keep-alive",
-                    "te",
-                    "transfer-encoding",
-                    "upgrade",
-                ]
-                .contains(&h.0.to_ascii_lowercase().as_str())
-            })
-            .cloned()
-            .collect();
-        let mut body = ex.request.body.bytes();
-        let mut url = ex.request.url.clone();
+        if opts.pace {
+            let at = crate::oauth::timeline::unix_seconds(&ex.started);
+            if let (Some(prev), Some(at)) = (last_start, at) {
+                let gap = (at - prev).clamp(0.0, 5.0);
+                tokio::time::sleep(std::time::Duration::from_secs_f64(gap)).await;
+            }
+            last_start = at.or(last_start);
+        }
+        let target = opts.targets.apply(&ex.request.url);
+        let base = Outcome {
+            id: ex.id,
+            early,
+            step: step.name(),
+            method: ex.request.method.clone(),
+            url: crate::capture::redact::redact_url(&shown_fpr, &target),
+            then_status: ex.response.as_ref().map(|r| r.status),
+            now_status: None,
+            verdict: String::new(),
+        };
+        let skip = |why: &str| Outcome {
+            verdict: format!("skipped: {why}"),
+            ..base.clone()
+        };
         match &step {
             Step::Callback(_) | Step::Authorize(_) if !opts.browser_steps => {
                 outcomes.push(skip("a browser step: the user signs in, not a replay"));
@@ -223,86 +326,43 @@ where
                 ));
                 continue;
             }
-            Step::Token(t) if t.grant == Grant::RefreshToken => {
-                let Some(rt) = refresh_token.clone() else {
-                    outcomes.push(skip(
-                        "no refresh token in clear: pass --refresh-token-env VAR",
-                    ));
-                    continue;
-                };
-                let mut text = set_form(&String::from_utf8_lossy(&body), "refresh_token", &rt);
-                if t.client_secret
-                    .as_deref()
-                    .is_some_and(|s| masked_fp(s).is_some())
-                {
-                    match &opts.client_secret {
-                        Some(s) if t.auth == crate::oauth::classify::ClientAuth::Post => {
-                            text = set_form(&text, "client_secret", s)
-                        }
-                        Some(s) => {
-                            use base64::Engine;
-                            let id = t.client_id.clone().unwrap_or_default();
-                            let basic = base64::engine::general_purpose::STANDARD
-                                .encode(format!("{id}:{s}"));
-                            headers.retain(|h| !h.0.eq_ignore_ascii_case("authorization"));
-                            headers.push(Header("authorization".into(), format!("Basic {basic}")));
-                        }
-                        None => {
-                            outcomes.push(skip(
-                                "the client secret is redacted: pass --client-secret-env VAR",
-                            ));
-                            continue;
-                        }
-                    }
-                }
-                body = text.into_bytes();
-            }
-            Step::ApiCall(_) | Step::UserInfo(_) => {
-                if let Some(at) = &access_token {
-                    // The new token, placed where and how the client placed the old one.
-                    for h in headers
-                        .iter_mut()
-                        .filter(|h| h.0.eq_ignore_ascii_case("authorization"))
-                    {
-                        h.1 = match h.1.rsplit_once(' ') {
-                            Some((scheme, _)) => format!("{scheme} {at}"),
-                            None => at.clone(),
-                        };
-                    }
-                    if let Some((base, q)) = url.split_once('?') {
-                        if q.split('&').any(|p| p.starts_with("access_token=")) {
-                            let q: Vec<String> = q
-                                .split('&')
-                                .map(|p| {
-                                    if p.starts_with("access_token=") {
-                                        format!("access_token={at}")
-                                    } else {
-                                        p.to_string()
-                                    }
-                                })
-                                .collect();
-                            url = format!("{base}?{}", q.join("&"));
-                        }
-                    }
-                } else if headers.iter().any(|h| {
-                    h.0.eq_ignore_ascii_case("authorization")
-                        && masked_fp(h.1.split_whitespace().last().unwrap_or("")).is_some()
-                }) {
-                    outcomes.push(skip(
-                        "the access token is redacted and no refresh was replayed before this call",
-                    ));
-                    continue;
-                }
-            }
             _ => {}
+        }
+        let mut p = Prepared {
+            url: ex.request.url.clone(),
+            headers: ex
+                .request
+                .headers
+                .iter()
+                .filter(|h| !HOP.contains(&h.0.to_ascii_lowercase().as_str()))
+                .cloned()
+                .collect(),
+            body: ex.request.body.bytes(),
+        };
+        lineage.substitute(&mut p.headers, &mut p.url, &mut p.body);
+        if let (Step::Token(t), Some(secret)) = (&step, &opts.client_secret) {
+            insert_client_secret(&mut p, t, secret);
+        }
+        if let Some(why) = masked_left(&p) {
+            outcomes.push(skip(why));
+            continue;
+        }
+        p.url = opts.targets.apply(&p.url);
+        // A credential never travels over a weaker scheme than it was captured on.
+        let downgraded = ex.request.url.starts_with("https://") && p.url.starts_with("http://");
+        if downgraded && carries_credentials(&p, &step) {
+            outcomes.push(skip(
+                "it carries credentials captured over HTTPS and would go over plain HTTP",
+            ));
+            continue;
         }
         let mut req = hyper::Request::builder()
             .method(ex.request.method.as_str())
-            .uri(url.as_str());
-        for h in &headers {
+            .uri(p.url.as_str());
+        for h in &p.headers {
             req = req.header(h.0.as_str(), h.1.as_str());
         }
-        let Ok(req) = req.body(Full::new(Bytes::from(body.clone()))) else {
+        let Ok(req) = req.body(Full::new(Bytes::from(p.body.clone()))) else {
             outcomes.push(Outcome {
                 verdict: "failed: the captured request cannot be rebuilt".into(),
                 ..base
@@ -340,64 +400,43 @@ where
             ),
         };
         let elapsed = t0.elapsed().as_secs_f64() * 1000.0;
-        // Learn the new tokens.
-        if let (Step::Token(_), Some(s)) = (&step, status) {
-            if (200..300).contains(&s) {
-                if let Some((at, rt)) = classify_response_json(&resp_body) {
-                    if at.is_some() {
-                        access_token = at;
-                    }
-                    if rt.is_some() {
-                        refresh_token = rt;
-                    }
-                }
+        let plain = decoded(&resp_headers, &resp_body);
+        // Learn what this answer issued in place of the captured one.
+        let now_issued = match &step {
+            Step::Token(_) if status.is_some_and(|s| (200..300).contains(&s)) => {
+                Issued::from_token_body(&plain)
             }
-        }
-        let ok = status.is_some_and(|s| (200..300).contains(&s));
-        match &step {
-            Step::Token(t) if t.grant == Grant::RefreshToken => {
-                refreshed = true;
-                checks.push(Check {
-                    step: 3,
-                    what: "refresh returns a new access token",
-                    result: if ok && access_token.is_some() {
-                        "passed"
-                    } else {
-                        "failed"
-                    },
-                    why: format!(
-                        "refresh answered {}",
-                        status
-                            .map(|s| s.to_string())
-                            .unwrap_or_else(|| "nothing".into())
-                    ),
-                });
-            }
-            Step::Token(_) => checks.push(Check {
-                step: 1,
-                what: "the token endpoint returns an access token",
-                result: if ok { "passed" } else { "failed" },
-                why: format!(
-                    "answered {}",
-                    status
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "nothing".into())
-                ),
-            }),
-            Step::ApiCall(_) | Step::UserInfo(_) => {
-                if refreshed {
-                    api_after_refresh.get_or_insert(ok);
-                } else {
-                    api_before_refresh.get_or_insert(ok);
-                }
-            }
-            _ => {}
+            Step::Token(_) => Issued::default(),
+            _ => Issued::from_location(
+                resp_headers
+                    .iter()
+                    .find(|h| h.0.eq_ignore_ascii_case("location"))
+                    .map(|h| h.1.as_str()),
+            ),
+        };
+        lineage.learn(
+            &url_origin(&ex.request.url),
+            &captured_issue(&ex, &step),
+            &now_issued,
+        );
+        let role = match &step {
+            Step::Token(t) if t.grant == Grant::RefreshToken => Some(Role::Refresh),
+            Step::Token(_) => Some(Role::Token),
+            Step::ApiCall(_) | Step::UserInfo(_) => Some(Role::Api),
+            _ => None,
+        };
+        if let Some(role) = role {
+            checklist.saw(role, ex.id, status, now_issued.access.is_some());
         }
         let verdict = match (&error, status) {
             (Some(e), _) => format!("failed: {}", e.message),
-            (None, Some(s)) => shape_change(&ex.response, s, &resp_body),
+            (None, Some(s)) => shape_change(&ex.response, s, &plain),
             _ => "failed".into(),
         };
+        let content_encoding = resp_headers
+            .iter()
+            .find(|h| h.0.eq_ignore_ascii_case("content-encoding"))
+            .map(|h| h.1.clone());
         let mut now = ex.clone();
         now.id = next_id;
         next_id += 1;
@@ -407,7 +446,8 @@ where
             response_start: None,
             end: Some(elapsed),
         };
-        now.request.headers = headers;
+        now.request.url = p.url.clone();
+        now.request.headers = p.headers;
         now.response = status.map(|s| Response {
             status: s,
             version: "HTTP/1.1".into(),
@@ -416,13 +456,14 @@ where
         });
         now.error = error;
         let req_raw = RawBody {
-            size: body.len() as u64,
-            bytes: body,
+            size: p.body.len() as u64,
+            bytes: p.body,
             ..RawBody::default()
         };
         let resp_raw = RawBody {
             size: resp_body.len() as u64,
             bytes: resp_body,
+            content_encoding,
             ..RawBody::default()
         };
         record(now, req_raw, resp_raw);
@@ -432,47 +473,31 @@ where
             ..base
         });
     }
-    let tri = |v: Option<bool>| match v {
-        Some(true) => "passed",
-        Some(false) => "failed",
-        None => "skipped",
-    };
-    if !checks.iter().any(|c| c.step == 1) {
-        checks.push(Check {
-            step: 1,
-            what: "the token endpoint returns an access token",
-            result: if refreshed { "passed" } else { "skipped" },
-            why: if refreshed {
-                "shown by the refresh (the code exchange is single-use)".into()
-            } else {
-                "no token request could be replayed".into()
-            },
-        });
+    (outcomes, checklist.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_send_one_origin_or_all_elsewhere() {
+        let t =
+            Targets::parse(&["https://api.example=https://staging.example:8443".into()]).unwrap();
+        assert_eq!(
+            t.apply("https://api.example/v1/me?x=1"),
+            "https://staging.example:8443/v1/me?x=1"
+        );
+        assert_eq!(
+            t.apply("https://login.example/token"),
+            "https://login.example/token"
+        );
+        let all = Targets::parse(&["http://127.0.0.1:9".into()]).unwrap();
+        assert_eq!(
+            all.apply("https://login.example/token"),
+            "http://127.0.0.1:9/token"
+        );
+        assert!(Targets::parse(&["staging".into()]).is_err());
+        assert!(Targets::parse(&["https://x.example/path".into()]).is_err());
     }
-    checks.push(Check {
-        step: 2,
-        what: "an API call with the token in Authorization: Bearer works",
-        result: tri(api_before_refresh.or(api_after_refresh)),
-        why: "first API call of the replay".into(),
-    });
-    if !refreshed {
-        checks.push(Check {
-            step: 3,
-            what: "refresh returns a new access token",
-            result: "skipped",
-            why: "no refresh could be replayed".into(),
-        });
-    }
-    checks.push(Check {
-        step: 4,
-        what: "the API works with the new access token",
-        result: if refreshed {
-            tri(api_after_refresh)
-        } else {
-            "skipped"
-        },
-        why: "API calls after the refresh, with its token".into(),
-    });
-    checks.sort_by_key(|c| c.step);
-    (outcomes, checks)
 }

@@ -4,6 +4,11 @@
 //! tokens, and the server keeps them consistent: a refresh with a served refresh token is
 //! answered, an API call with a served access token is accepted.
 //!
+//! Like the real service, it refuses what it does not know: a bearer token it neither
+//! issued nor saw in the capture (401 `invalid_token`), client credentials other than the
+//! captured ones (401 `invalid_client`), a refresh token or code it never issued nor saw
+//! (400 `invalid_grant`). Discovery documents name the mock's own address.
+//!
 //! Faults: `--expire-after` (API answers 401 invalid_token once a token is older),
 //! `--no-refresh-token` (token responses carry none), `--rotate-refresh-tokens` (each
 //! refresh issues a new one and rejects reuse).
@@ -60,9 +65,90 @@ struct Candidate {
 struct Tokens {
     access: HashMap<String, Instant>,
     refresh: HashMap<String, bool>,
+    codes: std::collections::HashSet<String>,
+}
+
+/// What the capture shows the real service accepting or issuing.
+#[derive(Default)]
+struct Known {
+    /// Access tokens issued or sent in the capture.
+    access: std::collections::HashSet<String>,
+    /// Refresh tokens issued or sent.
+    refresh: std::collections::HashSet<String>,
+    /// Codes issued (in a redirect) or sent.
+    codes: std::collections::HashSet<String>,
+    /// Per token endpoint path: the client ids and secrets sent there.
+    clients: HashMap<String, Vec<(String, Option<String>)>>,
+    /// Origins of the capture, as the discovery documents name them.
+    origins: Vec<String>,
+    /// Compares a presented secret with a redacted one.
+    fpr: Option<crate::capture::redact::Fingerprinter>,
+}
+
+impl Known {
+    fn learn(&mut self, ex: &Exchange, step: &crate::oauth::Step) {
+        use crate::oauth::Step;
+        let origin = crate::oauth::parse::url_origin(&ex.request.url);
+        if !self.origins.contains(&origin) {
+            self.origins.push(origin);
+        }
+        let issued = super::lineage::captured_issue(ex, step);
+        self.access.extend(issued.access);
+        self.refresh.extend(issued.refresh);
+        self.codes.extend(issued.code);
+        match step {
+            Step::Token(t) => {
+                self.refresh.extend(t.refresh_token.clone());
+                self.codes.extend(t.code.clone());
+                if let Some(id) = &t.client_id {
+                    let list = self.clients.entry(path_of(&t.endpoint)).or_default();
+                    let pair = (id.clone(), t.client_secret.clone());
+                    if !list.contains(&pair) {
+                        list.push(pair);
+                    }
+                }
+            }
+            Step::ApiCall(a) | Step::UserInfo(a) => self.access.extend(a.token.clone()),
+            Step::Callback(p) => self.codes.extend(p.get("code").map(str::to_string)),
+            _ => {}
+        }
+    }
+
+    fn secret_matches(&self, recorded: &str, presented: &str) -> bool {
+        match (crate::capture::redact::masked_fp(recorded), &self.fpr) {
+            (Some(fp), Some(fpr)) => fpr.fp(presented) == fp,
+            _ => recorded == presented,
+        }
+    }
+
+    /// Why the client credentials presented at `path` would be refused, if they would.
+    fn refuse_client(&self, path: &str, id: Option<&str>, secret: Option<&str>) -> Option<String> {
+        let list = self.clients.get(path)?;
+        let Some(id) = id else {
+            return Some("no client_id was sent".into());
+        };
+        let mine: Vec<&Option<String>> = list
+            .iter()
+            .filter(|(i, _)| i == id)
+            .map(|(_, s)| s)
+            .collect();
+        if mine.is_empty() {
+            return Some(format!("client_id {id:?} is not the captured client"));
+        }
+        let secrets: Vec<&String> = mine.iter().filter_map(|s| s.as_ref()).collect();
+        if secrets.is_empty() {
+            return None;
+        }
+        match secret {
+            None => Some("the client secret is missing".into()),
+            Some(s) if secrets.iter().any(|r| self.secret_matches(r, s)) => None,
+            Some(_) => Some("the client secret is not the captured one".into()),
+        }
+    }
 }
 
 struct State {
+    known: Known,
     /// (method, path) → captured answers, in capture order.
     table: HashMap<(String, String), Vec<Candidate>>,
     /// Next candidate per key, so repeated calls replay the captured sequence.
@@ -98,13 +184,22 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// `salt` is the capture's (it compares presented secrets with redacted ones).
     pub fn new(
         exchanges: impl IntoIterator<Item = Exchange>,
+        salt: Option<&str>,
         faults: Faults,
         log: Box<dyn Fn(String) + Send + Sync>,
     ) -> Self {
         let mut table: HashMap<(String, String), Vec<Candidate>> = HashMap::new();
+        let mut known = Known {
+            fpr: salt.map(crate::capture::redact::Fingerprinter::new),
+            ..Known::default()
+        };
+        let mut engine = crate::analyze::Engine::new(salt.unwrap_or("00"), false);
         for ex in exchanges {
+            let step = engine.push(&ex);
+            known.learn(&ex, &step);
             let Some(r) = ex.response else { continue };
             let mut params = query_params(&ex.request.url).0;
             if let Some(t) = ex.request.body.as_text() {
@@ -142,6 +237,7 @@ impl Replay {
         }
         Replay {
             state: Arc::new(Mutex::new(State {
+                known,
                 table,
                 cursor: HashMap::new(),
                 tokens: Tokens::default(),
@@ -176,8 +272,9 @@ impl Replay {
             };
             let state = self.state.clone();
             let acceptor = acceptor.clone();
+            let scheme = if acceptor.is_some() { "https" } else { "http" };
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| answer(req, state.clone()));
+                let svc = hyper::service::service_fn(move |req| answer(req, scheme, state.clone()));
                 let b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 match acceptor {
                     Some(a) => {
@@ -220,10 +317,66 @@ fn json_error(status: u16, headers: &[(&str, &str)], body: &str) -> Response<Ful
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
+/// 401 with an RFC 6750 challenge.
+fn invalid_token(description: &str) -> Response<Full<Bytes>> {
+    let challenge = format!(
+        r#"Bearer realm="oauthscope serve", error="invalid_token", error_description="{description}""#
+    );
+    json_error(
+        401,
+        &[("www-authenticate", challenge.as_str())],
+        &serde_json::json!({"error": "invalid_token", "error_description": description})
+            .to_string(),
+    )
+}
+
+/// A token endpoint error (RFC 6749 §5.2).
+fn token_error(status: u16, error: &str, description: &str) -> Response<Full<Bytes>> {
+    let mut headers = vec![("cache-control", "no-store")];
+    if status == 401 {
+        headers.push(("www-authenticate", r#"Basic realm="oauthscope serve""#));
+    }
+    json_error(
+        status,
+        &headers,
+        &serde_json::json!({"error": error, "error_description": description}).to_string(),
+    )
+}
+
+/// Rewrite URLs of the captured origins in a discovery document to the mock's own.
+fn rewrite_origins(body: &[u8], from: &[String], to: &str) -> Option<Vec<u8>> {
+    fn walk(v: &mut serde_json::Value, from: &[String], to: &str) {
+        match v {
+            serde_json::Value::String(s) => {
+                for f in from {
+                    let at_origin = s.len() == f.len() || s[f.len()..].starts_with('/');
+                    if s.starts_with(f.as_str()) && at_origin {
+                        *s = format!("{to}{}", &s[f.len()..]);
+                        break;
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, from, to)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|x| walk(x, from, to)),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    walk(&mut v, from, to);
+    serde_json::to_vec(&v).ok()
+}
+
 async fn answer(
     req: Request<Incoming>,
+    scheme: &'static str,
     state: Arc<Mutex<State>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let own_origin = req
+        .headers()
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .map(|h| format!("{scheme}://{h}"));
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -275,9 +428,66 @@ async fn answer(
             }
         }
     }
+    // A bearer credential the service never issued is refused, as the real one would.
+    let presented = match auth.as_deref().and_then(parse_authorization) {
+        Some(Credentials::Scheme { value, .. }) => Some(value),
+        Some(Credentials::Bare(value)) => Some(value),
+        _ => get("access_token"),
+    };
+    if let Some(token) = presented {
+        let known = st.tokens.access.contains_key(&token) || st.known.access.contains(&token);
+        if !known {
+            (st.log)(format!(
+                "{method} {path}: 401, an access token this service never issued"
+            ));
+            return Ok(invalid_token(
+                "The access token is not one this service issued",
+            ));
+        }
+    }
     let grant = get("grant_type");
+    if grant.is_some() {
+        let (id, secret) = match auth.as_deref().and_then(parse_authorization) {
+            Some(Credentials::Basic { user, password, .. }) => (Some(user), Some(password)),
+            _ => (get("client_id"), get("client_secret")),
+        };
+        if let Some(why) = st
+            .known
+            .refuse_client(&path, id.as_deref(), secret.as_deref())
+        {
+            (st.log)(format!("{method} {path}: 401 invalid_client, {why}"));
+            return Ok(token_error(
+                401,
+                "invalid_client",
+                &format!("Client authentication failed: {why}"),
+            ));
+        }
+    }
+    if grant.as_deref() == Some("authorization_code") {
+        let code = get("code").unwrap_or_default();
+        if !st.tokens.codes.contains(&code) && !st.known.codes.contains(&code) {
+            (st.log)(format!(
+                "{method} {path}: 400 invalid_grant, an unknown code"
+            ));
+            return Ok(token_error(
+                400,
+                "invalid_grant",
+                "The authorization code is not one this service issued",
+            ));
+        }
+    }
     if grant.as_deref() == Some("refresh_token") {
         let rt = get("refresh_token").unwrap_or_default();
+        if !st.tokens.refresh.contains_key(&rt) && !st.known.refresh.contains(&rt) {
+            (st.log)(format!(
+                "{method} {path}: 400 invalid_grant, an unknown refresh token"
+            ));
+            return Ok(token_error(
+                400,
+                "invalid_grant",
+                "The refresh token is not one this service issued",
+            ));
+        }
         if let Some(valid) = st.tokens.refresh.get(&rt) {
             if !valid {
                 (st.log)(format!(
@@ -358,19 +568,33 @@ async fn answer(
             .split_once('?')
             .map(|(b, q)| (b.to_string(), q.to_string()))
             .unwrap_or((target.clone(), String::new()));
+        let mut issued_code = None;
         let pairs: Vec<String> = parse_form(&q)
             .into_iter()
             .map(|(k, v)| match k.as_str() {
                 "state" => format!("state={}", query_state.clone().unwrap_or(v)),
-                "code" => format!("code={}", random_token("code-")),
+                "code" => {
+                    let code = random_token("code-");
+                    issued_code = Some(code.clone());
+                    format!("code={code}")
+                }
                 _ => format!("{k}={v}"),
             })
             .collect();
+        st.tokens.codes.extend(issued_code);
         loc.1 = if pairs.is_empty() {
             base
         } else {
             format!("{base}?{}", pairs.join("&"))
         };
+    }
+    // Discovery documents describe the mock at its own address.
+    if path.contains("/.well-known/") {
+        if let Some(own) = &own_origin {
+            if let Some(b) = rewrite_origins(&body, &st.known.origins, own) {
+                body = b;
+            }
+        }
     }
     (st.log)(format!(
         "{method} {path}: {status} (captured answer {} of {n})",

@@ -327,9 +327,46 @@ td,th{{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-a
     h
 }
 
-/// The Markdown report.
+/// Escape captured or generated text for Markdown (CommonMark and GFM, including
+/// renderers that pass HTML through): every character that could open markup, a link,
+/// an image, a code span, a table cell or an HTML tag is escaped; line breaks and other
+/// control characters become spaces (a `\r` or `\n` must not start a forged table row);
+/// bidirectional overrides are shown as `\u{...}`. The result is one line of inline text.
+pub fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut leading_digits = true;
+    for (i, c) in s.chars().enumerate() {
+        let at_start = i == 0;
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '|' | '~' | '!' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '#' | '-' | '+' | '=' if at_start => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' if leading_digits && i > 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c if crate::capture::redact::is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+        leading_digits = leading_digits && c.is_ascii_digit();
+    }
+    out
+}
+
+/// The Markdown report. Everything that comes from the capture or the definition goes
+/// through [`md`].
 pub fn markdown(title: &str, findings: &[Finding], sum: &Summary, events: &[Event]) -> String {
-    let md = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut m = String::new();
     let _ = writeln!(m, "# oauthscope report: {}\n", md(title));
     let _ = writeln!(m, "**Verdict:** {}\n", md(&sum.verdict));
@@ -365,7 +402,7 @@ pub fn markdown(title: &str, findings: &[Finding], sum: &Summary, events: &[Even
         }
         let _ = writeln!(m);
         if let Some(d) = &f.definition {
-            let _ = writeln!(m, "- Definition: `{}`", md(d));
+            let _ = writeln!(m, "- Definition: {}", md(d));
         }
         let _ = writeln!(m, "\n{}\n\n**Fix:** {}\n", md(&f.detail), md(&f.fix));
     }
@@ -379,7 +416,7 @@ pub fn markdown(title: &str, findings: &[Finding], sum: &Summary, events: &[Even
             "| +{} | {} | {} | {} {} | {} | {} |",
             fmt_rel(e.t),
             e.id,
-            e.step,
+            md(&e.step),
             md(&e.method),
             md(&e.url),
             e.status

@@ -1,0 +1,768 @@
+//! The one secret policy: what counts as a secret, wherever it appears, and how it is
+//! masked in everything shown or exported (terminal, logs, reports, HAR).
+//!
+//! A value is a secret
+//! - by its **name**, compared without case or separators (`access_token`, `Access_Token`,
+//!   `accessToken`, `ACCESS-TOKEN`, `access%5Ftoken` are one name): the OAuth parameters,
+//!   anything ending in `token`, `secret`, `password`, `apikey`, `assertion`, vendor key
+//!   headers (`Ocp-Apim-Subscription-Key`, `X-Amz-Security-Token`, `Private-Token`, ...),
+//!   `key`, `sig`, `SAMLResponse`, `id_token_hint`; in query strings, form bodies, JSON
+//!   (at any depth, every leaf under a secret key), multipart fields, HTML form fields
+//!   (`form_post`), XML elements (WS-Trust, SAML), URL userinfo, and `name=value` text;
+//! - by its **shape**: JWTs (`eyJ...`) wherever they are;
+//! - by **recognition**: a value once found as a secret is masked wherever it appears
+//!   again (an error page echoing it, a redirect, a `form_post`), see [`Known`].
+//!
+//! What cannot be parsed is not passed through: a body that says JSON but does not parse
+//! (cut at `--max-body`, nested too deep) is masked by the text rules, which find the
+//! same `"name": "value"` pairs.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+use super::redact::{Fingerprinter, masked_fp};
+
+/// `Access_Token`, `accessToken`, `access-token`, `access%5Ftoken` → `accesstoken`.
+pub fn normalize_name(name: &str) -> String {
+    let decoded = if name.contains('%') {
+        crate::oauth::parse::form_decode(name)
+    } else {
+        name.to_string()
+    };
+    decoded
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+const EXACT: [&str; 34] = [
+    "code",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "assertion",
+    "codeverifier",
+    "devicecode",
+    "key",
+    "sig",
+    "signature",
+    "samlresponse",
+    "samlart",
+    "idtokenhint",
+    "otp",
+    "authorization",
+    "proxyauthorization",
+    "cookie",
+    "setcookie",
+    "credential",
+    "credentials",
+    "privatekey",
+    "sessionid",
+    "session",
+    "jsessionid",
+    "phpsessid",
+    "sid",
+    "xapikey",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "subscriptionkey",
+    "ocpapimsubscriptionkey",
+    "xgoogapikey",
+];
+
+/// Whether a parameter, JSON key, form field, XML element or header of this name holds a
+/// secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = normalize_name(name);
+    if n.is_empty() {
+        return false;
+    }
+    EXACT.contains(&n.as_str())
+        || [
+            "token",
+            "secret",
+            "password",
+            "apikey",
+            "assertion",
+            "accesskey",
+        ]
+        .iter()
+        .any(|s| n.ends_with(s))
+        || n.ends_with("subscriptionkey")
+        || n.ends_with("securitytoken")
+}
+
+/// Headers shown as they are even though their names look secret: a challenge or a
+/// header naming other headers holds no credential.
+fn is_public_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "www-authenticate"
+            | "proxy-authenticate"
+            | "access-control-allow-headers"
+            | "access-control-expose-headers"
+            | "access-control-request-headers"
+            | "vary"
+    )
+}
+
+/// Whether a header's value is a credential (masked whole, scheme kept).
+pub fn is_secret_header(name: &str) -> bool {
+    !is_public_header(name) && is_secret_name(name)
+}
+
+/// A JWT (JWS or JWE compact form) anywhere in text.
+static JWT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?")
+        .expect("static regex")
+});
+
+/// `name=value` pairs in text (query strings, forms, logs), the name possibly
+/// percent-encoded.
+static PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)([A-Za-z0-9_.%-]+)=([^&\s"'#,;<>=?]+)"#).expect("static regex")
+});
+
+/// `"name": "value"` (or a number / literal) in JSON-like text that did not parse.
+static JSON_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""([^"\\]{1,100})"\s*:\s*("(?:[^"\\]|\\.)*"?|-?[0-9][0-9.eE+-]*)"#)
+        .expect("static regex")
+});
+
+/// `Bearer x`, `Basic x`, and other schemes with a token-like credential.
+static SCHEME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(bearer|basic|token|dpop|mac|negotiate)\s+([A-Za-z0-9._~+/-]{4,}=*)("?)"#)
+        .expect("static regex")
+});
+
+/// `scheme://user:password@host`.
+static USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/@\s?#]*)@").expect("static regex")
+});
+
+/// HTML form fields: `<input name="code" value="...">` in either attribute order.
+static HTML_INPUT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?is)<input\b[^>]*>"#).expect("static regex"));
+static HTML_ATTR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?is)\b(name|value)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))"#)
+        .expect("static regex")
+});
+
+/// XML elements with a secret local name: `<wsse:Password ...>value</wsse:Password>`.
+static XML_ELEMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?s)<((?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*))(\s[^>]*)?>([^<]+)</"#)
+        .expect("static regex")
+});
+
+/// Multipart fields: `name="password"` ... blank line, value.
+static MULTIPART: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)content-disposition:[^\r\n]*\bname="([^"]*)"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n([^\r\n]*)"#)
+        .expect("static regex")
+});
+
+/// Values recognised as secrets, masked wherever they appear again. Bounded: the oldest
+/// are forgotten past [`Known::CAP`].
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    set: HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Known {
+    pub const CAP: usize = 20_000;
+    /// Shorter values are too likely to occur by chance.
+    pub const MIN_LEN: usize = 8;
+
+    /// Remember `value` (and its form-decoded and JSON-unescaped spellings).
+    pub fn add(&mut self, value: &str) {
+        let v = value.trim();
+        if v.len() < Self::MIN_LEN || masked_fp(v).is_some() || v.starts_with("[redacted") {
+            return;
+        }
+        if self.set.insert(v.to_string()) {
+            self.order.push_back(v.to_string());
+            if self.order.len() > Self::CAP {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// A matcher for every value (longest first), with their form-encoded spellings.
+    pub fn matcher(&self) -> Option<Regex> {
+        if self.set.is_empty() {
+            return None;
+        }
+        let mut all: Vec<String> = self.set.iter().cloned().collect();
+        let encoded: Vec<String> = all
+            .iter()
+            .map(|v| crate::replay::lineage::form_encode(v))
+            .filter(|e| !self.set.contains(e))
+            .collect();
+        all.extend(encoded);
+        all.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        all.dedup();
+        let pattern: Vec<String> = all.iter().map(|v| regex::escape(v)).collect();
+        regex::RegexBuilder::new(&pattern.join("|"))
+            .size_limit(256 << 20)
+            .dfa_size_limit(64 << 20)
+            .build()
+            .ok()
+    }
+}
+
+/// Masks secrets in whatever is shown, and (optionally) collects the values it masked.
+pub struct Policy<'a> {
+    pub fpr: &'a Fingerprinter,
+    /// Values to mask wherever they occur (see [`Known::matcher`]).
+    pub known: Option<&'a Regex>,
+    /// Receives every value masked by name or shape.
+    pub found: Option<&'a mut Known>,
+}
+
+impl<'a> Policy<'a> {
+    pub fn new(fpr: &'a Fingerprinter) -> Self {
+        Policy {
+            fpr,
+            known: None,
+            found: None,
+        }
+    }
+
+    fn mask(&mut self, value: &str) -> String {
+        if let Some(k) = self.found.as_deref_mut() {
+            k.add(value);
+        }
+        self.fpr.mask(value)
+    }
+
+    /// Mask a value of the URL-safe kind (query strings in HARs must stay valid URIs).
+    fn mask_safe(&mut self, value: &str, safe: bool) -> String {
+        let m = self.mask(value);
+        if safe {
+            m.replace('[', "%5B")
+                .replace(']', "%5D")
+                .replace(' ', "+")
+                .replace(':', "%3A")
+        } else {
+            m
+        }
+    }
+
+    /// Free text: every rule (pairs, JSON pairs, schemes, userinfo, JWTs, HTML fields,
+    /// XML elements, multipart fields, known values).
+    pub fn text(&mut self, text: &str) -> String {
+        let t = URL_IN_TEXT
+            .replace_all(text, |c: &Captures| self.url(&c[0], false))
+            .into_owned();
+        let t = self.structured_text(&t);
+        let t = self.pairs(&t, false);
+        let t = self.schemes(&t);
+        let t = self.userinfo(&t, false);
+        let t = self.jwts(&t);
+        self.known_values(&t)
+    }
+
+    /// The rules for markup and field syntaxes inside text.
+    fn structured_text(&mut self, text: &str) -> String {
+        let mut t = text.to_string();
+        if t.contains('"') && t.contains(':') {
+            t = self.json_pairs(&t);
+        }
+        if t.contains('<') {
+            t = self.html_inputs(&t);
+            t = self.xml_elements(&t);
+        }
+        if t.to_ascii_lowercase().contains("content-disposition") {
+            t = self.multipart(&t);
+        }
+        t
+    }
+
+    fn pairs(&mut self, text: &str, safe: bool) -> String {
+        PAIR.replace_all(text, |c: &Captures| {
+            let (name, value) = (&c[1], &c[2]);
+            if is_secret_name(name) && masked_fp(&crate::oauth::parse::form_decode(value)).is_none()
+            {
+                let v = crate::oauth::parse::form_decode(value);
+                format!("{name}={}", self.mask_safe(&v, safe))
+            } else {
+                c[0].to_string()
+            }
+        })
+        .into_owned()
+    }
+
+    fn json_pairs(&mut self, text: &str) -> String {
+        JSON_PAIR
+            .replace_all(text, |c: &Captures| {
+                let (name, raw) = (&c[1], &c[2]);
+                if !is_secret_name(name) {
+                    return c[0].to_string();
+                }
+                let value = raw.trim_matches('"');
+                if masked_fp(value).is_some() {
+                    return c[0].to_string();
+                }
+                format!("\"{name}\": \"{}\"", self.mask(value))
+            })
+            .into_owned()
+    }
+
+    fn schemes(&mut self, text: &str) -> String {
+        SCHEME
+            .replace_all(text, |c: &Captures| {
+                // `Bearer realm="api"`: a challenge's parameter, not a credential.
+                if &c[3] == "\"" || masked_fp(&c[2]).is_some() {
+                    return c[0].to_string();
+                }
+                format!("{} {}", &c[1], self.mask(&c[2]))
+            })
+            .into_owned()
+    }
+
+    fn userinfo(&mut self, text: &str, safe: bool) -> String {
+        USERINFO
+            .replace_all(text, |c: &Captures| {
+                let info = &c[2];
+                if info.is_empty() || masked_fp(info).is_some() || info.contains("%5Bredacted") {
+                    return c[0].to_string();
+                }
+                format!("{}{}@", &c[1], self.mask_safe(info, safe))
+            })
+            .into_owned()
+    }
+
+    fn jwts(&mut self, text: &str) -> String {
+        JWT.replace_all(text, |c: &Captures| self.mask(&c[0]))
+            .into_owned()
+    }
+
+    fn known_values(&mut self, text: &str) -> String {
+        match self.known {
+            Some(re) => re
+                .replace_all(text, |c: &Captures| self.fpr.mask(&c[0]))
+                .into_owned(),
+            None => text.to_string(),
+        }
+    }
+
+    fn html_inputs(&mut self, text: &str) -> String {
+        HTML_INPUT
+            .replace_all(text, |c: &Captures| {
+                let tag = &c[0];
+                let mut name = None;
+                for a in HTML_ATTR.captures_iter(tag) {
+                    if a[1].eq_ignore_ascii_case("name") {
+                        name = a
+                            .get(2)
+                            .or(a.get(3))
+                            .or(a.get(4))
+                            .map(|m| m.as_str().to_string());
+                    }
+                }
+                if !name.as_deref().is_some_and(is_secret_name) {
+                    return tag.to_string();
+                }
+                HTML_ATTR
+                    .replace_all(tag, |a: &Captures| {
+                        if a[1].eq_ignore_ascii_case("value") {
+                            let v = a
+                                .get(2)
+                                .or(a.get(3))
+                                .or(a.get(4))
+                                .map_or("", |m| m.as_str());
+                            format!("value=\"{}\"", self.mask(v))
+                        } else {
+                            a[0].to_string()
+                        }
+                    })
+                    .into_owned()
+            })
+            .into_owned()
+    }
+
+    fn xml_elements(&mut self, text: &str) -> String {
+        XML_ELEMENT
+            .replace_all(text, |c: &Captures| {
+                let local = &c[2];
+                let secret = is_secret_name(local)
+                    || ["binarysecuritytoken", "signaturevalue", "cipherValue"]
+                        .iter()
+                        .any(|n| local.eq_ignore_ascii_case(n));
+                let value = c[4].trim();
+                if !secret || value.is_empty() || masked_fp(value).is_some() {
+                    return c[0].to_string();
+                }
+                format!(
+                    "<{}{}>{}</",
+                    &c[1],
+                    c.get(3).map_or("", |m| m.as_str()),
+                    self.mask(value)
+                )
+            })
+            .into_owned()
+    }
+
+    fn multipart(&mut self, text: &str) -> String {
+        MULTIPART
+            .replace_all(text, |c: &Captures| {
+                if !is_secret_name(&c[1]) || c[2].is_empty() {
+                    return c[0].to_string();
+                }
+                let whole = &c[0];
+                let value = &c[2];
+                let head = &whole[..whole.len() - value.len()];
+                format!("{head}{}", self.mask(value))
+            })
+            .into_owned()
+    }
+
+    /// A URL: secret query and fragment parameters (names compared by the policy, also
+    /// percent-encoded), userinfo, JWTs and known values. `safe` keeps the result a valid
+    /// URI (HAR files).
+    pub fn url(&mut self, url: &str, safe: bool) -> String {
+        let (before, fragment) = match url.split_once('#') {
+            Some((b, f)) => (b, Some(f)),
+            None => (url, None),
+        };
+        let (base, query) = match before.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (before, None),
+        };
+        // With PKCE `plain` (the default method), the challenge is the verifier itself.
+        let plain_pkce = !query.unwrap_or("").split('&').any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                normalize_name(k) == "codechallengemethod" && v.eq_ignore_ascii_case("S256")
+            })
+        });
+        let mask_pairs = |this: &mut Self, s: &str| -> String {
+            s.split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, v))
+                        if (is_secret_name(k)
+                            || (plain_pkce && normalize_name(k) == "codechallenge"))
+                            && !v.is_empty() =>
+                    {
+                        let value = crate::oauth::parse::form_decode(v);
+                        if masked_fp(&value).is_some() {
+                            return pair.to_string();
+                        }
+                        format!("{k}={}", this.mask_safe(&value, safe))
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let mut out = self.userinfo(base, safe);
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(&mask_pairs(self, q));
+        }
+        if let Some(f) = fragment {
+            out.push('#');
+            // Implicit-grant redirects carry tokens in the fragment.
+            let f = if f.contains('=') {
+                mask_pairs(self, f)
+            } else {
+                f.to_string()
+            };
+            out.push_str(&f);
+        }
+        let out = self.jwts(&out);
+        let out = self.known_values(&out);
+        if safe { out.replace(' ', "+") } else { out }
+    }
+
+    /// A header value: credentials masked whole (scheme kept), URLs (Location, Link,
+    /// Refresh, ...) and free text by the text rules.
+    pub fn header(&mut self, name: &str, value: &str, safe_urls: bool) -> String {
+        if is_secret_header(name) {
+            if masked_fp(value).is_some() {
+                return value.to_string();
+            }
+            let lower = name.to_ascii_lowercase();
+            if lower.ends_with("authorization") {
+                if let Some((scheme, rest)) = value.split_once(' ') {
+                    let rest = rest.trim();
+                    if !rest.is_empty() && scheme.len() < 20 {
+                        if masked_fp(rest).is_some() {
+                            return value.to_string();
+                        }
+                        return format!("{scheme} {}", self.mask(rest));
+                    }
+                }
+            }
+            return self.mask(value);
+        }
+        let lower = name.to_ascii_lowercase();
+        if matches!(lower.as_str(), "location" | "content-location" | "referer") {
+            return self.url(value, safe_urls);
+        }
+        // Link: <url>; rel=..., Refresh: 0; url=...: URLs inside text.
+        let t = URL_IN_TEXT
+            .replace_all(value, |c: &Captures| self.url(&c[0], safe_urls))
+            .into_owned();
+        self.text(&t)
+    }
+
+    /// A body as text: JSON by structure when it parses (after a BOM), forms by
+    /// parameter, everything else (and JSON that does not parse) by the text rules.
+    pub fn body(&mut self, content_type: &str, text: &str) -> String {
+        let ct = content_type.to_ascii_lowercase();
+        let unbommed = text.trim_start_matches('\u{feff}');
+        let trimmed = unbommed.trim_start();
+        if ct.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
+            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(unbommed) {
+                self.json(&mut v, false);
+                let s = v.to_string();
+                // Strings that hold secrets by shape or recognition.
+                let s = self.jwts(&s);
+                return self.known_values(&s);
+            }
+            return self.text(text);
+        }
+        let form_like = ct.contains("x-www-form-urlencoded")
+            || (text.contains('=') && !text.contains(' ') && !text.contains('<'));
+        if form_like {
+            let t = self.pairs(text, false);
+            let t = self.jwts(&t);
+            return self.known_values(&t);
+        }
+        self.text(text)
+    }
+
+    /// Mask JSON values under secret keys (every leaf below one), and JWTs anywhere.
+    pub fn json(&mut self, v: &mut serde_json::Value, under_secret: bool) {
+        use serde_json::Value;
+        match v {
+            Value::Object(m) => {
+                for (k, val) in m.iter_mut() {
+                    self.json(val, under_secret || is_secret_name(k));
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.json(x, under_secret)),
+            Value::String(s) if under_secret => {
+                if masked_fp(s).is_none() && !s.is_empty() {
+                    *s = self.mask(s);
+                }
+            }
+            Value::Number(n) if under_secret => {
+                *v = Value::String(self.mask(&n.to_string()));
+            }
+            Value::String(s) => {
+                // Strings that are URLs carry secrets in their queries; JWTs by shape.
+                if s.contains("://") && s.contains('?') {
+                    *s = self.url(s, false);
+                } else if JWT.is_match(s) {
+                    *s = self.jwts(s);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// URLs inside header values or text.
+static URL_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s<>"',;]+"#).expect("static regex")
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fpr() -> Fingerprinter {
+        Fingerprinter::new("0011")
+    }
+
+    #[test]
+    fn names_in_every_spelling() {
+        for n in [
+            "access_token",
+            "Access_Token",
+            "ID_TOKEN",
+            "accessToken",
+            "refreshToken",
+            "idToken",
+            "clientSecret",
+            "access%5Ftoken",
+            "Ocp-Apim-Subscription-Key",
+            "X-Auth-Token",
+            "X-Amz-Security-Token",
+            "Private-Token",
+            "X-Goog-Api-Key",
+            "X-Vault-Token",
+            "X-Subject-Token",
+            "subject_token",
+            "actor_token",
+            "id_token_hint",
+            "api_key",
+            "apikey",
+            "key",
+            "sig",
+            "SAMLResponse",
+            "password",
+        ] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in [
+            "token_type",
+            "expires_in",
+            "state",
+            "client_id",
+            "scope",
+            "token_endpoint",
+            "code_challenge_method",
+            "grant_type",
+            "token_type_hint",
+        ] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+        assert!(!is_secret_header("WWW-Authenticate"));
+    }
+
+    #[test]
+    fn every_syntax_is_masked_and_values_are_collected() {
+        let f = fpr();
+        let mut found = Known::default();
+        let mut p = Policy {
+            fpr: &f,
+            known: None,
+            found: Some(&mut found),
+        };
+        let cases = [
+            (
+                "application/json",
+                r#"{"Access_Token":"S1-aaaaaaaa","nested":{"deep":[{"refreshToken":"S2-bbbbbbbb"}]}}"#,
+                vec!["S1-aaaaaaaa", "S2-bbbbbbbb"],
+            ),
+            (
+                "application/json",
+                "\u{feff}{\"access_token\":\"S3-cccccccc\"}",
+                vec!["S3-cccccccc"],
+            ),
+            (
+                "application/json",
+                r#"{"access_token":"S4-dddddddd","refresh_token":"S5-eeee"#,
+                vec!["S4-dddddddd", "S5-eeee"],
+            ),
+            (
+                "text/html",
+                r#"<form method="post"><input type="hidden" name="code" value="S6-ffffffff"/><input value='S7-gggggggg' name='id_token'></form>"#,
+                vec!["S6-ffffffff", "S7-gggggggg"],
+            ),
+            (
+                "multipart/form-data; boundary=x",
+                "--x\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nS8-hhhhhhhh\r\n--x--",
+                vec!["S8-hhhhhhhh"],
+            ),
+            (
+                "text/xml",
+                "<s:Envelope><wsse:Password Type=\"t\">S9-iiiiiiii</wsse:Password><wsse:BinarySecurityToken>S10-jjjjjjj</wsse:BinarySecurityToken></s:Envelope>",
+                vec!["S9-iiiiiiii", "S10-jjjjjjj"],
+            ),
+            (
+                "application/x-www-form-urlencoded",
+                "SAMLResponse=S11-kkkkkkk&RelayState=r",
+                vec!["S11-kkkkkkk"],
+            ),
+            (
+                "text/plain",
+                "token eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln here",
+                vec!["eyJhbGciOiJub25lIn0"],
+            ),
+        ];
+        for (ct, body, secrets) in cases {
+            let out = p.body(ct, body);
+            for s in secrets {
+                assert!(!out.contains(s), "{ct}: {out}");
+            }
+            assert!(out.contains("[redacted fp:"), "{ct}: {out}");
+        }
+        let deep = format!(
+            "{}\"token\":\"S12-llllllll\"{}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(!p.body("application/json", &deep).contains("S12-llllllll"));
+        drop(p);
+        assert!(found.len() >= 10, "{found:?}");
+    }
+
+    #[test]
+    fn urls_and_headers() {
+        let f = fpr();
+        let mut p = Policy::new(&f);
+        let u = p.url(
+            "https://user:S1-pass@h.example/cb?access%5Ftoken=S2-aaaaaaa&id_token_hint=S3-bbbbbbb&api_key=S4-ccccccc&sig=S5-ddddddd&state=keep",
+            false,
+        );
+        for s in [
+            "S1-pass",
+            "S2-aaaaaaa",
+            "S3-bbbbbbb",
+            "S4-ccccccc",
+            "S5-ddddddd",
+        ] {
+            assert!(!u.contains(s), "{u}");
+        }
+        assert!(
+            u.contains("state=keep") && u.contains("h.example/cb"),
+            "{u}"
+        );
+        let safe = p.url("https://h/cb?code=S6-eeeeeee", true);
+        assert!(
+            !safe.contains(' ') && !safe.contains('[') && !safe.contains("S6"),
+            "{safe}"
+        );
+        let link = p.header("Link", "<https://h/next?code=S7-fffffff>; rel=next", false);
+        assert!(!link.contains("S7"), "{link}");
+        let refresh = p.header("Refresh", "0; url=https://h/cb?code=S8-ggggggg", false);
+        assert!(!refresh.contains("S8"), "{refresh}");
+        let key = p.header("Ocp-Apim-Subscription-Key", "S9-hhhhhhh", false);
+        assert!(!key.contains("S9"), "{key}");
+        let auth = p.header("Authorization", "Bearer S10-iiiiii", false);
+        assert!(auth.starts_with("Bearer [redacted fp:"), "{auth}");
+        let challenge = r#"Bearer realm="api", error="invalid_token""#;
+        assert_eq!(p.header("WWW-Authenticate", challenge, false), challenge);
+    }
+
+    #[test]
+    fn known_values_are_masked_wherever_they_appear_again() {
+        let f = fpr();
+        let mut known = Known::default();
+        known.add("rt-echoed-123456");
+        let re = known.matcher().unwrap();
+        let mut p = Policy {
+            fpr: &f,
+            known: Some(&re),
+            found: None,
+        };
+        let out = p.body(
+            "text/html",
+            "<p>The token rt-echoed-123456 is not valid</p>",
+        );
+        assert!(!out.contains("rt-echoed-123456"), "{out}");
+        assert!(
+            out.contains(&f.mask("rt-echoed-123456")),
+            "same fingerprint"
+        );
+    }
+}

@@ -374,6 +374,7 @@ pub fn export_har(
     use crate::capture::har::{EntryFacts, HarOptions, HarWriter};
     use std::collections::HashMap;
     let (engine, _) = run_engine(input, false, connector)?;
+    let known = engine.known.clone();
     let (findings, _, _) = engine.finish();
     let mut by_exchange: HashMap<u64, Vec<String>> = HashMap::new();
     for f in &findings {
@@ -393,6 +394,7 @@ pub fn export_har(
         HarOptions {
             redact: (!no_redact).then(|| fpr.clone()),
             salt: Some(source.salt.clone()),
+            known: (!no_redact).then_some(known),
         },
     )?;
     let mut result: std::io::Result<()> = Ok(());

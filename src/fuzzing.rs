@@ -97,6 +97,7 @@ pub fn classification(data: &[u8]) {
         let opts = HarOptions {
             redact: redact.then(|| Fingerprinter::new(SALT)),
             salt: None,
+            known: None,
         };
         let _ = exchange_to_entry(&ex, &facts, &opts);
     }

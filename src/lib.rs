@@ -16,6 +16,7 @@
 //! - [`connector`]: connector definitions (Power Platform, Swagger, OpenAPI, TOML): load,
 //!   lint, and compare with the wire.
 //! - [`commands`]: each subcommand's `run`.
+//! - [`wire`]: the form/URL codec (below everything else).
 //!
 //! Data path: client → proxy → upstream; each finished exchange goes through a bounded
 //! queue to the capture writer thread, which appends one JSON line and feeds observers.
@@ -75,3 +76,4 @@ pub mod oauth;
 pub mod proxy;
 pub mod replay;
 pub mod report;
+pub mod wire;

@@ -11,6 +11,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 use base64::Engine;
 use common::oauth::{self, AsConfig, CLIENT_ID, CLIENT_SECRET};
@@ -240,4 +241,298 @@ fn listeners_refuse_non_loopback_addresses_without_allow_remote() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--allow-remote"), "{args:?}: {err}");
     }
+}
+
+/// The planted values: one unique value per place an integration (or an attacker) puts
+/// a secret. Index → where it goes.
+fn planted() -> Vec<(&'static str, String)> {
+    let nonce = format!("{:012x}", std::process::id() as u64 * 7919 + 104_729);
+    [
+        "JSON Access_Token",
+        "JSON ID_TOKEN",
+        "JSON accessToken",
+        "JSON refreshToken",
+        "JSON idToken",
+        "JSON clientSecret",
+        "revocation JSON token",
+        "form_post code",
+        "form_post id_token",
+        "token JSON with a BOM",
+        "token JSON nested deeper than 128",
+        "token JSON cut at --max-body",
+        "token JSON with a Latin-1 byte",
+        "multipart password",
+        "Ocp-Apim-Subscription-Key",
+        "X-Auth-Token",
+        "X-Amz-Security-Token",
+        "Private-Token",
+        "X-Goog-Api-Key",
+        "X-Vault-Token",
+        "X-Subject-Token (response)",
+        "code in a Link header",
+        "code in a Refresh header",
+        "userinfo in Location",
+        "SAMLResponse in a form",
+        "WS-Trust password",
+        "access%5Ftoken in a query",
+        "id_token_hint in a query",
+        "api_key in a query",
+        "apikey in a query",
+        "key in a query",
+        "sig in a query",
+        "SAMLResponse in a query",
+        "subject_token",
+        "actor_token",
+        "bearer token echoed in an error page",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, what)| (*what, format!("Plnt{i:02}v{nonce}")))
+    .collect()
+}
+
+/// An HTTPS upstream that answers with the planted values where real services put them.
+async fn hostile_upstream(
+    tls: Arc<rustls::ServerConfig>,
+    p: Arc<Vec<String>>,
+) -> std::net::SocketAddr {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let p = p.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let p = p.clone();
+                        async move {
+                            let path = req.uri().path().to_string();
+                            let _ = req.into_body().collect().await;
+                            let json = "application/json";
+                            let (status, ct, extra, body): (u16, &str, Vec<(&str, String)>, Vec<u8>) = match path.as_str() {
+                            "/token-exchange" => (200, json, vec![], format!(
+                                r#"{{"Access_Token":"{}","ID_TOKEN":"{}","accessToken":"{}","refreshToken":"{}","idToken":"{}","clientSecret":"{}","token_type":"Bearer"}}"#,
+                                p[0], p[1], p[2], p[3], p[4], p[5]).into_bytes()),
+                            "/form_post" => (200, "text/html", vec![], format!(
+                                r#"<html><body onload="document.forms[0].submit()"><form method="post" action="https://app.example/cb"><input type="hidden" name="code" value="{}"/><input type="hidden" name="id_token" value="{}"/></form></body></html>"#,
+                                p[7], p[8]).into_bytes()),
+                            "/bom" => (200, json, vec![], format!("\u{feff}{{\"access_token\":\"{}\",\"token_type\":\"Bearer\"}}", p[9]).into_bytes()),
+                            "/deep" => (200, json, vec![], format!("{}{{\"access_token\":\"{}\"}}{}", "[".repeat(200), p[10], "]".repeat(200)).into_bytes()),
+                            "/big" => (200, json, vec![], format!("{{\"access_token\":\"{}\",\"pad\":\"{}\"}}", p[11], "x".repeat(20_000)).into_bytes()),
+                            "/latin1" => {
+                                let mut b = format!("{{\"access_token\":\"{}\",\"name\":\"", p[12]).into_bytes();
+                                b.push(0xe9);
+                                b.extend_from_slice(b"\"}");
+                                (200, json, vec![], b)
+                            }
+                            "/api/data" => (200, json, vec![
+                                ("x-subject-token", p[20].clone()),
+                                ("link", format!("<https://app.example/next?code={}>; rel=\"next\"", p[21])),
+                                ("refresh", format!("0; url=https://app.example/cb?code={}", p[22])),
+                            ], b"{\"ok\":true}".to_vec()),
+                            "/redirect" => (302, "text/plain", vec![("location", format!("https://alice:{}@app.example/landing", p[23]))], Vec::new()),
+                            "/api/me" => (401, "text/html", vec![("www-authenticate", r#"Bearer realm="api", error="invalid_token""#.to_string())],
+                                format!("<p>The access token {} has expired.</p>", p[35]).into_bytes()),
+                            _ => (200, json, vec![], b"{}".to_vec()),
+                        };
+                            let mut res = hyper::Response::builder()
+                                .status(status)
+                                .header("content-type", ct);
+                            for (k, v) in extra {
+                                res = res.header(k, v);
+                            }
+                            Ok::<_, std::convert::Infallible>(
+                                res.body(Full::new(bytes::Bytes::from(body))).unwrap(),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Issue #11 items 12 and 13: a unique value planted in every place a real integration
+/// puts a secret (and where an attacker would) reaches no default output.
+#[tokio::test(flavor = "multi_thread")]
+async fn planted_secrets_in_every_place_reach_no_default_output() {
+    let dir = temp_dir("secrets-planted");
+    let tls = upstream_tls(&dir);
+    let plants = planted();
+    let p: Arc<Vec<String>> = Arc::new(plants.iter().map(|(_, v)| v.clone()).collect());
+    let addr = hostile_upstream(tls.config.clone(), p.clone()).await;
+    let base = format!("https://127.0.0.1:{}", addr.port());
+    let har = dir.join("proxy.har");
+    let proxy = ProxyProc::start_under(
+        &dir,
+        &[
+            "--upstream-ca",
+            tls.ca_pem_path.to_str().unwrap(),
+            "--har",
+            har.to_str().unwrap(),
+            "--max-body",
+            "4KiB",
+        ],
+        &["env", "RUST_LOG=debug"],
+    );
+    let http = proxy
+        .client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = "application/x-www-form-urlencoded";
+    http.post(format!("{base}/token-exchange"))
+        .header("content-type", form)
+        .body(format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={}&actor_token={}",
+            p[33], p[34]
+        ))
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{base}/revoke"))
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"token\":\"{}\",\"token_type_hint\":\"refresh_token\"}}",
+            p[6]
+        ))
+        .send()
+        .await
+        .unwrap();
+    for path in [
+        "/form_post",
+        "/bom",
+        "/deep",
+        "/big",
+        "/latin1",
+        "/redirect",
+    ] {
+        http.get(format!("{base}{path}")).send().await.unwrap();
+    }
+    http.post(format!("{base}/upload"))
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n{}\r\n--XyZ--\r\n",
+            p[13]
+        ))
+        .send()
+        .await
+        .unwrap();
+    http.get(format!(
+        "{base}/api/data?access%5Ftoken={}&id_token_hint={}&api_key={}&apikey={}&key={}&sig={}&SAMLResponse={}&page=2",
+        p[26], p[27], p[28], p[29], p[30], p[31], p[32]
+    ))
+    .header("Ocp-Apim-Subscription-Key", &p[14])
+    .header("X-Auth-Token", &p[15])
+    .header("X-Amz-Security-Token", &p[16])
+    .header("Private-Token", &p[17])
+    .header("X-Goog-Api-Key", &p[18])
+    .header("X-Vault-Token", &p[19])
+    .send()
+    .await
+    .unwrap();
+    http.post(format!("{base}/saml/acs"))
+        .header("content-type", form)
+        .body(format!("SAMLResponse={}&RelayState=home", p[24]))
+        .send()
+        .await
+        .unwrap();
+    http.post(format!("{base}/adfs/services/trust/13/usernamemixed"))
+        .header("content-type", "application/soap+xml")
+        .body(format!(
+            "<s:Envelope><s:Header><wsse:Security><wsse:UsernameToken><wsse:Username>alice</wsse:Username><wsse:Password Type=\"PasswordText\">{}</wsse:Password></wsse:UsernameToken></wsse:Security></s:Header></s:Envelope>",
+            p[25]
+        ))
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/api/me"))
+        .bearer_auth(&p[35])
+        .send()
+        .await
+        .unwrap();
+
+    let capture = proxy.capture.clone();
+    let (status, console) = proxy.stop();
+    assert!(status.success(), "{console:#?}");
+    let raw = std::fs::read(&capture).unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    for (what, v) in &plants {
+        // The capture is the private raw record: it holds them all (the Latin-1 body is
+        // stored as base64, so that one is checked in the export below instead).
+        if *what != "token JSON with a Latin-1 byte" {
+            assert!(raw.contains(v.as_str()), "the capture lacks the {what}");
+        }
+    }
+    let mut outputs: Vec<(String, String)> = vec![
+        ("proxy console and logs".into(), console.join("\n")),
+        ("proxy --har".into(), std::fs::read_to_string(&har).unwrap()),
+    ];
+    for args in [
+        &["analyze"][..],
+        &["analyze", "--format", "json"],
+        &["analyze", "--format", "markdown"],
+        &["analyze", "--format", "html"],
+        &["timeline"],
+        &["timeline", "--format", "json"],
+    ] {
+        let (code, text) = run(args, &[&capture]);
+        assert!(code == 0 || code == 1, "{args:?}: {text}");
+        outputs.push((args.join(" "), text));
+    }
+    let export = dir.join("export.har");
+    let (code, text) = run(&["export", "--har"], &[&export, &capture]);
+    assert_eq!(code, 0, "{text}");
+    outputs.push((
+        "export --har".into(),
+        std::fs::read_to_string(&export).unwrap(),
+    ));
+    let mut leaks = Vec::new();
+    let b64 = regex::Regex::new(r#""text":"([A-Za-z0-9+/=]{16,})","encoding":"base64""#).unwrap();
+    for (name, text) in &outputs {
+        // A base64 body would hide a value from a plain search: decode them too.
+        let mut hay = text.clone();
+        for cap in b64.captures_iter(text) {
+            if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(&cap[1]) {
+                hay.push_str(&String::from_utf8_lossy(&b));
+            }
+        }
+        for (what, v) in &plants {
+            if hay.contains(v.as_str()) {
+                leaks.push(format!("{what} in {name}"));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leaks:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+
+    // Asked for, the export holds them (the search works).
+    let clear = dir.join("clear.har");
+    let (code, text) = run(&["export", "--no-redact", "--har"], &[&clear, &capture]);
+    assert_eq!(code, 0, "{text}");
+    let clear_text = std::fs::read_to_string(&clear).unwrap();
+    let found = plants
+        .iter()
+        .filter(|(_, v)| clear_text.contains(v.as_str()))
+        .count();
+    assert!(
+        found >= plants.len() - 3,
+        "--no-redact holds {found} of {}",
+        plants.len()
+    );
 }

@@ -167,7 +167,57 @@ pub struct Engine {
     pub findings: Findings,
     /// Kept only when a timeline is wanted.
     pub events: Option<Vec<Event>>,
+    /// Every secret value the flow showed (tokens, codes, client secrets, verifiers,
+    /// passwords), masked wherever it appears again in what is shown.
+    pub known: crate::capture::secrets::Known,
     last_at: f64,
+}
+
+/// Remember the secret values an exchange's step carries.
+fn learn_secrets(known: &mut crate::capture::secrets::Known, step: &Step) {
+    use crate::capture::secrets::is_secret_name;
+    let mut add = |v: Option<&str>| {
+        if let Some(v) = v {
+            known.add(v);
+        }
+    };
+    match step {
+        Step::Token(t) => {
+            add(t.client_secret.as_deref());
+            add(t.code.as_deref());
+            add(t.refresh_token.as_deref());
+            add(t.code_verifier.as_deref());
+            for (k, v) in t.params.0.iter().chain(t.query.0.iter()) {
+                if is_secret_name(k) {
+                    add(Some(v));
+                }
+            }
+            if let Some(r) = &t.response {
+                add(r.access_token.as_deref());
+                add(r.refresh_token.as_deref());
+                add(r.id_token.as_deref());
+            }
+        }
+        Step::Callback(p) => {
+            for (k, v) in &p.0 {
+                if is_secret_name(k) {
+                    add(Some(v));
+                }
+            }
+        }
+        Step::Authorize(a) => {
+            if let Some(r) = &a.redirect {
+                for (k, v) in &r.0 {
+                    if is_secret_name(k) {
+                        add(Some(v));
+                    }
+                }
+            }
+        }
+        Step::ApiCall(c) | Step::UserInfo(c) => add(c.token.as_deref()),
+        Step::Revocation { token } | Step::Introspection { token } => add(token.as_deref()),
+        _ => {}
+    }
 }
 
 impl Engine {
@@ -178,6 +228,7 @@ impl Engine {
             analyzers: registry(),
             findings: Findings::default(),
             events: keep_events.then(Vec::new),
+            known: Default::default(),
             last_at: 0.0,
         }
     }
@@ -218,13 +269,38 @@ impl Engine {
             events.push(ev);
         }
         self.state.apply(ex, &step, at, &self.fpr);
+        learn_secrets(&mut self.known, &step);
         step
+    }
+
+    /// Mask, in a finding's text, every secret value the flow showed (an error
+    /// description echoing a token, say).
+    pub fn mask_known(&self, f: &mut Finding) {
+        if self.known.is_empty() {
+            return;
+        }
+        for text in [&mut f.title, &mut f.detail, &mut f.fix] {
+            *text = self.known.mask_in(&self.fpr, text);
+        }
     }
 
     /// Run the end-of-capture checks and return the findings, worst first.
     pub fn finish(mut self) -> (Vec<Finding>, FlowState, Option<Vec<Event>>) {
         for a in self.analyzers.iter_mut() {
             a.finish(&self.state, &self.fpr, &mut self.findings);
+        }
+        let mut list = std::mem::take(&mut self.findings.list);
+        for f in &mut list {
+            self.mask_known(f);
+        }
+        self.findings.list = list;
+        if let Some(events) = self.events.as_mut() {
+            for ev in events.iter_mut() {
+                ev.url = self.known.mask_in(&self.fpr, &ev.url);
+                for fact in &mut ev.facts {
+                    *fact = self.known.mask_in(&self.fpr, fact);
+                }
+            }
         }
         if let Some(events) = self.events.as_mut() {
             // Attach end-of-capture findings to the exchanges they cite.
@@ -248,7 +324,11 @@ impl Engine {
 
     /// Findings first reported since the last call (live mode).
     pub fn take_new(&mut self) -> Vec<Finding> {
-        self.findings.take_new()
+        let mut new = self.findings.take_new();
+        for f in &mut new {
+            self.mask_known(f);
+        }
+        new
     }
 }
 

@@ -11,10 +11,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
-use super::redact::{
-    Fingerprinter, is_secret_header, is_secret_param, mask_header_value,
-    redact_url_safe as redact_url,
-};
+use super::redact::Fingerprinter;
+use super::secrets::Policy;
 use super::{Body, Exchange, Header, Kind, Request, Response, Timings, format_time};
 
 #[derive(Debug, thiserror::Error)]
@@ -406,64 +404,9 @@ pub fn looks_like_har(head: &[u8]) -> bool {
     t.starts_with('{') && t[1..].trim_start().starts_with("\"log\"")
 }
 
-/// JSON keys whose values are secrets in bodies.
-const SECRET_JSON_KEYS: [&str; 10] = [
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "password",
-    "code",
-    "code_verifier",
-    "assertion",
-    "client_assertion",
-    "device_code",
-];
-
-/// Mask secrets in a body: form parameters and JSON keys named like secrets.
+/// Mask secrets in a body by the one policy (see [`super::secrets`]).
 pub fn redact_body(fpr: &Fingerprinter, content_type: &str, text: &str) -> String {
-    let ct = content_type.to_ascii_lowercase();
-    let trimmed = text.trim_start();
-    if ct.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(mut v) = serde_json::from_str::<Value>(text) {
-            mask_json(fpr, &mut v);
-            return v.to_string();
-        }
-    }
-    if ct.contains("x-www-form-urlencoded")
-        || (text.contains('=') && !text.contains(' ') && !text.contains('<'))
-    {
-        return text
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, v)) if is_secret_param(k) && !v.is_empty() => format!(
-                    "{k}={}",
-                    fpr.mask(&super::super::oauth::parse::form_decode(v))
-                ),
-                _ => pair.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-    }
-    text.to_string()
-}
-
-fn mask_json(fpr: &Fingerprinter, v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
-                if SECRET_JSON_KEYS.contains(&k.as_str()) {
-                    if let Some(s) = val.as_str() {
-                        *val = Value::String(fpr.mask(s));
-                        continue;
-                    }
-                }
-                mask_json(fpr, val);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| mask_json(fpr, x)),
-        _ => {}
-    }
+    Policy::new(fpr).body(content_type, text)
 }
 
 /// How to write a HAR.
@@ -473,6 +416,19 @@ pub struct HarOptions {
     /// The capture's fingerprint salt, written into the log of a `--no-redact` export so a
     /// re-import fingerprints alike (a redacted export leaves it out).
     pub salt: Option<String>,
+    /// Values recognised as secrets anywhere in the capture, masked wherever they
+    /// appear.
+    pub known: Option<super::secrets::Known>,
+}
+
+impl HarOptions {
+    fn policy(&self) -> Option<Policy<'_>> {
+        self.redact.as_ref().map(|fpr| Policy {
+            fpr,
+            known: self.known.as_ref(),
+            found: None,
+        })
+    }
 }
 
 /// The salt an oauthscope `--no-redact` export carries near its start, if any.
@@ -539,24 +495,20 @@ impl<W: Write> HarWriter<W> {
     }
 }
 
-fn header_list(headers: &[Header], opts: &HarOptions) -> Vec<Value> {
+fn header_list(headers: &[Header], pol: &mut Option<Policy>) -> Vec<Value> {
     headers
         .iter()
         .map(|h| {
-            let is_url = ["location", "referer", "content-location"]
-                .iter()
-                .any(|n| h.0.eq_ignore_ascii_case(n));
-            let value = match &opts.redact {
-                Some(f) if is_secret_header(&h.0) => mask_header_value(f, &h.0, &h.1),
-                Some(f) if is_url => redact_url(f, &h.1),
-                _ => h.1.clone(),
+            let value = match pol {
+                Some(p) => p.header(&h.0, &h.1, true),
+                None => h.1.clone(),
             };
             json!({"name": h.0, "value": value})
         })
         .collect()
 }
 
-fn cookies(headers: &[Header], name: &str, opts: &HarOptions) -> Vec<Value> {
+fn cookies(headers: &[Header], name: &str, pol: &mut Option<Policy>) -> Vec<Value> {
     let mut out = Vec::new();
     for h in headers.iter().filter(|h| h.0.eq_ignore_ascii_case(name)) {
         let parts: Vec<&str> = if name == "cookie" {
@@ -566,8 +518,8 @@ fn cookies(headers: &[Header], name: &str, opts: &HarOptions) -> Vec<Value> {
         };
         for p in parts {
             if let Some((k, v)) = p.trim().split_once('=') {
-                let v = match &opts.redact {
-                    Some(f) => f.mask(v),
+                let v = match pol {
+                    Some(pol) => pol.fpr.mask(v),
                     None => v.to_string(),
                 };
                 out.push(json!({"name": k.trim(), "value": v}));
@@ -577,31 +529,38 @@ fn cookies(headers: &[Header], name: &str, opts: &HarOptions) -> Vec<Value> {
     out
 }
 
+/// A body for the HAR: text, or base64 for binary. Redacted, a body that is not UTF-8
+/// is read as Latin-1 so its secrets are found and masked too (then written as text).
 fn body_content(
     body: &Body,
     content_type: &str,
-    opts: &HarOptions,
+    pol: &mut Option<Policy>,
 ) -> (Option<String>, Option<&'static str>) {
     let bytes = body.bytes();
     if bytes.is_empty() {
         return (None, None);
     }
-    match std::str::from_utf8(&bytes) {
-        Ok(t) => (
-            Some(match &opts.redact {
-                Some(f) => redact_body(f, content_type, t),
-                None => t.to_string(),
-            }),
-            None,
-        ),
-        Err(_) => (Some(B64.encode(&bytes)), Some("base64")),
+    match (std::str::from_utf8(&bytes), pol) {
+        (Ok(t), Some(p)) => (Some(p.body(content_type, t)), None),
+        (Ok(t), None) => (Some(t.to_string()), None),
+        (Err(_), Some(p)) => {
+            let latin1: String = bytes.iter().map(|&b| b as char).collect();
+            let masked = p.body(content_type, &latin1);
+            if masked == latin1 {
+                (Some(B64.encode(&bytes)), Some("base64"))
+            } else {
+                (Some(masked), None)
+            }
+        }
+        (Err(_), None) => (Some(B64.encode(&bytes)), Some("base64")),
     }
 }
 
 /// One exchange as a HAR 1.2 entry.
 pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -> Value {
-    let url = match &opts.redact {
-        Some(f) => redact_url(f, &ex.request.url),
+    let mut pol = opts.policy();
+    let url = match &mut pol {
+        Some(p) => p.url(&ex.request.url, true),
         None => ex.request.url.clone(),
     };
     let query: Vec<Value> = crate::oauth::parse::query_params(&url)
@@ -614,13 +573,13 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
         "method": ex.request.method,
         "url": url,
         "httpVersion": ex.request.version,
-        "cookies": cookies(&ex.request.headers, "cookie", opts),
-        "headers": header_list(&ex.request.headers, opts),
+        "cookies": cookies(&ex.request.headers, "cookie", &mut pol),
+        "headers": header_list(&ex.request.headers, &mut pol),
         "queryString": query,
         "headersSize": -1,
         "bodySize": ex.request.body.size,
     });
-    if let (Some(text), _) = body_content(&ex.request.body, &req_ct, opts) {
+    if let (Some(text), _) = body_content(&ex.request.body, &req_ct, &mut pol) {
         let mut post = json!({"mimeType": req_ct, "text": text});
         if req_ct.contains("x-www-form-urlencoded") {
             post["params"] = Value::Array(
@@ -635,7 +594,7 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
     let response = match &ex.response {
         Some(r) => {
             let ct = r.header("content-type").unwrap_or("").to_string();
-            let (text, encoding) = body_content(&r.body, &ct, opts);
+            let (text, encoding) = body_content(&r.body, &ct, &mut pol);
             let decoded = r.body.decoded.as_ref().map(|d| d.size);
             let mut content = json!({
                 "size": decoded.unwrap_or(r.body.size),
@@ -654,10 +613,10 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
                 "status": r.status,
                 "statusText": http::StatusCode::from_u16(r.status).ok().and_then(|c| c.canonical_reason()).unwrap_or(""),
                 "httpVersion": r.version,
-                "cookies": cookies(&r.headers, "set-cookie", opts),
-                "headers": header_list(&r.headers, opts),
+                "cookies": cookies(&r.headers, "set-cookie", &mut pol),
+                "headers": header_list(&r.headers, &mut pol),
                 "content": content,
-                "redirectURL": r.header("location").map(|l| match &opts.redact { Some(f) => redact_url(f, l), None => l.to_string() }).unwrap_or_default(),
+                "redirectURL": r.header("location").map(|l| match &mut pol { Some(p) => p.url(l, true), None => l.to_string() }).unwrap_or_default(),
                 "headersSize": -1,
                 "bodySize": r.body.size,
             })
@@ -689,8 +648,12 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
         custom["kind"] = json!(ex.kind);
     }
     if let Some(e) = &ex.error {
-        custom["error"] = json!({"kind": e.kind, "message": e.message});
-        entry["_error"] = json!(e.message);
+        let message = match &mut pol {
+            Some(p) => p.text(&e.message),
+            None => e.message.clone(),
+        };
+        custom["error"] = json!({"kind": e.kind, "message": message});
+        entry["_error"] = json!(message);
     }
     if let Some(r) = &ex.relay {
         custom["relay"] = json!(r);

@@ -27,7 +27,7 @@ use super::redact::{Fingerprinter, masked_fp};
 /// `Access_Token`, `accessToken`, `access-token`, `access%5Ftoken` → `accesstoken`.
 pub fn normalize_name(name: &str) -> String {
     let decoded = if name.contains('%') {
-        crate::oauth::parse::form_decode(name)
+        crate::wire::form_decode(name)
     } else {
         name.to_string()
     };
@@ -203,34 +203,70 @@ impl Known {
         self.set.is_empty()
     }
 
-    /// A matcher for every value (longest first), with their form-encoded spellings.
-    pub fn matcher(&self) -> Option<Regex> {
+    pub fn contains(&self, value: &str) -> bool {
+        self.set.contains(value)
+    }
+
+    /// Mask every known value in `text`. Values are found as whole runs of token
+    /// characters (letters, digits, `-._~+/=%`), raw or form-decoded, so the cost is
+    /// linear in the text whatever the number of known values.
+    pub fn mask_in(&self, fpr: &Fingerprinter, text: &str) -> String {
         if self.set.is_empty() {
-            return None;
+            return text.to_string();
         }
-        let mut all: Vec<String> = self.set.iter().cloned().collect();
-        let encoded: Vec<String> = all
-            .iter()
-            .map(|v| crate::replay::lineage::form_encode(v))
-            .filter(|e| !self.set.contains(e))
-            .collect();
-        all.extend(encoded);
-        all.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        all.dedup();
-        let pattern: Vec<String> = all.iter().map(|v| regex::escape(v)).collect();
-        regex::RegexBuilder::new(&pattern.join("|"))
-            .size_limit(256 << 20)
-            .dfa_size_limit(64 << 20)
-            .build()
-            .ok()
+        let is_tok = |c: char| c.is_ascii_alphanumeric() || "-._~+/=%".contains(c);
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(is_tok) {
+            out.push_str(&rest[..start]);
+            let run_len = rest[start..]
+                .find(|c: char| !is_tok(c))
+                .unwrap_or(rest.len() - start);
+            let run = &rest[start..start + run_len];
+            out.push_str(&self.mask_run(fpr, run));
+            rest = &rest[start + run_len..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// A run of token characters: the whole run, or its part after a `name=`, or its
+    /// form-decoded spelling, may be a known value.
+    fn mask_run(&self, fpr: &Fingerprinter, run: &str) -> String {
+        if run.len() < Self::MIN_LEN {
+            return run.to_string();
+        }
+        if self.set.contains(run) {
+            return fpr.mask(run);
+        }
+        if run.contains('%') || run.contains('+') {
+            let decoded = crate::wire::form_decode(run);
+            if self.set.contains(&decoded) {
+                return fpr.mask(&decoded);
+            }
+        }
+        if let Some((name, value)) = run.split_once('=') {
+            if value.len() >= Self::MIN_LEN {
+                let masked = self.mask_run(fpr, value);
+                if masked != value {
+                    return format!("{name}={masked}");
+                }
+            }
+        }
+        // Trailing punctuation (`token.` at the end of a sentence).
+        let trimmed = run.trim_end_matches(['.', '=', '/']);
+        if trimmed.len() != run.len() && self.set.contains(trimmed) {
+            return format!("{}{}", fpr.mask(trimmed), &run[trimmed.len()..]);
+        }
+        run.to_string()
     }
 }
 
 /// Masks secrets in whatever is shown, and (optionally) collects the values it masked.
 pub struct Policy<'a> {
     pub fpr: &'a Fingerprinter,
-    /// Values to mask wherever they occur (see [`Known::matcher`]).
-    pub known: Option<&'a Regex>,
+    /// Values to mask wherever they occur.
+    pub known: Option<&'a Known>,
     /// Receives every value masked by name or shape.
     pub found: Option<&'a mut Known>,
 }
@@ -297,9 +333,8 @@ impl<'a> Policy<'a> {
     fn pairs(&mut self, text: &str, safe: bool) -> String {
         PAIR.replace_all(text, |c: &Captures| {
             let (name, value) = (&c[1], &c[2]);
-            if is_secret_name(name) && masked_fp(&crate::oauth::parse::form_decode(value)).is_none()
-            {
-                let v = crate::oauth::parse::form_decode(value);
+            if is_secret_name(name) && masked_fp(&crate::wire::form_decode(value)).is_none() {
+                let v = crate::wire::form_decode(value);
                 format!("{name}={}", self.mask_safe(&v, safe))
             } else {
                 c[0].to_string()
@@ -331,7 +366,10 @@ impl<'a> Policy<'a> {
                 if &c[3] == "\"" || masked_fp(&c[2]).is_some() {
                     return c[0].to_string();
                 }
-                format!("{} {}", &c[1], self.mask(&c[2]))
+                // A sentence's full stop is not part of the credential.
+                let cred = c[2].trim_end_matches('.');
+                let dots = &c[2][cred.len()..];
+                format!("{} {}{dots}", &c[1], self.mask(cred))
             })
             .into_owned()
     }
@@ -355,9 +393,7 @@ impl<'a> Policy<'a> {
 
     fn known_values(&mut self, text: &str) -> String {
         match self.known {
-            Some(re) => re
-                .replace_all(text, |c: &Captures| self.fpr.mask(&c[0]))
-                .into_owned(),
+            Some(k) => k.mask_in(self.fpr, text),
             None => text.to_string(),
         }
     }
@@ -459,7 +495,7 @@ impl<'a> Policy<'a> {
                             || (plain_pkce && normalize_name(k) == "codechallenge"))
                             && !v.is_empty() =>
                     {
-                        let value = crate::oauth::parse::form_decode(v);
+                        let value = crate::wire::form_decode(v);
                         if masked_fp(&value).is_some() {
                             return pair.to_string();
                         }
@@ -558,11 +594,10 @@ impl<'a> Policy<'a> {
                 }
             }
             Value::Array(a) => a.iter_mut().for_each(|x| self.json(x, under_secret)),
-            Value::String(s) if under_secret => {
-                if masked_fp(s).is_none() && !s.is_empty() {
-                    *s = self.mask(s);
-                }
+            Value::String(s) if under_secret && masked_fp(s).is_none() && !s.is_empty() => {
+                *s = self.mask(s);
             }
+            Value::String(_) if under_secret => {}
             Value::Number(n) if under_secret => {
                 *v = Value::String(self.mask(&n.to_string()));
             }
@@ -702,7 +737,7 @@ mod tests {
             "]".repeat(200)
         );
         assert!(!p.body("application/json", &deep).contains("S12-llllllll"));
-        drop(p);
+        let _ = p;
         assert!(found.len() >= 10, "{found:?}");
     }
 
@@ -749,20 +784,22 @@ mod tests {
         let f = fpr();
         let mut known = Known::default();
         known.add("rt-echoed-123456");
-        let re = known.matcher().unwrap();
+        known.add("a+b/c=d-99");
         let mut p = Policy {
             fpr: &f,
-            known: Some(&re),
+            known: Some(&known),
             found: None,
         };
         let out = p.body(
             "text/html",
-            "<p>The token rt-echoed-123456 is not valid</p>",
+            "<p>The token rt-echoed-123456. is not valid</p>",
         );
         assert!(!out.contains("rt-echoed-123456"), "{out}");
         assert!(
             out.contains(&f.mask("rt-echoed-123456")),
             "same fingerprint"
         );
+        let out = p.body("text/plain", "echo=a%2Bb%2Fc%3Dd-99&x=1");
+        assert!(!out.contains("a%2Bb"), "{out}");
     }
 }

@@ -5,43 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-/// Decode `application/x-www-form-urlencoded` (also query strings): `+` is a space,
-/// `%XX` a byte; invalid escapes are kept as they are.
-pub fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Parse `a=1&b=2` into ordered (name, value) pairs, decoded.
-pub fn parse_form(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (form_decode(k), form_decode(v)),
-            None => (form_decode(kv), String::new()),
-        })
-        .collect()
-}
+pub use crate::wire::{form_decode, parse_form};
 
 /// Ordered parameters with lookup by name.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -177,11 +177,11 @@ fn masked_left(p: &Prepared) -> Option<&'static str> {
 
 /// Put the user's client secret (for a redacted capture) where the client sent it.
 fn insert_client_secret(p: &mut Prepared, t: &crate::oauth::classify::TokenRequest, secret: &str) {
-    if !t
+    let masked = t
         .client_secret
         .as_deref()
-        .is_some_and(|s| masked_fp(s).is_some())
-    {
+        .is_some_and(|s| masked_fp(s).is_some());
+    if !masked {
         return;
     }
     if t.auth == ClientAuth::Post {

@@ -254,18 +254,7 @@ pub fn captured_issue(ex: &crate::capture::Exchange, step: &Step) -> Issued {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of a value.
-pub fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use crate::wire::form_encode;
 
 #[cfg(test)]
 mod tests {

@@ -416,7 +416,7 @@ pub fn markdown(title: &str, findings: &[Finding], sum: &Summary, events: &[Even
             "| +{} | {} | {} | {} {} | {} | {} |",
             fmt_rel(e.t),
             e.id,
-            md(&e.step),
+            md(e.step),
             md(&e.method),
             md(&e.url),
             e.status

@@ -1,0 +1,75 @@
+//! The form/URL codec every layer shares: `application/x-www-form-urlencoded` decoding
+//! and encoding (also query strings). Total: bad input never panics; invalid escapes are
+//! kept as they are.
+
+/// Decode `application/x-www-form-urlencoded` (also query strings): `+` is a space,
+/// `%XX` a byte; invalid escapes are kept as they are.
+pub fn form_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Parse `a=1&b=2` into ordered (name, value) pairs, decoded.
+pub fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (form_decode(k), form_decode(v)),
+            None => (form_decode(kv), String::new()),
+        })
+        .collect()
+}
+
+/// Encode a value for `application/x-www-form-urlencoded` (RFC 6749 Appendix B).
+pub fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_round_trip() {
+        for v in ["a b+c/d=e&f%", "plain", "ü"] {
+            assert_eq!(form_decode(&form_encode(v)), v);
+        }
+        assert_eq!(form_decode("100%"), "100%");
+        assert_eq!(
+            parse_form("a=1&b&c=%41"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), String::new()),
+                ("c".into(), "A".into())
+            ]
+        );
+    }
+}

@@ -265,7 +265,68 @@ fn binary_peak_rss(path: &Path) -> Option<f64> {
     Some(peak)
 }
 
+/// Analysis cost per sign-in as live tokens pile up: N code sign-ins whose tokens all
+/// stay valid (an hour), fed to the engine in memory. Linear analysis keeps the cost per
+/// sign-in flat from 10k to 80k (reported as a ratio to the 10k figure).
+fn scaling() {
+    let json = || {
+        vec![
+            h("content-type", "application/json"),
+            h("cache-control", "no-store"),
+        ]
+    };
+    let mut base_cost = None;
+    println!("analysis scaling: code sign-ins whose tokens stay live");
+    for n in [10_000u64, 20_000, 40_000, 80_000] {
+        let mut engine = Engine::new("00ff", false);
+        let start = Instant::now();
+        for i in 0..n {
+            let token = ex(
+                2 * i + 1,
+                i as f64 * 0.01,
+                "POST",
+                "https://login.example.com/token",
+                vec![
+                    h("content-type", "application/x-www-form-urlencoded"),
+                    h("authorization", "Basic Y2xpZW50OnNlY3JldA=="),
+                ],
+                &format!("grant_type=authorization_code&code=code{i}&redirect_uri=https%3A%2F%2Fapp%2Fcb"),
+                200,
+                json(),
+                &format!(
+                    r#"{{"access_token":"at-{i}-xxxxxxxxxxxx","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-{i}-yyyyyyyyyyyy"}}"#
+                ),
+            );
+            engine.push(&token);
+            let api = ex(
+                2 * i + 2,
+                i as f64 * 0.01 + 0.005,
+                "GET",
+                "https://api.example.com/me",
+                vec![h("authorization", &format!("Bearer at-{i}-xxxxxxxxxxxx"))],
+                "",
+                200,
+                json(),
+                "{}",
+            );
+            engine.push(&api);
+        }
+        let _ = engine.finish();
+        let per = start.elapsed().as_secs_f64() / n as f64 * 1e6;
+        let base = *base_cost.get_or_insert(per);
+        println!(
+            "  {n:>6} sign-ins: {:>6.2} s, {per:>6.1} µs per sign-in = {:.2} x the 10k cost",
+            start.elapsed().as_secs_f64(),
+            per / base
+        );
+    }
+}
+
 fn main() {
+    if std::env::var_os("OAUTHSCOPE_BENCH_SCALING_ONLY").is_some() {
+        scaling();
+        return;
+    }
     let n: u64 = std::env::var("OAUTHSCOPE_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -309,4 +370,5 @@ fn main() {
         Some(mb) => println!("  peak RSS of `oauthscope analyze`: {mb:.1} MiB (target < 200 MiB)"),
         None => println!("  peak RSS: build the release binary first (cargo build --release)"),
     }
+    scaling();
 }

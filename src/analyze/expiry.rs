@@ -143,15 +143,19 @@ impl Analyzer for Expiry {
     fn finish(&mut self, state: &FlowState, _fpr: &Fingerprinter, out: &mut Findings) {
         report_date_skew(&self.dates, out);
         // First 401 after each issue, unrecovered: the connection died at that point.
+        // The newest access token issue per family: one pass, so this stays linear.
+        let mut newest_issue: std::collections::HashMap<usize, f64> = Default::default();
+        for t in state.tokens.values().filter(|t| t.kind == TokenKind::Access) {
+            let e = newest_issue.entry(t.family).or_insert(t.issued_at);
+            *e = e.max(t.issued_at);
+        }
         let mut dead: Vec<(f64, &crate::oauth::timeline::TokenInfo)> = state
             .tokens
             .values()
             .filter(|t| t.kind == TokenKind::Access)
             .filter_map(|t| {
                 let (_, at) = t.first_401?;
-                let recovered = state.tokens.values().any(|o| {
-                    o.family == t.family && o.kind == TokenKind::Access && o.issued_at > at
-                });
+                let recovered = newest_issue.get(&t.family).is_some_and(|n| *n > at);
                 (!recovered).then_some((at - t.issued_at, t))
             })
             .collect();

@@ -223,6 +223,13 @@ pub struct FlowState {
     /// token supersedes the last.
     pub repeat_grants: HashMap<(String, Option<String>, String), usize>,
     pub exchanges: u64,
+    /// The latest time any issued access token is good until (`INFINITY` for one that
+    /// does not expire); `None` before the first. Keeps [`FlowState::holds_access_token`]
+    /// constant-time.
+    access_held_until: Option<f64>,
+    /// Token count at which settled tokens are next looked for: when the live ones alone
+    /// exceed [`MAX_TOKENS`], the search waits for a tenth more, so its cost stays linear.
+    forget_at: usize,
 }
 
 /// Tokens kept in the flow state; past it, the oldest settled ones (superseded, revoked
@@ -247,9 +254,12 @@ impl FlowState {
 
     /// Is any access token currently held (issued and not expired)?
     pub fn holds_access_token(&self, at: f64) -> bool {
-        self.tokens.values().any(|t| {
-            t.kind == TokenKind::Access && t.issued_at <= at && t.expires_at.is_none_or(|e| e > at)
-        })
+        self.access_held_until.is_some_and(|until| until > at)
+    }
+
+    fn note_access_issued(&mut self, expires_at: Option<f64>) {
+        let until = expires_at.unwrap_or(f64::INFINITY);
+        self.access_held_until = Some(self.access_held_until.map_or(until, |u| u.max(until)));
     }
 
     /// The family a token request belongs to (by its refresh token's lineage).
@@ -428,6 +438,7 @@ impl FlowState {
                     .map(|e| e as f64 - issued_at)
             });
             self.supersede(family, TokenKind::Access, &fp, at);
+            self.note_access_issued(lifetime.map(|l| issued_at + l));
             self.tokens.insert(
                 fp.clone(),
                 TokenInfo::new(
@@ -464,8 +475,13 @@ impl FlowState {
             }
             self.families[family].refresh_token_issued = true;
         }
-        if self.tokens.len() > MAX_TOKENS {
+        if self.tokens.len() > MAX_TOKENS.max(self.forget_at) {
             self.forget_settled_tokens(at);
+            self.forget_at = if self.tokens.len() > MAX_TOKENS - MAX_TOKENS / 10 {
+                self.tokens.len() + MAX_TOKENS / 10
+            } else {
+                0
+            };
         }
     }
 

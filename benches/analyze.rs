@@ -290,7 +290,9 @@ fn scaling() {
                     h("content-type", "application/x-www-form-urlencoded"),
                     h("authorization", "Basic Y2xpZW50OnNlY3JldA=="),
                 ],
-                &format!("grant_type=authorization_code&code=code{i}&redirect_uri=https%3A%2F%2Fapp%2Fcb"),
+                &format!(
+                    "grant_type=authorization_code&code=code{i}&redirect_uri=https%3A%2F%2Fapp%2Fcb"
+                ),
                 200,
                 json(),
                 &format!(

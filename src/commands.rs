@@ -66,6 +66,14 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
             summary.path.display()
         );
     }
+    if summary.live_skipped > 0 {
+        crate::sayln!(
+            "note: the live view skipped {} exchange(s) while its analysis caught up (all are \
+             recorded): run `oauthscope analyze {}` for the full analysis",
+            summary.live_skipped,
+            summary.path.display()
+        );
+    }
     if summary.write_failures > 0 {
         anyhow::bail!(
             "{} exchange(s) could not be written to {}",

@@ -145,7 +145,11 @@ impl Analyzer for Expiry {
         // First 401 after each issue, unrecovered: the connection died at that point.
         // The newest access token issue per family: one pass, so this stays linear.
         let mut newest_issue: std::collections::HashMap<usize, f64> = Default::default();
-        for t in state.tokens.values().filter(|t| t.kind == TokenKind::Access) {
+        for t in state
+            .tokens
+            .values()
+            .filter(|t| t.kind == TokenKind::Access)
+        {
             let e = newest_issue.entry(t.family).or_insert(t.issued_at);
             *e = e.max(t.issued_at);
         }

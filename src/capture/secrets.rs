@@ -333,6 +333,11 @@ impl<'a> Policy<'a> {
     fn pairs(&mut self, text: &str, safe: bool) -> String {
         PAIR.replace_all(text, |c: &Captures| {
             let (name, value) = (&c[1], &c[2]);
+            // Already masked (`[redacted fp:..]` holds a space the pattern stops at).
+            let rest = &text[c.get(2).map_or(0, |m| m.start())..];
+            if rest.starts_with("[redacted fp:") || rest.starts_with("%5Bredacted") {
+                return c[0].to_string();
+            }
             if is_secret_name(name) && masked_fp(&crate::wire::form_decode(value)).is_none() {
                 let v = crate::wire::form_decode(value);
                 format!("{name}={}", self.mask_safe(&v, safe))
@@ -737,6 +742,21 @@ mod tests {
             "]".repeat(200)
         );
         assert!(!p.body("application/json", &deep).contains("S12-llllllll"));
+        // Masking is idempotent in every syntax.
+        for (ct, body) in [
+            (
+                "application/x-www-form-urlencoded",
+                "code=S13-mmmmmmmm&state=s",
+            ),
+            (
+                "text/plain",
+                "log: code=S13-mmmmmmmm token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln",
+            ),
+            ("application/json", r#"{"access_token":"S13-mmmmmmmm"}"#),
+        ] {
+            let once = p.body(ct, body);
+            assert_eq!(p.body(ct, &once), once, "{ct}");
+        }
         let _ = p;
         assert!(found.len() >= 10, "{found:?}");
     }

@@ -1,7 +1,13 @@
-//! The capture writer: one thread behind a bounded queue appends one JSON line per
-//! exchange and hands each finished exchange to observers (console, live analysis).
+//! The capture writer: one thread behind a queue appends one JSON line per exchange; a
+//! second thread hands each written exchange to observers (console, live analysis).
 //!
-//! Serialising, decoding bodies and observing all happen here, off the forwarding path.
+//! Serialising and decoding bodies happen on the writer thread, off the forwarding path;
+//! observing happens on its own thread, so neither forwarding nor recording ever waits
+//! for analysis: when the observers fall behind, the live view skips exchanges (and says
+//! how many), the capture keeps every one. Queuing never blocks a runtime worker: the
+//! queue's bodies are already bounded by the body-memory budget, and past
+//! [`QUEUE_HIGH_WATER`] waiting exchanges a sender inside the runtime gives its worker
+//! up (`block_in_place`) until the disk catches up.
 //! Lines are written whole, a batch of queued ones per `write` under load, one at a time
 //! when idle. After a failed write (disk full) the file is cut back to the last whole
 //! line; a `kill -9` mid-write can leave only the last line torn, which the reader skips.
@@ -9,14 +15,20 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use super::decode::RawBody;
 use super::model::{CaptureHeader, Exchange};
 
-/// How many finished exchanges may wait for the writer before senders block.
-pub const QUEUE_CAPACITY: usize = 4096;
+/// How many finished exchanges may wait for the writer before senders wait (giving up
+/// their runtime worker first).
+pub const QUEUE_HIGH_WATER: usize = 65_536;
+
+/// How many written exchanges may wait for the observers; past it the live view skips.
+pub const OBSERVER_QUEUE: usize = 4096;
 
 /// A finished exchange whose bodies are still raw bytes.
 #[derive(Debug)]
@@ -47,28 +59,139 @@ pub struct Summary {
     pub errors: u64,
     pub incomplete: u64,
     pub write_failures: u64,
+    /// Exchanges the live view skipped because its analysis fell behind (all recorded).
+    pub live_skipped: u64,
     pub path: PathBuf,
+}
+
+/// Exchanges queued for the writer, and a wake-up for senders waiting on the high water.
+#[derive(Default)]
+struct Backlog {
+    queued: AtomicUsize,
+    lock: Mutex<()>,
+    drained: Condvar,
+}
+
+impl Backlog {
+    fn wait_below_high_water(&self) {
+        let wait = || {
+            let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            while self.queued.load(Ordering::Acquire) >= QUEUE_HIGH_WATER {
+                guard = self
+                    .drained
+                    .wait_timeout(guard, std::time::Duration::from_millis(50))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        };
+        let in_multi_thread_runtime = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if in_multi_thread_runtime {
+            tokio::task::block_in_place(wait);
+        } else {
+            wait();
+        }
+    }
+
+    fn taken(&self, n: usize) {
+        let before = self.queued.fetch_sub(n, Ordering::AcqRel);
+        if before >= QUEUE_HIGH_WATER && before - n < QUEUE_HIGH_WATER {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.drained.notify_all();
+        }
+    }
 }
 
 /// Cloneable handle that queues finished exchanges for the writer.
 #[derive(Clone)]
 pub struct CaptureSink {
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
+    backlog: Arc<Backlog>,
 }
 
 impl CaptureSink {
-    /// Queue an exchange. Blocks only while the queue is full (the disk is slower than the
-    /// traffic): that is back-pressure, never loss.
+    /// Queue an exchange; never loses one. Waits only when the disk is far behind the
+    /// traffic ([`QUEUE_HIGH_WATER`]), and then without holding a runtime worker.
     pub fn send(&self, pending: PendingExchange) {
+        if self.backlog.queued.fetch_add(1, Ordering::AcqRel) >= QUEUE_HIGH_WATER {
+            self.backlog.wait_below_high_water();
+        }
         // An error means the writer has stopped (shutdown): nothing left to write to.
-        let _ = self.tx.send(Msg::Exchange(Box::new(pending)));
+        if self.tx.send(Msg::Exchange(Box::new(pending))).is_err() {
+            self.backlog.taken(1);
+        }
     }
 }
 
 /// The running writer thread.
 pub struct CaptureWriter {
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
     handle: JoinHandle<Summary>,
+    backlog: Arc<Backlog>,
+}
+
+/// What the writer hands the observer thread.
+enum Seen {
+    Exchange(Box<Exchange>),
+    WriteError(io::Error),
+}
+
+/// The observer thread: feeds each observer, then calls `finish` when the writer stops.
+struct ObserverThread {
+    tx: SyncSender<Seen>,
+    handle: JoinHandle<()>,
+    skipped: Arc<AtomicU64>,
+}
+
+impl ObserverThread {
+    fn start(mut observers: Vec<Box<dyn Observer>>) -> io::Result<Option<Self>> {
+        if observers.is_empty() {
+            return Ok(None);
+        }
+        let (tx, rx) = sync_channel::<Seen>(OBSERVER_QUEUE);
+        let skipped = Arc::new(AtomicU64::new(0));
+        let handle = std::thread::Builder::new()
+            .name("live-analysis".into())
+            .spawn(move || {
+                for seen in rx {
+                    for o in observers.iter_mut() {
+                        match &seen {
+                            Seen::Exchange(ex) => o.on_exchange(ex),
+                            Seen::WriteError(e) => o.on_write_error(e),
+                        }
+                    }
+                }
+                for o in observers.iter_mut() {
+                    o.finish();
+                }
+            })?;
+        Ok(Some(ObserverThread {
+            tx,
+            handle,
+            skipped,
+        }))
+    }
+
+    /// Hand over an exchange unless the observers are behind (then count it skipped).
+    fn offer(&self, exchange: Exchange) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(Seen::Exchange(Box::new(exchange))) {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn write_error(&self, e: &io::Error) {
+        // Rare (once per run of failures): worth waiting for.
+        let _ = self
+            .tx
+            .send(Seen::WriteError(io::Error::new(e.kind(), e.to_string())));
+    }
+
+    /// Let the observers finish; returns how many exchanges they skipped.
+    fn finish(self) -> u64 {
+        drop(self.tx);
+        let _ = self.handle.join();
+        self.skipped.load(Ordering::Relaxed)
+    }
 }
 
 /// Create `path` (mode 0600, parent folders too) and write the header record.
@@ -98,16 +221,24 @@ impl CaptureWriter {
         max_body: usize,
         observers: Vec<Box<dyn Observer>>,
     ) -> io::Result<Self> {
-        let (tx, rx) = sync_channel(QUEUE_CAPACITY);
+        let (tx, rx) = channel();
+        let backlog = Arc::new(Backlog::default());
+        let observers = ObserverThread::start(observers)?;
+        let b = backlog.clone();
         let handle = std::thread::Builder::new()
             .name("capture-writer".into())
-            .spawn(move || write_loop(file, path, max_body, rx, observers))?;
-        Ok(CaptureWriter { tx, handle })
+            .spawn(move || write_loop(file, path, max_body, rx, &b, observers))?;
+        Ok(CaptureWriter {
+            tx,
+            handle,
+            backlog,
+        })
     }
 
     pub fn sink(&self) -> CaptureSink {
         CaptureSink {
             tx: self.tx.clone(),
+            backlog: self.backlog.clone(),
         }
     }
 
@@ -123,7 +254,8 @@ fn write_loop(
     path: PathBuf,
     max_body: usize,
     rx: Receiver<Msg>,
-    mut observers: Vec<Box<dyn Observer>>,
+    backlog: &Backlog,
+    observers: Option<ObserverThread>,
 ) -> Summary {
     let mut summary = Summary {
         path,
@@ -161,13 +293,14 @@ fn write_loop(
                 Err(_) => break,
             }
         }
+        backlog.taken(batch.len());
         if let Some(out) = out.as_mut() {
             if let Err((e, lost)) = out.append(&batch) {
                 summary.write_failures += lost as u64;
                 // Tell the observers once per run of failures.
                 if !std::mem::replace(&mut out.failing, true) {
-                    for o in observers.iter_mut() {
-                        o.on_write_error(&e);
+                    if let Some(o) = observers.as_ref() {
+                        o.write_error(&e);
                     }
                 }
             }
@@ -176,16 +309,16 @@ fn write_loop(
             summary.exchanges += 1;
             summary.errors += u64::from(exchange.error.is_some());
             summary.incomplete += u64::from(exchange.incomplete);
-            for o in observers.iter_mut() {
-                o.on_exchange(&exchange);
+            if let Some(o) = observers.as_ref() {
+                o.offer(exchange);
             }
         }
     }
     if let Some(out) = out.as_ref() {
         let _ = out.file.sync_data();
     }
-    for o in observers.iter_mut() {
-        o.finish();
+    if let Some(o) = observers {
+        summary.live_skipped = o.finish();
     }
     summary
 }

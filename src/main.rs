@@ -2,9 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use oauthscope::cli::{Cli, Command};
-use oauthscope::proxy::tlswatch::TlsWatch;
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
-use tracing_subscriber::{EnvFilter, filter};
 
 /// mimalloc: the proxy allocates and frees small buffers on many threads (and the capture
 /// writer frees what the workers allocated); glibc's malloc cost about a tenth of the
@@ -51,11 +50,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Logs go to stderr (`RUST_LOG`, default warnings); hudsucker's own messages are off by
-/// default because the proxy reports what matters itself (see `proxy::tlswatch`).
+/// Logs go to stderr (`RUST_LOG`, default warnings).
 fn init_tracing() {
-    let env =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,hudsucker=off"));
+    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     // Log fields are masked like everything else: span fields carry request URIs (codes,
     // tokens in queries) at debug level.
     let fpr = oauthscope::capture::redact::Fingerprinter::new(
@@ -75,8 +72,5 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(oauthscope::proxy::console::Style::detect().enabled)
         .with_filter(env);
-    let watch = TlsWatch.with_filter(filter::filter_fn(|m| {
-        m.target().starts_with("hudsucker") && *m.level() <= tracing::Level::INFO
-    }));
-    tracing_subscriber::registry().with(fmt).with(watch).init();
+    tracing_subscriber::registry().with(fmt).init();
 }

@@ -2,6 +2,7 @@
 //! strips hop-by-hop headers, answers out-of-scope CONNECTs with a counted tunnel, and
 //! relays upgraded (WebSocket) connections itself so their bytes are counted too.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_ENCODING, HeaderMap, HeaderName, UPGRADE};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::Empty;
-use hudsucker::{Body, HttpContext, HttpHandler, RequestOrResponse};
+use hudsucker::Body;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
@@ -17,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::recording::{Recording, RunState, Side};
 use super::scope::Scope;
+use super::server::{self, Shared, Tunnel};
 use super::tap::{Tap, chain_of};
 use crate::capture::redact::{Fingerprinter, mask_header_value};
 use crate::capture::{self, ErrorInfo, Exchange, Header, Kind, Relay, header_value_string};
@@ -34,70 +36,122 @@ pub struct HandlerConfig {
     /// How long upstream may take to start its response, and may then fall silent
     /// mid-body, before the exchange fails as `upstream_timeout`.
     pub upstream_timeout: Duration,
+    /// The CA certificate clients must trust, and its folder (for hints).
+    pub ca_pem: std::path::PathBuf,
+    pub ca_dir: std::path::PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Root,
-    Connection,
-    Request,
-}
-
-/// The recording handler. hudsucker clones it once per client connection and again per
-/// request; the clone level tells the two apart, so each connection gets its own number.
+/// The recording handler: one per client connection (its number), cloned per request.
 pub struct Recorder {
     run: Arc<RunState>,
     cfg: Arc<HandlerConfig>,
-    level: Level,
     conn: u64,
 }
 
 impl Recorder {
     pub fn new(run: Arc<RunState>, cfg: Arc<HandlerConfig>) -> Self {
-        Recorder {
-            run,
-            cfg,
-            level: Level::Root,
-            conn: 0,
-        }
+        Recorder { run, cfg, conn: 0 }
     }
 }
 
-impl Clone for Recorder {
-    fn clone(&self) -> Self {
-        let (level, conn) = match self.level {
-            Level::Root => (Level::Connection, self.run.next_conn()),
-            _ => (Level::Request, self.conn),
-        };
+impl Recorder {
+    /// A handler for a new client connection (its own connection number).
+    pub fn connection(&self) -> Recorder {
         Recorder {
             run: self.run.clone(),
             cfg: self.cfg.clone(),
-            level,
-            conn,
+            conn: self.run.next_conn(),
         }
     }
-}
 
-impl HttpHandler for Recorder {
-    async fn handle_request(
+    /// A handler for one request on this connection.
+    pub fn request(&self) -> Recorder {
+        Recorder {
+            run: self.run.clone(),
+            cfg: self.cfg.clone(),
+            conn: self.conn,
+        }
+    }
+
+    /// Handle one request from a client connection or an intercepted tunnel.
+    pub async fn handle(
         &mut self,
-        ctx: &HttpContext,
+        client: SocketAddr,
         mut req: Request<Body>,
-    ) -> RequestOrResponse {
+        tunnel: Option<Tunnel>,
+        shared: &Arc<Shared>,
+    ) -> Response<Body> {
         if req.method() == Method::CONNECT {
-            let host = req.uri().host().unwrap_or_default().to_string();
-            if self.cfg.scope.intercepts(&host) {
-                return req.into();
+            return self.connect(client, req, tunnel.is_some(), shared).await;
+        }
+        match &tunnel {
+            Some(t) => {
+                let default = if t.scheme == "https" { 443 } else { 80 };
+                // HTTP/2 names its target in `:authority`: inside a tunnel it must be the
+                // CONNECT target, or the request could reach another host (and bypass
+                // --ignore). HTTP/1.1 requests inside a tunnel go to the target.
+                if let Some(a) = req.uri().authority() {
+                    if !same_authority(a, &t.authority, default) {
+                        let message = format!(
+                            "refused: a request for {a} inside a tunnel opened to {}",
+                            t.authority
+                        );
+                        return self.refuse(
+                            client,
+                            &req,
+                            StatusCode::MISDIRECTED_REQUEST,
+                            "misdirected",
+                            message,
+                        );
+                    }
+                }
+                let mut parts = std::mem::take(req.uri_mut()).into_parts();
+                parts.scheme = Some(if t.scheme == "https" {
+                    http::uri::Scheme::HTTPS
+                } else {
+                    http::uri::Scheme::HTTP
+                });
+                parts.authority = Some(t.authority.clone());
+                if parts.path_and_query.is_none() {
+                    parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+                }
+                match Uri::from_parts(parts) {
+                    Ok(u) => *req.uri_mut() = u,
+                    Err(_) => {
+                        return server::plain(
+                            StatusCode::BAD_REQUEST,
+                            "oauthscope: bad request target\n".into(),
+                        );
+                    }
+                }
             }
-            return self.open_tunnel(ctx, req).await.into();
+            None => match req.uri().authority() {
+                None => {
+                    return server::plain(
+                        StatusCode::BAD_REQUEST,
+                        "oauthscope is a proxy: send requests in absolute form \
+                         (http://host/path) or CONNECT host:port\n"
+                            .into(),
+                    );
+                }
+                Some(a) if server::is_own(a, 80, shared.own) => {
+                    let message =
+                        format!("refused: a request to the proxy itself ({a}) through the proxy");
+                    return self.refuse(client, &req, StatusCode::LOOP_DETECTED, "loop", message);
+                }
+                Some(_) => {}
+            },
         }
         let upgrade = is_upgrade(req.headers());
-        let exchange =
-            self.new_exchange(ctx, &req, if upgrade { Kind::Upgrade } else { Kind::Http });
+        let exchange = self.new_exchange(
+            client,
+            &req,
+            if upgrade { Kind::Upgrade } else { Kind::Http },
+        );
         let rec = Arc::new(Recording::start(self.run.clone(), exchange));
         strip_hop_by_hop(req.headers_mut(), upgrade);
         if upgrade {
-            return self.forward_upgrade(rec, req).await.into();
+            return self.forward_upgrade(rec, req).await;
         }
         rec.set_request_encoding(header_string(req.headers(), &CONTENT_ENCODING));
         let declared = req
@@ -110,8 +164,183 @@ impl HttpHandler for Recorder {
                 .declared_length(declared)
                 .into_body()
         });
-        self.forward(rec, req).await.into()
+        self.forward(rec, req).await
     }
+
+    /// A CONNECT: refuse loops, relay out-of-scope hosts (recorded as a tunnel entry),
+    /// intercept the rest.
+    async fn connect(
+        &mut self,
+        client: SocketAddr,
+        mut req: Request<Body>,
+        inside_tunnel: bool,
+        shared: &Arc<Shared>,
+    ) -> Response<Body> {
+        let Some(authority) = req.uri().authority().cloned() else {
+            return server::plain(
+                StatusCode::BAD_REQUEST,
+                "oauthscope: CONNECT needs host:port\n".into(),
+            );
+        };
+        if inside_tunnel {
+            let message = format!("refused: CONNECT {authority} inside a tunnel");
+            return self.refuse(
+                client,
+                &req,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "nested_connect",
+                message,
+            );
+        }
+        if server::is_own(&authority, 443, shared.own) {
+            let message = format!("refused: a tunnel to the proxy itself ({authority})");
+            return self.refuse(client, &req, StatusCode::LOOP_DETECTED, "loop", message);
+        }
+        if !self.cfg.scope.intercepts(authority.host()) {
+            return self.open_tunnel(client, req).await;
+        }
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Ok(up) = on_upgrade.await {
+                server::intercept(up, client, authority, shared).await;
+            }
+        });
+        Response::new(Body::empty())
+    }
+
+    /// Answer with `status` and record the refusal (nothing that reached the proxy goes
+    /// unrecorded).
+    fn refuse(
+        &self,
+        client: SocketAddr,
+        req: &Request<Body>,
+        status: StatusCode,
+        kind: &str,
+        message: String,
+    ) -> Response<Body> {
+        let mut exchange = self.new_exchange(client, req, Kind::Http);
+        if req.method() == Method::CONNECT {
+            exchange.kind = Kind::Tunnel;
+            exchange.request.url = req
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+        }
+        let rec = Recording::start(self.run.clone(), exchange);
+        rec.set_error(ErrorInfo {
+            kind: kind.into(),
+            message: message.clone(),
+            chain: Vec::new(),
+            hint: None,
+        });
+        server::plain(status, format!("oauthscope: {message}\n"))
+    }
+
+    /// Record a tunnel that failed before any request (timeout, handshake).
+    pub fn record_tunnel_failure(
+        &self,
+        client: SocketAddr,
+        target: &http::uri::Authority,
+        kind: &str,
+        message: String,
+        chain: Vec<String>,
+        hint: Option<String>,
+    ) {
+        let exchange = self.tunnel_exchange(client, target, Kind::Connection);
+        let rec = Recording::start(self.run.clone(), exchange);
+        rec.set_error(ErrorInfo {
+            kind: kind.into(),
+            message,
+            chain,
+            hint,
+        });
+    }
+
+    /// The client's TLS handshake with us failed: most often it does not trust our CA.
+    pub fn record_client_tls_failure(
+        &self,
+        client: SocketAddr,
+        target: &http::uri::Authority,
+        chain: Vec<String>,
+    ) {
+        let joined = chain.join(": ");
+        let rejected = ["alert", "UnknownCA", "BadCertificate", "CertificateUnknown"]
+            .iter()
+            .any(|k| joined.contains(k));
+        let (message, hint) = if rejected {
+            (
+                format!("the client rejected our certificate for {target}: {joined}"),
+                Some(format!(
+                    "make the client trust {} (`oauthscope ca --ca-dir {}` shows the command for each client)",
+                    self.cfg.ca_pem.display(),
+                    self.cfg.ca_dir.display()
+                )),
+            )
+        } else {
+            (
+                format!("TLS handshake with the client failed for {target}: {joined}"),
+                None,
+            )
+        };
+        self.record_tunnel_failure(client, target, "client_tls", message, chain, hint);
+    }
+
+    /// A tunnel whose first bytes are neither TLS nor HTTP: relay it as is, recorded as a
+    /// tunnel entry with the bytes each way.
+    pub async fn relay_raw<I>(&self, client: SocketAddr, target: http::uri::Authority, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin,
+    {
+        let exchange = self.tunnel_exchange(client, &target, Kind::Tunnel);
+        let rec = Recording::start(self.run.clone(), exchange);
+        match tokio::net::TcpStream::connect(target.as_str()).await {
+            Ok(server) => {
+                let _ = server.set_nodelay(true);
+                relay(&rec, io, server).await;
+            }
+            Err(e) => rec.set_error(ErrorInfo {
+                kind: "upstream_connect".into(),
+                message: format!("cannot open a tunnel to {target}: {e}"),
+                chain: chain_of(&e),
+                hint: None,
+            }),
+        }
+    }
+
+    fn tunnel_exchange(
+        &self,
+        client: SocketAddr,
+        target: &http::uri::Authority,
+        kind: Kind,
+    ) -> Exchange {
+        Exchange {
+            id: 0,
+            conn: self.conn,
+            kind,
+            client: client.to_string(),
+            started: capture::now_rfc3339(),
+            timings: Default::default(),
+            request: capture::Request {
+                method: "CONNECT".into(),
+                url: target.to_string(),
+                version: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                body: Default::default(),
+            },
+            response: None,
+            error: None,
+            incomplete: false,
+            relay: None,
+        }
+    }
+}
+
+/// `host:port` equality with default ports filled in, host names without case.
+fn same_authority(a: &http::uri::Authority, b: &http::uri::Authority, default: u16) -> bool {
+    a.host().eq_ignore_ascii_case(b.host())
+        && a.port_u16().unwrap_or(default) == b.port_u16().unwrap_or(default)
 }
 
 impl Recorder {
@@ -165,12 +394,12 @@ impl Recorder {
         }
     }
 
-    fn new_exchange(&self, ctx: &HttpContext, req: &Request<Body>, kind: Kind) -> Exchange {
+    fn new_exchange(&self, client: SocketAddr, req: &Request<Body>, kind: Kind) -> Exchange {
         Exchange {
             id: 0,
             conn: self.conn,
             kind,
-            client: ctx.client_addr.to_string(),
+            client: client.to_string(),
             started: capture::now_rfc3339(),
             timings: Default::default(),
             request: capture::Request {
@@ -188,13 +417,13 @@ impl Recorder {
     }
 
     /// Out of scope: relay the CONNECT tunnel untouched, counting bytes each way.
-    async fn open_tunnel(&self, ctx: &HttpContext, mut req: Request<Body>) -> Response<Body> {
+    async fn open_tunnel(&self, client: SocketAddr, mut req: Request<Body>) -> Response<Body> {
         let target = req
             .uri()
             .authority()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let mut exchange = self.new_exchange(ctx, &req, Kind::Tunnel);
+        let mut exchange = self.new_exchange(client, &req, Kind::Tunnel);
         exchange.request.url = target.clone();
         let rec = Recording::start(self.run.clone(), exchange);
         let server = match tokio::net::TcpStream::connect(&target).await {

@@ -1,5 +1,5 @@
-//! The recording proxy: hudsucker with our CA, a capturing handler, verified upstream TLS,
-//! scope rules, and a writer thread behind a bounded queue.
+//! The recording proxy: our connection layer ([`server`]) with our CA, a capturing
+//! handler, verified upstream TLS, scope rules, and a writer thread behind a queue.
 //!
 //! [`run`] takes a bound listener and a shutdown future, so tests bind port 0.
 
@@ -7,8 +7,8 @@ pub mod console;
 pub mod handler;
 pub mod recording;
 pub mod scope;
+pub mod server;
 pub mod tap;
-pub mod tlswatch;
 pub mod upstream;
 
 use std::net::SocketAddr;
@@ -18,18 +18,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hudsucker::Proxy;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto::Builder as ServerBuilder;
 use tokio::net::TcpListener;
 
 use crate::ca::LocalCa;
 use crate::capture::redact::{Fingerprinter, random_salt};
 use crate::capture::writer::{Observer, create_capture_file};
-use crate::capture::{self, CaptureHeader, CaptureWriter, ErrorInfo, Exchange, Kind, Summary};
+use crate::capture::{self, CaptureHeader, CaptureWriter, Summary};
 use handler::{HandlerConfig, Recorder};
-use recording::{Recording, RunState};
+use recording::RunState;
 use scope::Scope;
 
 /// Largest request head the proxy accepts (larger gets 431).
@@ -72,8 +70,10 @@ pub async fn run(
             ca.info.cert_path.display()
         );
     }
-    let ca_path = ca.info.cert_path.display().to_string();
-    let tls = upstream::client_config(&opts.upstream_cas, opts.insecure_upstream)?;
+    // Upstreams signed by our own CA (`oauthscope serve`) are trusted too.
+    let mut upstream_cas = opts.upstream_cas.clone();
+    upstream_cas.push(ca.info.cert_path.clone());
+    let tls = upstream::client_config(&upstream_cas, opts.insecure_upstream)?;
     if opts.insecure_upstream {
         eprintln!(
             "{}",
@@ -123,29 +123,24 @@ pub async fn run(
             .build(upstream::connector(tls.clone(), false)),
         client: client.build(upstream::connector(tls.clone(), true)),
         upstream_timeout: opts.upstream_timeout,
+        ca_pem: ca.info.cert_path.clone(),
+        ca_dir: opts.ca_dir.clone(),
     });
-    install_tls_hook(run_state.clone(), ca_path.clone());
-    let mut server = ServerBuilder::new(TokioExecutor::new());
-    server
-        .http1()
-        .title_case_headers(true)
-        .preserve_header_case(true)
-        .max_buf_size(MAX_HEAD_BYTES);
-    server.http2().max_header_list_size(MAX_HEAD_BYTES as u32);
-
+    server::raise_fd_limit();
+    let limits = server::Limits::for_this_process();
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let shared = Arc::new(server::Shared {
+        recorder: Recorder::new(run_state.clone(), cfg),
+        ca: Arc::new(ca),
+        builder: server::server_builder(&limits, MAX_HEAD_BYTES),
+        limits,
+        own: local,
+        stopping: stopping_rx,
+    });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let proxy = Proxy::builder()
-        .with_listener(listener)
-        .with_ca(ca)
-        .with_http_connector(upstream::connector(tls, true))
-        .with_client(client)
-        .with_server(server)
-        .with_http_handler(Recorder::new(run_state.clone(), cfg))
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-        })
-        .build()?;
-    let task = tokio::spawn(proxy.start());
+    let task = tokio::spawn(server::serve(listener, shared, async move {
+        let _ = stop_rx.await;
+    }));
     crate::sayln!("oauthscope proxy listening on http://{local}");
     if opts.record {
         crate::sayln!("recording to {}", opts.out.display());
@@ -157,6 +152,7 @@ pub async fn run(
 
     shutdown.await;
     let _ = stop_tx.send(());
+    let _ = stopping_tx.send(true);
     // Stop accepting; give in-flight exchanges a bounded time to end.
     let deadline = tokio::time::Instant::now() + opts.grace;
     let _ = tokio::time::timeout_at(deadline, task).await;
@@ -165,65 +161,9 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let abandoned = run_state.in_flight.load(Ordering::Relaxed);
-    tlswatch::set_hook(None);
     let summary = tokio::task::spawn_blocking(move || writer.finish()).await?;
     if abandoned > 0 {
         eprintln!("{abandoned} exchange(s) still in flight at shutdown were not recorded");
     }
     Ok(summary)
-}
-
-/// Record client-side TLS failures (reported by [`tlswatch`]) as connection entries.
-fn install_tls_hook(run: Arc<RunState>, ca_path: String) {
-    tlswatch::set_hook(Some(Arc::new(move |f: tlswatch::ClientTlsFailure| {
-        let joined = f.chain.join(": ");
-        let rejected = ["alert", "UnknownCA", "BadCertificate", "CertificateUnknown"]
-            .iter()
-            .any(|k| joined.contains(k));
-        let (message, hint) = if rejected {
-            (
-                format!(
-                    "the client rejected our certificate for {}: {joined}",
-                    f.target
-                ),
-                Some(format!(
-                    "make the client trust {ca_path} (`oauthscope ca` shows the command for each client)"
-                )),
-            )
-        } else {
-            (
-                format!(
-                    "TLS handshake with the client failed for {}: {joined}",
-                    f.target
-                ),
-                None,
-            )
-        };
-        let exchange = Exchange {
-            id: 0,
-            conn: 0,
-            kind: Kind::Connection,
-            client: f.client,
-            started: capture::now_rfc3339(),
-            timings: Default::default(),
-            request: capture::Request {
-                method: "CONNECT".into(),
-                url: f.target,
-                version: "HTTP/1.1".into(),
-                headers: Vec::new(),
-                body: Default::default(),
-            },
-            response: None,
-            error: None,
-            incomplete: false,
-            relay: None,
-        };
-        let rec = Recording::start(run.clone(), exchange);
-        rec.set_error(ErrorInfo {
-            kind: "client_tls".into(),
-            message,
-            chain: f.chain,
-            hint,
-        });
-    })));
 }

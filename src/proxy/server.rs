@@ -1,0 +1,518 @@
+//! The proxy's connection layer: the accept loop, client connections, and CONNECT
+//! tunnels (intercepted, or relayed and recorded).
+//!
+//! hudsucker's own accept loop and CONNECT handling could not give what a recording proxy
+//! must: its loop spins on `EMFILE` with no back-off and has no connection cap; it decides
+//! interception on the first read (a ClientHello split after one byte went through
+//! unseen), relays plain-HTTP tunnels other than `GET` unrecorded, routes HTTP/2 inside
+//! a tunnel by `:authority`, and has no TLS handshake timeout. So this layer is ours;
+//! each request goes to the same [`Recorder`] as before.
+//!
+//! Limits: the request head must arrive within `header_timeout` (also between requests
+//! on a kept-alive connection), the first bytes and TLS handshake of a tunnel within
+//! `handshake_timeout`; at most `max_connections` client connections at once (more wait
+//! in the listen backlog, said once in the log); accept errors back off (`EMFILE`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode};
+use hudsucker::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use super::handler::Recorder;
+use crate::ca::LocalCa;
+
+/// Connection limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// Defaults from the process's file-descriptor limit: each client connection may need
+    /// an upstream one too, and the capture, logs and listener need a few.
+    pub fn for_this_process() -> Self {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we pass and has no other effect.
+        let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            lim.rlim_cur as usize
+        } else {
+            1024
+        };
+        Limits {
+            header_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: (soft.saturating_sub(64) / 2).clamp(16, 20_000),
+        }
+    }
+}
+
+/// Raise the soft file-descriptor limit to the hard one (a proxy holds two per client).
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on our own process with a struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max.min(65_536);
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Where requests on a connection go: the CONNECT target of an intercepted tunnel.
+#[derive(Debug, Clone)]
+pub struct Tunnel {
+    pub scheme: &'static str,
+    /// `host:port` as the CONNECT request named it.
+    pub authority: http::uri::Authority,
+}
+
+/// Everything a connection needs.
+pub struct Shared {
+    pub recorder: Recorder,
+    pub ca: Arc<LocalCa>,
+    pub builder: Builder<TokioExecutor>,
+    pub limits: Limits,
+    /// The proxy's own listening address (requests to it are loops).
+    pub own: SocketAddr,
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// The HTTP server settings for client connections.
+pub fn server_builder(limits: &Limits, max_head: usize) -> Builder<TokioExecutor> {
+    let mut b = Builder::new(TokioExecutor::new());
+    b.http1()
+        .title_case_headers(true)
+        .preserve_header_case(true)
+        .max_buf_size(max_head)
+        .max_headers(MAX_HEADERS)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    b.http2()
+        .max_header_list_size(max_head as u32)
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.header_timeout);
+    b
+}
+
+/// Most header fields in one request head (more gets `431` from the server, unrecorded:
+/// no request was parsed).
+pub const MAX_HEADERS: usize = 500;
+
+/// Accept connections until `stop` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) {
+    let permits = Arc::new(Semaphore::new(shared.limits.max_connections));
+    let at_cap_said = AtomicBool::new(false);
+    let mut backoff = Duration::from_millis(5);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if !at_cap_said.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "{} client connections open (the most this proxy takes at once, from \
+                         `ulimit -n`): new ones wait until one closes",
+                        shared.limits.max_connections
+                    );
+                }
+                tokio::select! {
+                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                    _ = &mut stop => return,
+                }
+            }
+        };
+        let (tcp, client) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => {
+                    backoff = Duration::from_millis(5);
+                    x
+                }
+                Err(e) => {
+                    drop(permit);
+                    let exhausted = matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                    );
+                    if exhausted {
+                        tracing::warn!("cannot accept a connection ({e}); retrying in {backoff:?}");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                    continue;
+                }
+            },
+            _ = &mut stop => return,
+        };
+        if permits.available_permits() > shared.limits.max_connections / 2 {
+            at_cap_said.store(false, Ordering::Relaxed);
+        }
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            serve_connection(tcp, client, None, &shared).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Serve HTTP on one client connection (or an intercepted tunnel) until it closes or the
+/// proxy stops (then gracefully).
+async fn serve_connection<I>(
+    io: I,
+    client: SocketAddr,
+    tunnel: Option<Tunnel>,
+    shared: &Arc<Shared>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let recorder = shared.recorder.connection();
+    let s = shared.clone();
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let mut r = recorder.request();
+        let s = s.clone();
+        let tunnel = tunnel.clone();
+        async move { Ok::<_, Infallible>(r.handle(client, req.map(Body::from), tunnel, &s).await) }
+    });
+    let conn = shared
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(io), svc);
+    let mut conn = std::pin::pin!(conn);
+    let mut stopping = shared.stopping.clone();
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = async { let _ = stopping.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// What the first bytes of a tunnel are.
+#[derive(Debug, PartialEq, Eq)]
+enum Opening {
+    Tls,
+    Http,
+    Other,
+}
+
+/// Read until the opening can be told (TLS record header, or an HTTP method and a space),
+/// however the client splits its first bytes.
+async fn peek_opening<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Opening> {
+    let mut chunk = [0u8; 16];
+    loop {
+        if buf.len() >= 2 && buf[0] == 0x16 && buf[1] == 0x03 {
+            return Ok(Opening::Tls);
+        }
+        let method_len = buf.iter().take_while(|b| b.is_ascii_uppercase()).count();
+        if method_len > 0 && buf.get(method_len) == Some(&b' ') {
+            return Ok(Opening::Http);
+        }
+        let undecided = (buf.len() < 2 && buf.first().is_none_or(|b| *b == 0x16))
+            || (method_len == buf.len() && method_len < 16);
+        if !undecided {
+            return Ok(Opening::Other);
+        }
+        let n = r.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(Opening::Other);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// After `200` to an intercepted CONNECT: find out what the client speaks and serve it.
+/// (Boxed: a tunnel's requests are handled by the same code that opened it.)
+pub fn intercept(
+    upgraded: hyper::upgrade::Upgraded,
+    client: SocketAddr,
+    target: http::uri::Authority,
+    shared: Arc<Shared>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(intercept_inner(upgraded, client, target, shared))
+}
+
+async fn intercept_inner(
+    upgraded: hyper::upgrade::Upgraded,
+    client: SocketAddr,
+    target: http::uri::Authority,
+    shared: Arc<Shared>,
+) {
+    let mut io = TokioIo::new(upgraded);
+    let mut first = Vec::with_capacity(16);
+    let limit = shared.limits.handshake_timeout;
+    let opening = match tokio::time::timeout(limit, peek_opening(&mut io, &mut first)).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(_)) => return,
+        Err(_) => {
+            shared.recorder.record_tunnel_failure(
+                client,
+                &target,
+                "client_timeout",
+                format!(
+                    "the client opened a tunnel to {target} and sent nothing within {}",
+                    super::tap::show_duration(limit)
+                ),
+                Vec::new(),
+                None,
+            );
+            return;
+        }
+    };
+    let io = Prefixed::new(first, io);
+    match opening {
+        Opening::Tls => intercept_tls(io, client, target, shared).await,
+        Opening::Http => {
+            let tunnel = Tunnel {
+                scheme: "http",
+                authority: target,
+            };
+            serve_connection(io, client, Some(tunnel), &shared).await;
+        }
+        Opening::Other => shared.recorder.relay_raw(client, target, io).await,
+    }
+}
+
+async fn intercept_tls(
+    io: Prefixed<TokioIo<hyper::upgrade::Upgraded>>,
+    client: SocketAddr,
+    target: http::uri::Authority,
+    shared: Arc<Shared>,
+) {
+    let limit = shared.limits.handshake_timeout;
+    let handshake = async {
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await?;
+        let host = start
+            .client_hello()
+            .server_name()
+            .map(str::to_string)
+            .unwrap_or_else(|| target.host().to_string());
+        let config = shared
+            .ca
+            .config_for(&host)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        start.into_stream(config).await
+    };
+    match tokio::time::timeout(limit, handshake).await {
+        Ok(Ok(tls)) => {
+            let tunnel = Tunnel {
+                scheme: "https",
+                authority: target,
+            };
+            serve_connection(tls, client, Some(tunnel), &shared).await;
+        }
+        Ok(Err(e)) => {
+            let chain = super::tap::chain_of(&e);
+            shared
+                .recorder
+                .record_client_tls_failure(client, &target, chain);
+        }
+        Err(_) => shared.recorder.record_tunnel_failure(
+            client,
+            &target,
+            "client_timeout",
+            format!(
+                "the TLS handshake with the client for {target} did not finish within {}",
+                super::tap::show_duration(limit)
+            ),
+            Vec::new(),
+            None,
+        ),
+    }
+}
+
+/// A response the proxy gives itself (errors, refusals).
+pub fn plain(status: StatusCode, text: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("x-oauthscope-error", "1")
+        .body(Body::from(text))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// Whether `authority` names the proxy itself (a request to it through it is a loop).
+pub fn is_own(authority: &http::uri::Authority, default_port: u16, own: SocketAddr) -> bool {
+    let port = authority.port_u16().unwrap_or(default_port);
+    if port != own.port() {
+        return false;
+    }
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => {
+            ip == own.ip()
+                || ip.is_unspecified()
+                || (ip.is_loopback() && own.ip().is_loopback())
+                || (own.ip().is_unspecified())
+        }
+        Err(_) => false,
+    }
+}
+
+/// A stream that first yields bytes already read from it.
+pub struct Prefixed<T> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: T,
+}
+
+impl<T> Prefixed<T> {
+    pub fn new(prefix: Vec<u8>, inner: T) -> Self {
+        Prefixed {
+            prefix,
+            pos: 0,
+            inner,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = (self.prefix.len() - self.pos).min(buf.remaining());
+            let start = self.pos;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn openings_are_told_however_the_bytes_are_split() {
+        for (bytes, want) in [
+            (&b"\x16\x03\x01\x02\x00"[..], Opening::Tls),
+            (b"POST /token HTTP/1.1\r\n", Opening::Http),
+            (b"GET / HTTP/1.1\r\n", Opening::Http),
+            (b"SSH-2.0-OpenSSH\r\n", Opening::Other),
+            (b"\x00\x01binary", Opening::Other),
+        ] {
+            // One byte per read: the worst split a client can make.
+            let mut reader = tokio_test_reader(bytes);
+            let mut buf = Vec::new();
+            assert_eq!(
+                peek_opening(&mut reader, &mut buf).await.unwrap(),
+                want,
+                "{bytes:?}"
+            );
+            let mut rest = Vec::new();
+            Prefixed::new(buf, reader)
+                .read_to_end(&mut rest)
+                .await
+                .unwrap();
+            assert_eq!(rest, bytes, "nothing lost by peeking");
+        }
+    }
+
+    /// A reader that hands out one byte per read.
+    fn tokio_test_reader(bytes: &[u8]) -> OneByte {
+        OneByte(bytes.to_vec(), 0)
+    }
+
+    struct OneByte(Vec<u8>, usize);
+
+    impl AsyncRead for OneByte {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            if self.1 < self.0.len() {
+                let b = self.0[self.1];
+                buf.put_slice(&[b]);
+                self.1 += 1;
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn the_proxy_knows_its_own_address() {
+        let own: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for (a, yes) in [
+            ("127.0.0.1:8080", true),
+            ("localhost:8080", true),
+            ("[::1]:8080", true),
+            ("127.0.0.2:8080", true),
+            ("0.0.0.0:8080", true),
+            ("127.0.0.1:8081", false),
+            ("example.com:8080", false),
+        ] {
+            let auth: http::uri::Authority = a.parse().unwrap();
+            assert_eq!(is_own(&auth, 80, own), yes, "{a}");
+        }
+    }
+}

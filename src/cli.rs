@@ -289,6 +289,10 @@ pub struct ProxyArgs {
     /// the exchange fails as `upstream_timeout` (the client gets 504).
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub upstream_timeout: Duration,
+    /// How long a client may take to send a request head (also between requests on a
+    /// kept-alive connection) and, in a CONNECT tunnel, its first bytes and TLS handshake.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub client_timeout: Duration,
     /// Write no capture file: live view and findings only.
     #[arg(long, conflicts_with_all = ["out", "har"])]
     pub no_capture: bool,

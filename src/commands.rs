@@ -41,6 +41,7 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         quiet: args.quiet,
         grace: args.grace(),
         upstream_timeout: args.upstream_timeout,
+        client_timeout: args.client_timeout,
         record: !args.no_capture,
         connector,
         observers: Vec::new(),
@@ -546,7 +547,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
     let salt = crate::capture::redact::random_salt();
     let file = create_capture_file(
         &out,
-        &CaptureHeader::new(crate::capture::now_rfc3339(), salt),
+        &CaptureHeader::new(crate::capture::now_rfc3339(), salt).with_max_body(1 << 20),
     )?;
     let writer = CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
     let sink = writer.sink();
@@ -707,6 +708,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         quiet: false,
         grace: std::time::Duration::from_secs(5),
         upstream_timeout: std::time::Duration::from_secs(30),
+        client_timeout: std::time::Duration::from_secs(30),
         record: true,
         connector: None,
         observers: Vec::new(),

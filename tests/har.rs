@@ -293,3 +293,95 @@ fn bad_hars_get_clear_messages_and_big_ones_stream() {
         "peak RSS {peak_kb} kB for a 100 MB HAR"
     );
 }
+
+/// Run `oauthscope ARGS`, sampling its peak RSS (VmHWM) until it exits.
+fn peak_rss_of(args: &[&str]) -> (std::process::Output, u64) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            if let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:")) {
+                peak_kb = peak_kb.max(l.split_whitespace().nth(1).unwrap().parse().unwrap());
+            }
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (child.wait_with_output().unwrap(), peak_kb)
+}
+
+/// Issue #11 item 21: a HAR of 20 million nulls, a capture with a 100 MiB line and an
+/// endless input each end with clear messages and bounded memory.
+#[test]
+fn endless_or_huge_inputs_keep_memory_bounded() {
+    use std::io::Write;
+    let dir = temp_dir("huge-inputs");
+    let nulls = dir.join("nulls.har");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&nulls).unwrap());
+        f.write_all(b"{\"log\":{\"version\":\"1.2\",\"entries\":[null")
+            .unwrap();
+        for _ in 1..20_000_000 {
+            f.write_all(b",null").unwrap();
+        }
+        f.write_all(b"]}}").unwrap();
+    }
+    let (out, peak_kb) = peak_rss_of(&["analyze", nulls.to_str().unwrap(), "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("entry 0: no request, skipped"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["summary"]["unreadable_lines"], 20_000_000,
+        "every bad entry counted"
+    );
+    assert!(
+        peak_kb < 100 * 1024,
+        "peak RSS {peak_kb} kB for a HAR of nulls"
+    );
+
+    let good = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/good-flow.jsonl"),
+    )
+    .unwrap();
+    let mut lines = good.lines();
+    // A capture taken with the default --max-body (1 MiB) says so in its header.
+    let mut header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    header["max_body"] = serde_json::json!(1 << 20);
+    let record = lines.next().unwrap();
+    let huge = dir.join("huge-line.jsonl");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&huge).unwrap());
+        writeln!(f, "{header}").unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..100 {
+            f.write_all(&chunk).unwrap();
+        }
+        writeln!(f).unwrap();
+        writeln!(f, "{record}").unwrap();
+    }
+    let (out, peak_kb) = peak_rss_of(&["analyze", huge.to_str().unwrap(), "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("line 2") && err.contains("skipped"), "{err}");
+    assert!(!err.contains("torn"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["exchanges"], 1, "the record after it is read");
+    assert!(
+        peak_kb < 64 * 1024,
+        "peak RSS {peak_kb} kB for a 100 MiB line"
+    );
+
+    let (out, _) = peak_rss_of(&["analyze", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an oauthscope capture"), "{err}");
+}

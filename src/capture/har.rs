@@ -28,9 +28,15 @@ pub enum HarError {
 pub struct HarInfo {
     pub creator: String,
     pub entries: u64,
-    /// Entries that could not be turned into exchanges (with why).
+    /// Entries that could not be turned into exchanges (with why): the first
+    /// [`SKIPPED_KEPT`] of them; `skipped_total` counts them all.
     pub skipped: Vec<String>,
+    pub skipped_total: u64,
 }
+
+/// How many reasons for skipped entries are kept (a HAR of a million bad entries must not
+/// hold a million messages).
+pub const SKIPPED_KEPT: usize = 100;
 
 /// Stream the entries of a HAR to `each` as exchanges. A UTF-8 BOM is allowed.
 pub fn read_har<R: Read>(
@@ -52,7 +58,12 @@ pub fn read_har<R: Read>(
             info.entries += 1;
             each(ex)
         }
-        Err(why) => info.skipped.push(format!("entry {i}: {why}")),
+        Err(why) => {
+            info.skipped_total += 1;
+            if info.skipped.len() < SKIPPED_KEPT {
+                info.skipped.push(format!("entry {i}: {why}"));
+            }
+        }
     };
     let found = RootSeed {
         on_entry: &mut on_entry,

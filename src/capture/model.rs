@@ -18,6 +18,10 @@ pub struct CaptureHeader {
     pub started: String,
     /// Hex salt for secret fingerprints (HMAC-SHA256 key), random per capture.
     pub salt: String,
+    /// The `--max-body` the capture was taken with: it bounds how long a record line can
+    /// be, so a reader can skip longer (damaged) lines without holding them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body: Option<u64>,
 }
 
 impl CaptureHeader {
@@ -28,6 +32,21 @@ impl CaptureHeader {
             tool: format!("oauthscope {}", env!("CARGO_PKG_VERSION")),
             started,
             salt,
+            max_body: None,
+        }
+    }
+
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = Some(max_body as u64);
+        self
+    }
+
+    /// The longest record line this capture can hold: two bodies and their decoded
+    /// copies at `--max-body` each, as base64 at worst, plus headers.
+    pub fn max_line(&self) -> usize {
+        match self.max_body {
+            Some(m) => ((m as usize).saturating_mul(6) + (2 << 20)).max(8 << 20),
+            None => 64 << 20,
         }
     }
 }

@@ -72,14 +72,25 @@ impl<R: BufRead> CaptureReader<R> {
     /// Read and check the header record. `name` names the source in errors.
     pub fn new(mut inner: R, name: &str) -> Result<Self, CaptureError> {
         let mut buf = Vec::new();
-        let n = inner
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| CaptureError::Io {
-                path: name.to_owned(),
-                cause: source,
+        let line =
+            read_line_capped(&mut inner, &mut buf, MAX_HEADER_LINE, true).map_err(|source| {
+                CaptureError::Io {
+                    path: name.to_owned(),
+                    cause: source,
+                }
             })?;
+        let n = line.size as usize;
         if n == 0 {
             return Err(CaptureError::Empty(name.to_owned()));
+        }
+        if line.over_cap {
+            return Err(CaptureError::NotACapture {
+                path: name.to_owned(),
+                reason: format!(
+                    "its first line is longer than {} KiB: not a capture header record",
+                    MAX_HEADER_LINE / 1024
+                ),
+            });
         }
         let header = parse_header(&buf).map_err(|reason| CaptureError::NotACapture {
             path: name.to_owned(),
@@ -126,9 +137,14 @@ impl<R: BufRead> Iterator for CaptureReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             self.buf.clear();
-            let n = match self.inner.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(n) => n,
+            let (n, over_cap) = match read_line_capped(
+                &mut self.inner,
+                &mut self.buf,
+                self.header.max_line(),
+                false,
+            ) {
+                Ok(l) if l.size == 0 => return None,
+                Ok(l) => (l.size, l.over_cap),
                 Err(e) => {
                     self.line_no += 1;
                     return Some(Err(LineError {
@@ -139,9 +155,23 @@ impl<R: BufRead> Iterator for CaptureReader<R> {
                 }
             };
             self.line_no += 1;
-            self.position += n as u64;
+            self.position += n;
+            if over_cap {
+                // Shrink the buffer back: one huge line must not keep its memory.
+                self.buf = Vec::new();
+                return Some(Err(LineError {
+                    line: self.line_no,
+                    message: format!(
+                        "the line is {} MiB, over the {} MiB a record of this capture can \
+                         take",
+                        n >> 20,
+                        self.header.max_line() >> 20
+                    ),
+                    torn: false,
+                }));
+            }
             let complete = self.buf.last() == Some(&b'\n');
-            let line = trim_line(&self.buf[..n]);
+            let line = trim_line(&self.buf);
             if line.is_empty() {
                 continue;
             }
@@ -153,6 +183,65 @@ impl<R: BufRead> Iterator for CaptureReader<R> {
                     torn: !complete,
                 }),
             });
+        }
+    }
+}
+
+/// The longest header line: a first line past it is not a capture.
+pub const MAX_HEADER_LINE: usize = 64 << 10;
+
+/// A line read with [`read_line_capped`].
+struct CappedLine {
+    /// Bytes consumed, newline included.
+    size: u64,
+    /// Longer than the cap: only the first `cap` bytes were kept.
+    over_cap: bool,
+}
+
+/// Read up to and including the next newline, keeping at most `cap` bytes in `buf`
+/// (the rest of a longer line is consumed and dropped, so memory stays bounded; with
+/// `stop_at_cap`, reading stops there instead: an endless input ends too).
+fn read_line_capped<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+    stop_at_cap: bool,
+) -> std::io::Result<CappedLine> {
+    let mut size = 0u64;
+    let mut over_cap = false;
+    loop {
+        let available = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(CappedLine { size, over_cap });
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        if chunk.len() > room && !over_cap {
+            over_cap = true;
+            if !stop_at_cap {
+                // The line will be skipped: give its memory back now.
+                *buf = Vec::new();
+            }
+        }
+        if !over_cap || stop_at_cap {
+            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        let used = if over_cap && stop_at_cap {
+            chunk.len().min(room)
+        } else {
+            chunk.len()
+        };
+        size += used as u64;
+        r.consume(used);
+        if done || (over_cap && stop_at_cap) {
+            return Ok(CappedLine { size, over_cap });
         }
     }
 }

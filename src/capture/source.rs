@@ -128,7 +128,11 @@ impl Source {
                 for s in &har.skipped {
                     warn(format!("{name}: {s}, skipped"));
                 }
-                info.unreadable += har.skipped.len() as u64;
+                let unsaid = har.skipped_total - har.skipped.len() as u64;
+                if unsaid > 0 {
+                    warn(format!("{name}: {unsaid} more entries skipped"));
+                }
+                info.unreadable += har.skipped_total;
             }
         }
         Ok(info)

@@ -48,6 +48,8 @@ pub struct ProxyOptions {
     pub grace: Duration,
     /// How long upstream may stay silent (before its response, or mid-body).
     pub upstream_timeout: Duration,
+    /// How long a client may take for a request head or a tunnel's handshake.
+    pub client_timeout: Duration,
     /// Write the capture file (false: live view and findings only).
     pub record: bool,
     /// Connector definition to compare live traffic with.
@@ -85,7 +87,8 @@ pub async fn run(
     }
 
     let salt = random_salt();
-    let header = CaptureHeader::new(capture::now_rfc3339(), salt.clone());
+    let header =
+        CaptureHeader::new(capture::now_rfc3339(), salt.clone()).with_max_body(opts.max_body);
     let file = if opts.record {
         Some(create_capture_file(&opts.out, &header)?)
     } else {
@@ -127,7 +130,9 @@ pub async fn run(
         ca_dir: opts.ca_dir.clone(),
     });
     server::raise_fd_limit();
-    let limits = server::Limits::for_this_process();
+    let mut limits = server::Limits::for_this_process();
+    limits.header_timeout = opts.client_timeout;
+    limits.handshake_timeout = opts.client_timeout;
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let shared = Arc::new(server::Shared {
         recorder: Recorder::new(run_state.clone(), cfg),

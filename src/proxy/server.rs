@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -181,7 +181,9 @@ pub async fn serve(
 }
 
 /// Serve HTTP on one client connection (or an intercepted tunnel) until it closes or the
-/// proxy stops (then gracefully).
+/// proxy stops (then gracefully). A connection that stays silent for `header_timeout`
+/// while no request of it is in flight is closed (a client that connects and sends
+/// nothing, or never finishes its head, cannot hold a descriptor for ever).
 async fn serve_connection<I>(
     io: I,
     client: SocketAddr,
@@ -190,13 +192,28 @@ async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = Arc::new(Activity::default());
+    let io = Guarded::new(io, activity.clone(), shared.limits.header_timeout);
     let recorder = shared.recorder.connection();
     let s = shared.clone();
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let mut r = recorder.request();
         let s = s.clone();
         let tunnel = tunnel.clone();
-        async move { Ok::<_, Infallible>(r.handle(client, req.map(Body::from), tunnel, &s).await) }
+        let activity = activity.clone();
+        async move {
+            activity.in_flight.fetch_add(1, Ordering::AcqRel);
+            let connect = req.method() == http::Method::CONNECT;
+            let res = r.handle(client, req.map(Body::from), tunnel, &s).await;
+            // A tunnel or an upgraded connection is idle by nature: never cut it.
+            let upgraded = (connect && res.status().is_success())
+                || res.status() == StatusCode::SWITCHING_PROTOCOLS;
+            if !upgraded {
+                activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            activity.touch();
+            Ok::<_, Infallible>(res)
+        }
     });
     let conn = shared
         .builder
@@ -209,6 +226,129 @@ async fn serve_connection<I>(
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+    }
+}
+
+/// What a connection is doing: requests in flight, and when bytes last moved.
+struct Activity {
+    in_flight: AtomicUsize,
+    start: std::time::Instant,
+    /// Milliseconds since `start` of the last byte read or written.
+    last_ms: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            start: std::time::Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// Client I/O that fails a read with `TimedOut` once the connection has been silent for
+/// `limit` with no request in flight.
+struct Guarded<T> {
+    inner: T,
+    activity: Arc<Activity>,
+    limit: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<T> Guarded<T> {
+    fn new(inner: T, activity: Arc<Activity>, limit: Duration) -> Self {
+        Guarded {
+            inner,
+            activity,
+            limit,
+            sleep: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    self.activity.touch();
+                }
+                Poll::Ready(r)
+            }
+            // The timer is re-armed only when it fires, not on every pending read.
+            Poll::Pending => loop {
+                if self.sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let idle = self.activity.idle_for();
+                let busy = self.activity.in_flight.load(Ordering::Acquire) > 0;
+                if !busy && idle >= self.limit {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "client idle past --client-timeout",
+                    )));
+                }
+                let wait = if busy { self.limit } else { self.limit - idle };
+                let deadline = tokio::time::Instant::now() + wait;
+                self.sleep.as_mut().reset(deadline);
+            },
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 

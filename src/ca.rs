@@ -57,6 +57,9 @@ pub struct CaInfo {
     pub subject: String,
     /// SHA-256 of the DER certificate, colon-separated upper-case hex.
     pub sha256: String,
+    /// base64 SHA-256 of the CA's SubjectPublicKeyInfo: what Chromium's
+    /// `--ignore-certificate-errors-spki-list` takes.
+    pub spki_sha256: String,
     pub not_after: String,
     pub created: bool,
 }
@@ -138,6 +141,12 @@ impl LocalCa {
             .map_err(|e| invalid(cert_path, e.to_string()))?;
         let ca_not_after = parsed.validity().not_after.to_datetime();
         let subject = parsed.subject().to_string();
+        let spki_sha256 = {
+            use base64::Engine;
+            let spki = parsed.tbs_certificate.subject_pki.raw;
+            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki);
+            base64::engine::general_purpose::STANDARD.encode(d.as_ref())
+        };
         let issuer = Issuer::from_ca_cert_der(&ca_der, key)
             .map_err(|e| invalid(cert_path, e.to_string()))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &ca_der);
@@ -152,6 +161,7 @@ impl LocalCa {
             key_path: key_path.to_path_buf(),
             subject,
             sha256,
+            spki_sha256,
             not_after: crate::capture::format_time(ca_not_after),
             created,
         };
@@ -310,20 +320,33 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// The per-client trust instructions printed by `oauthscope ca`.
-pub fn trust_instructions(cert: &Path) -> String {
-    let p = cert.display();
+/// The per-client set-up printed by `oauthscope ca`: how to route each client through
+/// the proxy at `proxy` and make it trust the CA. The curl, Python (httpx), Node.js
+/// (undici) and Chromium lines are exercised by tests.
+pub fn trust_instructions(info: &CaInfo, proxy: &str) -> String {
+    let p = info.cert_path.display();
+    let spki = &info.spki_sha256;
     format!(
-        "\
-  curl            curl --proxy http://127.0.0.1:8080 --cacert {p} https://...
-  Python requests REQUESTS_CA_BUNDLE={p}   (httpx: SSL_CERT_FILE={p})
-  Node.js         NODE_EXTRA_CA_CERTS={p}
+        "  curl            curl --proxy {proxy} --cacert {p} https://...
+  Python requests HTTPS_PROXY={proxy} REQUESTS_CA_BUNDLE={p} python app.py
+  Python httpx    HTTPS_PROXY={proxy} SSL_CERT_FILE={p} python app.py
+  Node.js >= 24   NODE_USE_ENV_PROXY=1 HTTPS_PROXY={proxy} NODE_EXTRA_CA_CERTS={p} node app.js
+  Node.js (any)   NODE_EXTRA_CA_CERTS={p} node app.js, with undici's ProxyAgent in the code:
+                    const {{ fetch, ProxyAgent }} = require('undici');
+                    fetch(url, {{ dispatcher: new ProxyAgent('{proxy}') }})
+                  (Node ignores HTTPS_PROXY unless NODE_USE_ENV_PROXY=1 on Node 24+)
+  Chromium        chromium --proxy-server={proxy} --proxy-bypass-list='<-loopback>' \\
+                    --ignore-certificate-errors-spki-list={spki}
+                  (<-loopback> sends 127.0.0.1 and localhost through the proxy too; the SPKI
+                  hash trusts this CA for that browser run only)
   Java            keytool -importcert -noprompt -alias oauthscope -file {p} -keystore \"$JAVA_HOME/lib/security/cacerts\" -storepass changeit
+                  then -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=<port>
   .NET / OpenSSL  SSL_CERT_FILE={p}
   Debian/Ubuntu   sudo cp {p} /usr/local/share/ca-certificates/oauthscope.crt && sudo update-ca-certificates
   Fedora/RHEL     sudo cp {p} /etc/pki/ca-trust/source/anchors/oauthscope.pem && sudo update-ca-trust
   macOS           sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {p}
-  Windows         certutil -addstore -f ROOT {p}"
+  Windows         certutil -addstore -f ROOT {p}
+  oauthscope serve  a mock signed by this CA is trusted by the proxy as an upstream already"
     )
 }
 

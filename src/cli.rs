@@ -311,6 +311,9 @@ pub struct CaArgs {
     /// Replace the CA with a new one (clients must trust the new one).
     #[arg(long)]
     pub rotate: bool,
+    /// The proxy address to put in the printed client set-up.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub proxy: String,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,

@@ -153,9 +153,15 @@ pub fn ca(args: CaArgs) -> anyhow::Result<()> {
     crate::outln!("subject      {}", info.subject);
     crate::outln!("SHA-256      {}", info.sha256);
     crate::outln!("expires      {}", info.not_after);
+    crate::outln!("SPKI SHA-256 {}", info.spki_sha256);
+    let proxy_url = if args.proxy.contains("://") {
+        args.proxy.clone()
+    } else {
+        format!("http://{}", args.proxy)
+    };
     crate::outln!(
-        "\nTrust it in your client:\n{}",
-        trust_instructions(&info.cert_path)
+        "\nRoute your client through the proxy and trust the CA:\n{}",
+        trust_instructions(info, &proxy_url)
     );
     Ok(())
 }

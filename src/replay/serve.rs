@@ -349,8 +349,10 @@ fn rewrite_origins(body: &[u8], from: &[String], to: &str) -> Option<Vec<u8>> {
         match v {
             serde_json::Value::String(s) => {
                 for f in from {
-                    let at_origin = s.len() == f.len() || s[f.len()..].starts_with('/');
-                    if s.starts_with(f.as_str()) && at_origin {
+                    let at_origin = s
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                    if at_origin {
                         *s = format!("{to}{}", &s[f.len()..]);
                         break;
                     }

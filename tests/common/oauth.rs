@@ -36,6 +36,8 @@ pub struct AsConfig {
     pub jwt_audience: Option<String>,
     /// Shift the `Date` header by this many seconds.
     pub date_offset: i64,
+    /// Send JSON answers gzip-encoded (`Content-Encoding: gzip`).
+    pub gzip: bool,
 }
 
 impl Default for AsConfig {
@@ -49,6 +51,7 @@ impl Default for AsConfig {
             no_store: true,
             jwt_audience: None,
             date_offset: 0,
+            gzip: false,
         }
     }
 }
@@ -217,6 +220,16 @@ fn json_response(
         return b
             .header("content-type", "application/x-www-form-urlencoded")
             .body(full(pairs.join("&")))
+            .unwrap();
+    }
+    if cfg.gzip {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(v.to_string().as_bytes()).unwrap();
+        return b
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(full(e.finish().unwrap()))
             .unwrap();
     }
     b.header("content-type", "application/json")

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use oauthscope::capture::{CaptureReader, Exchange};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// What the misbehaving upstream does after reading a request head.
@@ -60,18 +60,6 @@ async fn bad_upstream(tls: &UpstreamTls, how: Misbehave) -> SocketAddr {
         }
     });
     addr
-}
-
-async fn read_head(r: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if r.read(&mut b).await.unwrap_or(0) == 0 {
-            break;
-        }
-        head.push(b[0]);
-    }
-    head
 }
 
 fn start(name: &str, extra: &[&str]) -> (PathBuf, UpstreamTls, ProxyProc) {

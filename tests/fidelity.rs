@@ -10,23 +10,11 @@ use std::time::Duration;
 
 use common::*;
 use oauthscope::capture::Exchange;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 const REFRESH_FORM: &str = "grant_type=refresh_token&refresh_token=rt-fidelity-1f2e3d4c5b6a\
 &client_id=connector-app&client_secret=s3cr3t-fidelity-9a8b";
-
-async fn read_head(r: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if r.read(&mut b).await.unwrap_or(0) == 0 {
-            break;
-        }
-        head.push(b[0]);
-    }
-    head
-}
 
 /// A plain-HTTP server that, like Werkzeug on a 404, answers as soon as it has read the
 /// request head and closes the connection without reading the body.

@@ -266,25 +266,7 @@ fn bad_hars_get_clear_messages_and_big_ones_stream() {
         write!(f, "]}}}}").unwrap();
     }
     assert!(std::fs::metadata(&big).unwrap().len() > 100_000_000);
-    let mut child = Command::new(bin())
-        .args(["analyze", big.to_str().unwrap(), "--format", "json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status_path = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0u64;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path) {
-            if let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:")) {
-                peak_kb = peak_kb.max(l.split_whitespace().nth(1).unwrap().parse().unwrap());
-            }
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
+    let (out, peak_kb) = peak_rss_of(&["analyze", big.to_str().unwrap(), "--format", "json"]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["summary"]["exchanges"], 1000);

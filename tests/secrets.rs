@@ -42,6 +42,41 @@ fn run(args: &[&str], extra: &[&Path]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// Everything oauthscope prints or writes by default about `capture`: the proxy's
+/// console and logs, its `--har`, `analyze` in every format, `timeline`, `export`.
+fn default_outputs(
+    dir: &Path,
+    capture: &Path,
+    console: &[String],
+    har: &Path,
+) -> Vec<(String, String)> {
+    let mut outputs: Vec<(String, String)> = vec![
+        ("proxy console and logs".into(), console.join("\n")),
+        ("proxy --har".into(), std::fs::read_to_string(har).unwrap()),
+    ];
+    for args in [
+        &["analyze"][..],
+        &["analyze", "--format", "json"],
+        &["analyze", "--format", "markdown"],
+        &["analyze", "--format", "html"],
+        &["timeline"],
+        &["timeline", "--format", "json"],
+    ] {
+        let (code, text) = run(args, &[capture]);
+        assert!(code == 0 || code == 1, "{args:?}: {text}");
+        outputs.push((args.join(" "), text));
+    }
+    let export = dir.join("export.har");
+    let (code, text) = run(&["export", "--har"], &[&export, capture]);
+    assert_eq!(code, 0, "{text}");
+    outputs.push(("export (its output)".into(), text));
+    outputs.push((
+        "export --har".into(),
+        std::fs::read_to_string(&export).unwrap(),
+    ));
+    outputs
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_any_output_unless_asked() {
     let dir = temp_dir("secrets");
@@ -163,30 +198,7 @@ async fn no_secret_reaches_any_output_unless_asked() {
     }
 
     // Everything oauthscope prints or writes by default.
-    let mut outputs: Vec<(String, String)> = vec![
-        ("proxy console and logs".into(), console.join("\n")),
-        ("proxy --har".into(), std::fs::read_to_string(&har).unwrap()),
-    ];
-    for args in [
-        &["analyze"][..],
-        &["analyze", "--format", "json"],
-        &["analyze", "--format", "markdown"],
-        &["analyze", "--format", "html"],
-        &["timeline"],
-        &["timeline", "--format", "json"],
-    ] {
-        let (code, text) = run(args, &[&capture]);
-        assert!(code == 0 || code == 1, "{args:?}: {text}");
-        outputs.push((args.join(" "), text));
-    }
-    let export = dir.join("export.har");
-    let (code, text) = run(&["export", "--har"], &[&export, &capture]);
-    assert_eq!(code, 0, "{text}");
-    outputs.push(("export (its output)".into(), text));
-    outputs.push((
-        "export --har".into(),
-        std::fs::read_to_string(&export).unwrap(),
-    ));
+    let outputs = default_outputs(&dir, &capture, &console, &har);
     for (name, text) in &outputs {
         assert!(text.len() > 40, "{name} printed almost nothing: {text}");
         for (what, value) in &secrets {
@@ -475,29 +487,7 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
             assert!(raw.contains(v.as_str()), "the capture lacks the {what}");
         }
     }
-    let mut outputs: Vec<(String, String)> = vec![
-        ("proxy console and logs".into(), console.join("\n")),
-        ("proxy --har".into(), std::fs::read_to_string(&har).unwrap()),
-    ];
-    for args in [
-        &["analyze"][..],
-        &["analyze", "--format", "json"],
-        &["analyze", "--format", "markdown"],
-        &["analyze", "--format", "html"],
-        &["timeline"],
-        &["timeline", "--format", "json"],
-    ] {
-        let (code, text) = run(args, &[&capture]);
-        assert!(code == 0 || code == 1, "{args:?}: {text}");
-        outputs.push((args.join(" "), text));
-    }
-    let export = dir.join("export.har");
-    let (code, text) = run(&["export", "--har"], &[&export, &capture]);
-    assert_eq!(code, 0, "{text}");
-    outputs.push((
-        "export --har".into(),
-        std::fs::read_to_string(&export).unwrap(),
-    ));
+    let outputs = default_outputs(&dir, &capture, &console, &har);
     let mut leaks = Vec::new();
     let b64 = regex::Regex::new(r#""text":"([A-Za-z0-9+/=]{16,})","encoding":"base64""#).unwrap();
     for (name, text) in &outputs {

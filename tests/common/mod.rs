@@ -290,6 +290,20 @@ async fn handle(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible
     Ok(res)
 }
 
+/// Read an HTTP head (up to the blank line) byte by byte, as a raw server does.
+pub async fn read_head(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if r.read(&mut b).await.unwrap_or(0) == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    head
+}
+
 /// The `oauthscope` binary running as a proxy.
 pub struct ProxyProc {
     child: Child,

@@ -123,3 +123,79 @@ fn html_reports_render_in_chromium() {
         eprintln!("screenshot: {}", png.display());
     }
 }
+
+/// Issue #11 item 20: captured text in the Markdown report cannot inject markup: rendered
+/// by a Markdown renderer that passes raw HTML through (Python-Markdown, tables on), no
+/// script, image, `javascript:` link or forged table row appears.
+#[test]
+fn markdown_reports_escape_captured_text() {
+    let py = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/python");
+    let ok = Command::new(&py)
+        .args(["-c", "import markdown"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: target/venv has no Python-Markdown (bash .ci/run installs it)");
+        return;
+    }
+    let dir = temp_dir("md-injection");
+    let hostile = "<script>alert(1)</script> <img src=x onerror=alert(2)> ![b](http://beacon.example/x.png) [c](javascript:alert(3)) `x` | forged | row\r\n| a | b | c | d | e | f |";
+    let header = serde_json::json!({"format":"oauthscope-capture","version":1,"tool":"test","started":"2026-12-01T10:00:00.000000Z","salt":"00ff"});
+    let ex = |id: u64, url: &str, req_body: &str, status: u16, resp: &str| {
+        serde_json::json!({
+            "id": id, "conn": 1, "client": "127.0.0.1:1",
+            "started": format!("2026-12-01T10:00:0{id}.000000Z"),
+            "timings": {},
+            "request": {"method": "POST", "url": url, "version": "HTTP/1.1",
+                "headers": [["content-type", "application/x-www-form-urlencoded"]],
+                "body": {"size": req_body.len(), "text": req_body}},
+            "response": {"status": status, "version": "HTTP/1.1",
+                "headers": [["content-type", "application/json"]],
+                "body": {"size": resp.len(), "text": resp}}
+        })
+    };
+    let err =
+        serde_json::json!({"error": "invalid_grant", "error_description": hostile}).to_string();
+    let lines = [
+        header.to_string(),
+        ex(
+            1,
+            "https://as.example/token?`|<b>x</b>|",
+            "grant_type=refresh_token&refresh_token=rt-1234567890&client_id=a%7C%3Cscript%3E",
+            400,
+            &err,
+        )
+        .to_string(),
+    ];
+    let capture = dir.join("hostile.jsonl");
+    std::fs::write(&capture, lines.join("\n") + "\n").unwrap();
+    let out = Command::new(bin())
+        .args(["analyze", capture.to_str().unwrap(), "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        md.contains("alert(1)") || md.contains("alert\\(1\\)"),
+        "the text is still there: {md}"
+    );
+    let md_path = dir.join("report.md");
+    std::fs::write(&md_path, &md).unwrap();
+    let html = Command::new(&py)
+        .args([
+            "-c",
+            "import sys, markdown; print(markdown.markdown(open(sys.argv[1]).read(), extensions=['tables']))",
+        ])
+        .arg(&md_path)
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&html.stdout).to_lowercase();
+    for bad in ["<script", "<img", "href=\"javascript:", "<b>"] {
+        assert!(
+            !html.contains(bad),
+            "{bad} reached the rendered report:\n{html}"
+        );
+    }
+    // The timeline table has its header row and one row per exchange, nothing forged.
+    let timeline = html.split("<h2>timeline</h2>").nth(1).unwrap_or(&html);
+    assert_eq!(timeline.matches("<tr>").count(), 2, "{timeline}");
+}

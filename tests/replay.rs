@@ -219,29 +219,7 @@ async fn serve_refuses_what_the_real_service_would() {
     let dir = temp_dir("serve-refuses");
     let ca_dir = dir.join("certs");
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/good-flow.jsonl");
-    let mut child = Command::new(bin())
-        .args([
-            "serve",
-            sample.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--ca-dir",
-        ])
-        .arg(&ca_dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("serve did not start: {line}"))
-        .trim_end_matches('/')
-        .to_string();
-    std::thread::spawn(move || for _ in out.lines() {});
+    let (mut child, base) = start_serve(&sample, &ca_dir, &[]);
     let ca = std::fs::read(ca_dir.join("ca.pem")).unwrap();
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())

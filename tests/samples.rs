@@ -989,30 +989,7 @@ async fn the_proxy_writes_a_redacted_har_when_it_stops() {
 
 /// `oauthscope serve` on a sample, HTTPS with the CA in `ca_dir`; returns it and its base.
 fn start_serve(sample: &str, ca_dir: &Path, extra: &[&str]) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(bin())
-        .args([
-            "serve",
-            samples_dir().join(sample).to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--ca-dir",
-        ])
-        .arg(ca_dir)
-        .args(extra)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("serve did not start: {line}"))
-        .to_string();
-    std::thread::spawn(move || for _ in out.lines() {});
-    (child, base)
+    common::start_serve(&samples_dir().join(sample), ca_dir, extra)
 }
 
 #[tokio::test(flavor = "multi_thread")]

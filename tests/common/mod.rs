@@ -304,6 +304,35 @@ pub async fn read_head(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     head
 }
 
+/// `oauthscope serve CAPTURE` over HTTPS with the CA in `ca_dir`, on a free port;
+/// returns the child and its base URL (`https://127.0.0.1:PORT`).
+pub fn start_serve(capture: &Path, ca_dir: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(bin())
+        .args([
+            "serve",
+            capture.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--ca-dir",
+        ])
+        .arg(ca_dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("serve did not start: {line}"))
+        .trim_end_matches('/')
+        .to_string();
+    std::thread::spawn(move || for _ in out.lines() {});
+    (child, base)
+}
+
 /// The `oauthscope` binary running as a proxy.
 pub struct ProxyProc {
     child: Child,

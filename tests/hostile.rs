@@ -29,21 +29,7 @@ fn raw(proxy: &ProxyProc, head: &str) -> String {
 
 /// Open a CONNECT tunnel to `target` through the proxy.
 fn tunnel(proxy: &ProxyProc, target: &str) -> TcpStream {
-    let mut s = TcpStream::connect(proxy.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).unwrap(), 1, "CONNECT answered");
-        head.push(b[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    s
+    tunnel_at(proxy.addr, target)
 }
 
 /// Issue #11 item 16: CONNECT and absolute-form requests to the proxy itself are refused

@@ -315,6 +315,21 @@ impl Recorder {
         target: &http::uri::Authority,
         kind: Kind,
     ) -> Exchange {
+        self.exchange(
+            client,
+            kind,
+            capture::Request {
+                method: "CONNECT".into(),
+                url: target.to_string(),
+                version: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                body: Default::default(),
+            },
+        )
+    }
+
+    /// A new record for `request` from `client` on this connection.
+    fn exchange(&self, client: SocketAddr, kind: Kind, request: capture::Request) -> Exchange {
         Exchange {
             id: 0,
             conn: self.conn,
@@ -322,13 +337,7 @@ impl Recorder {
             client: client.to_string(),
             started: capture::now_rfc3339(),
             timings: Default::default(),
-            request: capture::Request {
-                method: "CONNECT".into(),
-                url: target.to_string(),
-                version: "HTTP/1.1".into(),
-                headers: Vec::new(),
-                body: Default::default(),
-            },
+            request,
             response: None,
             error: None,
             incomplete: false,
@@ -395,25 +404,17 @@ impl Recorder {
     }
 
     fn new_exchange(&self, client: SocketAddr, req: &Request<Body>, kind: Kind) -> Exchange {
-        Exchange {
-            id: 0,
-            conn: self.conn,
+        self.exchange(
+            client,
             kind,
-            client: client.to_string(),
-            started: capture::now_rfc3339(),
-            timings: Default::default(),
-            request: capture::Request {
+            capture::Request {
                 method: req.method().to_string(),
                 url: absolute_url(req.uri()),
                 version: format!("{:?}", req.version()),
                 headers: record_headers(req.headers(), &self.cfg.fingerprinter),
                 body: Default::default(),
             },
-            response: None,
-            error: None,
-            incomplete: false,
-            relay: None,
-        }
+        )
     }
 
     /// Out of scope: relay the CONNECT tunnel untouched, counting bytes each way.

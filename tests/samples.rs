@@ -262,6 +262,8 @@ fn scenarios() -> Vec<Scenario> {
             about: "two refreshes with one rotating refresh token at once",
             config: AsConfig {
                 rotate_refresh: true,
+                // Both refreshes are in flight together even on a loaded machine.
+                token_delay_ms: 300,
                 ..d()
             },
             must: &["refresh-race", "token-error"],

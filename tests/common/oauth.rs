@@ -38,6 +38,9 @@ pub struct AsConfig {
     pub date_offset: i64,
     /// Send JSON answers gzip-encoded (`Content-Encoding: gzip`).
     pub gzip: bool,
+    /// Think this long before answering a token request (so requests sent together
+    /// overlap on the wire even on a loaded machine).
+    pub token_delay_ms: u64,
 }
 
 impl Default for AsConfig {
@@ -52,6 +55,7 @@ impl Default for AsConfig {
             jwt_audience: None,
             date_offset: 0,
             gzip: false,
+            token_delay_ms: 0,
         }
     }
 }
@@ -293,6 +297,9 @@ async fn handle(
             .body(full("signed in; you may close this window"))
             .unwrap(),
         "/token" | "/oauth2/token" | "/token/refresh" => {
+            if cfg.token_delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(cfg.token_delay_ms)).await;
+            }
             token(&body, &query, auth.as_deref(), &state, &cfg)
         }
         "/revoke" => {

@@ -1,8 +1,9 @@
 //! The local root CA: created once (ECDSA P-256) under `certs/`, reused after, and the
 //! leaf certificates it issues per host, with IP SANs for IP literals.
 //!
-//! hudsucker's `RcgenAuthority` puts an IP address in a DNS SAN, which clients reject for
-//! `https://127.0.0.1/`; this authority issues an IP SAN instead.
+//! An IP literal gets an IP SAN (a DNS SAN holding an IP, as rcgen-based authorities
+//! issue, is rejected by clients for `https://127.0.0.1/`). The proxy's connection layer
+//! asks [`LocalCa::config_for`] for the host a client names in its ClientHello.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -12,8 +13,6 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use http::uri::Authority;
-use hudsucker::certificate_authority::CertificateAuthority;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
@@ -233,21 +232,6 @@ impl LocalCa {
         }
         cache.insert(key, cfg.clone());
         Ok(cfg)
-    }
-}
-
-impl CertificateAuthority for LocalCa {
-    async fn gen_server_config(&self, authority: &Authority) -> Arc<ServerConfig> {
-        match self.config_for(authority.host()) {
-            Ok(cfg) => cfg,
-            Err(e) => {
-                // The trait cannot fail; fall back to a certificate for a fixed name so the
-                // handshake fails visibly on the client instead of the proxy crashing.
-                tracing::error!("cannot issue a certificate for {}: {e}", authority.host());
-                self.config_for("invalid.oauthscope")
-                    .expect("certificate for a fixed valid name")
-            }
-        }
     }
 }
 

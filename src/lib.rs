@@ -5,7 +5,7 @@
 //! - [`cli`]: clap definitions and the validation of raw flags into options.
 //! - [`ca`]: the local root CA under `certs/` and the leaf certificates it issues
 //!   (IP SANs for IP literals).
-//! - [`proxy`]: the hudsucker handler, the capturing body tap, upstream TLS, scope rules,
+//! - [`proxy`]: the connection layer, the recording handler, the capturing body tap, upstream TLS, scope rules,
 //!   the live console.
 //! - [`capture`]: the `Exchange` record, the JSON Lines capture writer and reader, body
 //!   decoding, secret fingerprints and masking.

@@ -261,8 +261,8 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
                 .map(|p| {
                     format!(
                         "{}={}",
-                        form_encode(s(p, "name")),
-                        form_encode(s(p, "value"))
+                        crate::wire::form_encode(s(p, "name")),
+                        crate::wire::form_encode(s(p, "value"))
                     )
                 })
                 .collect();
@@ -392,20 +392,6 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
             .and_then(|o| o.get("relay"))
             .and_then(|r| serde_json::from_value(r.clone()).ok()),
     })
-}
-
-fn form_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Does this look like a HAR (a JSON object whose first key is `log`, BOM allowed)?

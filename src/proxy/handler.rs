@@ -1,4 +1,4 @@
-//! The hudsucker handler: turns each request/response pair into a recorded exchange,
+//! The recording handler: turns each request/response pair into a recorded exchange,
 //! strips hop-by-hop headers, answers out-of-scope CONNECTs with a counted tunnel, and
 //! relays upgraded (WebSocket) connections itself so their bytes are counted too.
 

@@ -187,14 +187,14 @@ fn insert_client_secret(p: &mut Prepared, t: &crate::oauth::classify::TokenReque
     if t.auth == ClientAuth::Post {
         let mask = t.client_secret.clone().unwrap_or_default();
         let body = String::from_utf8_lossy(&p.body).into_owned();
-        let encoded = super::lineage::form_encode(&mask);
+        let encoded = crate::wire::form_encode(&mask);
         p.body = body
-            .replace(&encoded, &super::lineage::form_encode(secret))
-            .replace(&mask, &super::lineage::form_encode(secret))
+            .replace(&encoded, &crate::wire::form_encode(secret))
+            .replace(&mask, &crate::wire::form_encode(secret))
             .into_bytes();
     } else {
         use base64::Engine;
-        let enc = super::lineage::form_encode;
+        let enc = crate::wire::form_encode;
         let id = t.client_id.clone().unwrap_or_default();
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",

@@ -212,7 +212,7 @@ impl Lineage {
             }
             for (from, to) in [
                 (old.clone(), new.clone()),
-                (form_encode(old), form_encode(new)),
+                (crate::wire::form_encode(old), crate::wire::form_encode(new)),
             ] {
                 if url.contains(&from) {
                     *url = url.replace(&from, &to);
@@ -253,8 +253,6 @@ pub fn captured_issue(ex: &crate::capture::Exchange, step: &Step) -> Issued {
         _ => Issued::from_location(ex.response.as_ref().and_then(|r| r.header("location"))),
     }
 }
-
-pub use crate::wire::form_encode;
 
 #[cfg(test)]
 mod tests {

@@ -54,6 +54,12 @@ pub enum Command {
     /// Reads apiProperties.json, apiDefinition.swagger.json (or the folder holding them),
     /// an OpenAPI 3 JSON document, or a TOML profile. Exit codes as for `analyze`.
     LintConnector(LintArgs),
+    /// List the rules findings come from: id, severity, role (cause or symptom), checklist step.
+    Rules(RulesArgs),
+    /// Explain one rule: what it means, what shows it on the wire, the fix, an example.
+    ///
+    /// Exit codes: 0 the rule exists, 2 no such rule.
+    Explain(ExplainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,7 +94,7 @@ pub struct ReplayArgs {
     pub upstream: UpstreamTls,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: TextFormat,
 }
 
 #[derive(Debug, Args)]
@@ -182,7 +188,7 @@ pub struct LintArgs {
     pub definition: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: TextFormat,
     /// Exit with 1 when a finding is at or above this severity.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<crate::analyze::Severity>,
@@ -194,19 +200,39 @@ pub enum Format {
     Text,
     /// Machine-readable JSON.
     Json,
-    /// Markdown, to paste into a ticket (analyze only).
+    /// Markdown, to paste into a ticket.
     Markdown,
-    /// One self-contained HTML file with an SVG timeline (analyze only).
+    /// One self-contained HTML file with an SVG timeline.
     Html,
 }
 
-/// `timeline` formats (the Markdown and HTML reports of `analyze` hold the timeline too).
+/// Formats of the commands that print text or JSON only (`timeline`, `replay`,
+/// `lint-connector`, `rules`); the Markdown and HTML reports belong to `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TimelineFormat {
     /// Readable terminal text.
     Text,
     /// Machine-readable JSON.
     Json,
+}
+
+/// See [`TimelineFormat`].
+pub type TextFormat = TimelineFormat;
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule id, as in a finding (`refresh-url-mismatch`).
+    pub rule: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextFormat,
 }
 
 #[derive(Debug, Args)]

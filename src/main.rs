@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => oauthscope::commands::analyze(args),
         Command::Timeline(args) => oauthscope::commands::timeline(args).map(|()| false),
         Command::LintConnector(args) => oauthscope::commands::lint_connector(args),
+        Command::Rules(args) => oauthscope::commands::rules(args).map(|()| false),
+        Command::Explain(args) => oauthscope::commands::explain(args).map(|()| false),
         Command::Export(args) => oauthscope::commands::export(args).map(|()| false),
         Command::Replay(args) => {
             runtime().and_then(|rt| rt.block_on(oauthscope::commands::replay(args)))
@@ -70,7 +72,7 @@ fn init_tracing() {
     let fmt = tracing_subscriber::fmt::layer()
         .fmt_fields(fields)
         .with_writer(std::io::stderr)
-        .with_ansi(oauthscope::proxy::console::Style::detect().enabled)
+        .with_ansi(oauthscope::report::Style::detect_stderr().enabled)
         .with_filter(env);
     tracing_subscriber::registry().with(fmt).init();
 }

@@ -1,7 +1,7 @@
 //! bearer-missing, bearer-scheme, token-in-url, api-rejected, revoked-token-used: how API
 //! calls present their access token, and what the API says back.
 
-use super::{Analyzer, Cx, Findings, Severity, finding};
+use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::Placement;
 use crate::oauth::parse::{url_base, url_origin};
@@ -24,10 +24,8 @@ impl Analyzer for Bearer {
                 out.add(
                     url_origin(url),
                     finding(
-                        "bearer-missing",
-                        Severity::High,
+                        &rules::BEARER_MISSING,
                         vec![id],
-                        Some("2"),
                         "API call sent without the access token",
                         format!(
                             "{} {} carried no Authorization header although an access token had been issued.{status} \
@@ -50,10 +48,8 @@ impl Analyzer for Bearer {
                     out.add(
                         format!("{} {}", scheme.to_ascii_lowercase(), url_origin(url)),
                         finding(
-                            "bearer-scheme",
-                            Severity::High,
+                            &rules::BEARER_SCHEME,
                             vec![id],
-                            Some("2"),
                             "access token sent with the wrong Authorization scheme",
                             format!(
                                 "{} {} sent the token with {shown} instead of `Bearer`. APIs that follow RFC 6750 reject it with 401.",
@@ -74,10 +70,8 @@ impl Analyzer for Bearer {
                 out.add(
                     format!("{place} {}", url_origin(url)),
                     finding(
-                        "token-in-url",
-                        Severity::High,
+                        &rules::TOKEN_IN_URL,
                         vec![id],
-                        Some("2"),
                         "access token sent outside the Authorization header",
                         format!(
                             "{} {} carried the access token in the {place}. Tokens in URLs leak into logs and history, and many APIs ignore them.",
@@ -96,10 +90,8 @@ impl Analyzer for Bearer {
                     out.add(
                         info.fp.clone(),
                         finding(
-                            "revoked-token-used",
-                            Severity::Info,
+                            &rules::REVOKED_TOKEN_USED,
                             vec![id],
-                            None,
                             format!("token fp:{} used after it was revoked", info.fp),
                             format!(
                                 "The token was revoked {:.0} s into the capture (RFC 7009) and sent again at {:.0} s.",
@@ -156,10 +148,8 @@ fn api_rejected(cx: &Cx<'_>, call: &crate::oauth::classify::ApiCall, out: &mut F
     out.add(
         format!("{error} {}", url_origin(&cx.ex.request.url)),
         finding(
-            "api-rejected",
-            Severity::High,
+            &rules::API_REJECTED,
             vec![cx.ex.id],
-            Some("b"),
             format!("API rejected the call: {error}"),
             format!(
                 "{} {} answered {} with `error={error}`{desc}: {meaning}.{scope}",

@@ -3,7 +3,7 @@
 //! token-url-mismatch, metadata-mismatch: does each request match what worked before
 //! (and what the authorization server's metadata says)?
 
-use super::{Analyzer, Cx, Findings, Provider, Severity, finding};
+use super::{Analyzer, Cx, Findings, Provider, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::{Grant, TokenRequest};
 use crate::oauth::parse::{needs_form_encoding, url_base, url_origin};
@@ -32,10 +32,8 @@ impl Analyzer for Clients {
                         out.add(
                             format!("authz {}", a.endpoint),
                             finding(
-                                "metadata-mismatch",
-                                Severity::Info,
+                                &rules::METADATA_MISMATCH,
                                 vec![cx.ex.id],
-                                Some("5"),
                                 "authorize URL differs from the discovery document",
                                 format!("The authorize request went to {} but the server's metadata names {ep}.", a.endpoint),
                                 "Use the authorization_endpoint from the provider's discovery document.",
@@ -51,10 +49,8 @@ impl Analyzer for Clients {
                             out.add(
                                 format!("pkcemethod {m}"),
                                 finding(
-                                    "metadata-mismatch",
-                                    Severity::Info,
+                                    &rules::METADATA_MISMATCH,
                                     vec![cx.ex.id],
-                                    None,
                                     format!("PKCE method `{m}` not listed by the server"),
                                     format!("The server's metadata lists code_challenge_methods_supported {list:?}; the client used `{m}`."),
                                     "Use a PKCE method the server supports (S256).",
@@ -80,10 +76,8 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         out.add(
             key.clone(),
             finding(
-                "refresh-url-mismatch",
-                Severity::Medium,
+                &rules::REFRESH_URL_MISMATCH,
                 ev.clone(),
-                Some("5"),
                 "refresh sent to a different URL than the code exchange",
                 format!(
                     "The code was exchanged at {} but the refresh went to {}. The refresh URL must be the token URL unless the provider documents another.",
@@ -102,10 +96,8 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             out.add(
                 key.clone(),
                 finding(
-                    "client-id-mismatch",
-                    Severity::High,
+                    &rules::CLIENT_ID_MISMATCH,
                     ev.clone(),
-                    Some("5"),
                     "client id differs between code exchange and refresh",
                     format!("The code exchange used client_id `{a}`; the refresh sent {now}. Refresh tokens are bound to the client they were issued to: the server answers invalid_grant or invalid_client."),
                     "Use the same client id (and secret) for the code exchange and every refresh.",
@@ -133,10 +125,8 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             out.add(
                 key.clone(),
                 finding(
-                    "client-secret-mismatch",
-                    Severity::High,
+                    &rules::CLIENT_SECRET_MISMATCH,
                     ev.clone(),
-                    Some("5"),
                     "client secret differs between code exchange and refresh",
                     format!("{problem}. The server rejects the refresh with invalid_client.{sf}"),
                     "Send the same client secret, the same way, on the refresh as on the code exchange.",
@@ -149,10 +139,8 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         out.add(
             key,
             finding(
-                "client-auth-method-mismatch",
-                Severity::Medium,
+                &rules::CLIENT_AUTH_METHOD_MISMATCH,
                 ev,
-                Some("5"),
                 "client authenticates differently on refresh",
                 format!("The code exchange used {} and the refresh {auth_now}. Servers registered for one method reject the other with invalid_client.", o.auth),
                 "Authenticate the same way on every token request (the method the app is registered for).",
@@ -176,10 +164,8 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             out.add(
                 format!("fam {} scope", family.index),
                 finding(
-                    "scope-change",
-                    Severity::Medium,
+                    &rules::SCOPE_CHANGE,
                     vec![o.id, cx.ex.id],
-                    Some("3"),
                     "refresh asks for scopes the sign-in did not grant",
                     format!("The refresh requests {wider:?}, not in the original scope `{orig}`. A refresh may only narrow the scope (RFC 6749 §6): the server answers invalid_scope."),
                     "Request every scope at sign-in; on refresh send the same scope or none.",
@@ -206,10 +192,8 @@ fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             out.add(
                 format!("redir {}", a.id),
                 finding(
-                    "redirect-uri-mismatch",
-                    Severity::High,
+                    &rules::REDIRECT_URI_MISMATCH,
                     vec![a.id, cx.ex.id],
-                    Some("5"),
                     "redirect_uri differs between authorize and token request",
                     format!("The authorize request used redirect_uri `{sent}`; the code exchange sent {now}. They must match byte for byte (RFC 6749 §4.1.3), or the server answers invalid_grant."),
                     "Send the identical redirect_uri on the token request (same scheme, host, path, trailing slash and encoding).",
@@ -233,10 +217,8 @@ fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             out.add(
                 format!("granted {}", a.id),
                 finding(
-                    "scope-change",
-                    Severity::Medium,
+                    &rules::SCOPE_CHANGE,
                     vec![a.id, cx.ex.id],
-                    Some("1"),
                     "fewer scopes granted than requested",
                     format!("The sign-in asked for `{asked}` but the token response grants `{granted}`: missing {missing:?}. API calls needing those scopes get 403 insufficient_scope."),
                     "Check the app registration allows these scopes (and that the user or admin consented).",
@@ -266,10 +248,8 @@ fn basic_encoding(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     out.add(
         t.endpoint.clone(),
         finding(
-            "basic-not-form-encoded",
-            Severity::Medium,
+            &rules::BASIC_NOT_FORM_ENCODED,
             vec![cx.ex.id],
-            Some("5"),
             "Basic client credentials not form-encoded",
             format!("The client id or secret in `Authorization: Basic` holds reserved characters that were not form-urlencoded before base64 (RFC 6749 §2.3.1). Servers that decode them get a different secret.{consequence}"),
             "Form-urlencode the client id and secret, then join with `:` and base64; or send them in the body (client_secret_post) if the server allows.",
@@ -290,10 +270,8 @@ fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             out.add(
                 format!("{} {}", t.endpoint, token_ep),
                 finding(
-                    "token-url-mismatch",
-                    Severity::Medium,
+                    &rules::TOKEN_URL_MISMATCH,
                     vec![cx.ex.id],
-                    Some("5"),
                     "token request sent to a URL the discovery document does not name",
                     format!("The token request went to {}; the server's metadata ({issuer}) names {token_ep}.", t.endpoint),
                     "Use the token_endpoint from the provider's discovery document as the connector's token URL.",
@@ -312,10 +290,8 @@ fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                 out.add(
                     format!("grant {g}"),
                     finding(
-                        "metadata-mismatch",
-                        Severity::Info,
+                        &rules::METADATA_MISMATCH,
                         vec![cx.ex.id],
-                        None,
                         format!("grant `{g}` not listed by the server"),
                         format!("The server's metadata lists grant_types_supported {list:?}; the client used `{g}`."),
                         "Use a grant the server supports.",
@@ -332,10 +308,8 @@ fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                 out.add(
                     format!("auth {m} {}", t.endpoint),
                     finding(
-                        "client-auth-method-mismatch",
-                        Severity::Medium,
+                        &rules::CLIENT_AUTH_METHOD_MISMATCH,
                         vec![cx.ex.id],
-                        Some("5"),
                         format!("client authentication `{m}` not supported by the server"),
                         format!("The server's metadata lists token_endpoint_auth_methods_supported {list:?}; the client used `{m}`, which fails with invalid_client."),
                         "Authenticate with a method the server lists (set the connector's client authentication accordingly).",

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Analyzer, Cx, Finding, Findings, Severity, finding};
+use super::{Analyzer, Cx, Finding, Findings, finding, rules};
 use crate::capture::redact::Fingerprinter;
 use crate::oauth::Step;
 use crate::oauth::parse::{decode_jwt, url_host};
@@ -53,10 +53,8 @@ impl Analyzer for Expiry {
             out.add(
                 info.fp.clone(),
                 finding(
-                    "token-expired-used",
-                    Severity::Medium,
+                    &rules::TOKEN_EXPIRED_USED,
                     vec![info.issued_by, id],
-                    Some("a"),
                     format!("access token fp:{} used after it expired", info.fp),
                     format!(
                         "The token was issued {} into the capture with a lifetime of {}; it was sent {} after it expired.",
@@ -80,10 +78,8 @@ impl Analyzer for Expiry {
             out.add(
                 info.fp.clone(),
                 finding(
-                    "stale-token-used",
-                    Severity::High,
+                    &rules::STALE_TOKEN_USED,
                     ev,
-                    Some("4"),
                     format!("old access token fp:{} sent after a refresh issued fp:{newer}", info.fp),
                     "A refresh issued a newer access token, but the API call still carries the old one: the connector did not replace its cached token (\"Troubleshoot OAuth 2.0\" step 4: the API must work with the new token).",
                     "After each refresh, store and use the new access token (and the new refresh token, if one came).",
@@ -127,10 +123,8 @@ impl Analyzer for Expiry {
                 out.add(
                     format!("{} {}", info.fp, claims.join("|")),
                     finding(
-                        "jwt-claims",
-                        Severity::Medium,
+                        &rules::JWT_CLAIMS,
                         vec![info.issued_by, id],
-                        None,
                         format!("JWT access token fp:{} does not fit this call", info.fp),
                         format!("Decoded claims (signature not checked): {}.", claims.join("; ")),
                         "Request the token for this API's audience/resource (e.g. the `resource` or `audience` parameter, or the API's scope), and check the clocks.",
@@ -205,10 +199,8 @@ impl Analyzer for Expiry {
         out.add(
             "interval",
             finding(
-                "fails-after-interval",
-                Severity::High,
+                &rules::FAILS_AFTER_INTERVAL,
                 ev,
-                Some("a"),
                 format!("the connection fails {} after each sign-in", delays.first().cloned().unwrap_or_default()),
                 format!("API calls start failing with 401 {} after the token was issued ({} time(s): {}). {why}", delays.first().cloned().unwrap_or_default(), chosen.len(), delays.join(", ")),
                 "Make sure a refresh token is issued and used: refresh before the access token expires, then use the new tokens.",
@@ -259,10 +251,8 @@ fn report_date_skew(samples: &HashMap<String, Vec<(u64, f64)>>, out: &mut Findin
 
 fn skew_finding(key: &str, evidence: Vec<u64>, d: f64, source: &str) -> Finding {
     finding(
-        "clock-skew",
-        Severity::Low,
+        &rules::CLOCK_SKEW,
         evidence,
-        None,
         format!(
             "clock of {key} is {} {}",
             human_duration(d.abs()),

@@ -1,6 +1,6 @@
 //! grant-unsupported, code-reused, state-missing, pkce-missing: the shape of the grant.
 
-use super::{Analyzer, Cx, Findings, Severity, finding};
+use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::Grant;
 use crate::oauth::parse::s256;
@@ -43,10 +43,8 @@ fn unsupported(cx: &Cx<'_>, grant: &str, out: &mut Findings) {
     out.add(
         grant.to_string(),
         finding(
-            "grant-unsupported",
-            Severity::High,
+            &rules::GRANT_UNSUPPORTED,
             vec![cx.ex.id],
-            Some("limitation"),
             format!("grant `{grant}` is not the authorization code grant"),
             format!(
                 "The flow uses `{grant}`. Custom connectors (and many integration platforms) support only the authorization code grant with refresh tokens; other grants fail or cannot be configured."
@@ -63,10 +61,8 @@ fn authorize_checks(cx: &Cx<'_>, a: &crate::oauth::classify::AuthorizeRequest, o
         out.add(
             format!("nostate {client}"),
             finding(
-                "state-missing",
-                Severity::Medium,
+                &rules::STATE_MISSING,
                 vec![id],
-                None,
                 "authorize request without `state`",
                 "The authorization request carries no `state`, so the callback cannot be tied to the session that started it (CSRF on the redirect, RFC 6749 §10.12).",
                 "Send an unguessable `state` on every authorize request and check it on the callback.",
@@ -77,10 +73,8 @@ fn authorize_checks(cx: &Cx<'_>, a: &crate::oauth::classify::AuthorizeRequest, o
         (None, _) => out.add(
             format!("nopkce {client}"),
             finding(
-                "pkce-missing",
-                Severity::Medium,
+                &rules::PKCE_MISSING,
                 vec![id],
-                None,
                 "authorization code flow without PKCE",
                 "The authorize request has no `code_challenge`: an intercepted code can be redeemed by anyone holding the client's credentials (RFC 7636; RFC 9700 requires PKCE).",
                 "Send `code_challenge=BASE64URL(SHA256(verifier))` with `code_challenge_method=S256`, and the verifier on the token request.",
@@ -89,10 +83,8 @@ fn authorize_checks(cx: &Cx<'_>, a: &crate::oauth::classify::AuthorizeRequest, o
         (Some(_), m) if m.is_none_or(|m| m.eq_ignore_ascii_case("plain")) => out.add(
             format!("plain {client}"),
             finding(
-                "pkce-missing",
-                Severity::Medium,
+                &rules::PKCE_MISSING,
                 vec![id],
-                None,
                 "PKCE with the `plain` method",
                 "The code challenge is sent with method `plain` (or none, which means plain): the challenge is the verifier itself, so PKCE protects nothing against an observer.",
                 "Use `code_challenge_method=S256`.",
@@ -120,10 +112,8 @@ fn callback_state(cx: &Cx<'_>, p: &crate::oauth::parse::Params, out: &mut Findin
     out.add(
         format!("cb {}", auth.id),
         finding(
-            "state-missing",
-            Severity::Medium,
+            &rules::STATE_MISSING,
             vec![auth.id, cx.ex.id],
-            None,
             "callback `state` does not match",
             format!("{problem}: the response cannot be tied to the request that started the flow."),
             "Return to the redirect URI with the exact `state` received; the client must reject callbacks whose state it did not issue.",
@@ -138,10 +128,8 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
         out.add(
             format!("reuse {fp}"),
             finding(
-                "code-reused",
-                Severity::Medium,
+                &rules::CODE_REUSED,
                 vec![*first, cx.ex.id],
-                Some("1"),
                 format!("authorization code fp:{fp} exchanged twice"),
                 format!(
                     "The same code was sent to the token endpoint again {} after its first use. Codes are single-use: the second exchange fails with invalid_grant (Microsoft: AADSTS54005), and servers may revoke the tokens of the first.",
@@ -160,10 +148,8 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
             out.add(
                 format!("late {fp}"),
                 finding(
-                    "code-reused",
-                    Severity::Medium,
+                    &rules::CODE_REUSED,
                     vec![a.id, cx.ex.id],
-                    Some("1"),
                     "authorization code exchanged long after it was issued",
                     format!("The code was exchanged {} after it was issued; codes live minutes (RFC 6749 §4.1.2 recommends at most 10).", human_duration(age)),
                     "Exchange the code as soon as the callback arrives.",
@@ -188,10 +174,8 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
                 out.add(
                     format!("verifier {}", a.id),
                     finding(
-                        "pkce-missing",
-                        Severity::Medium,
+                        &rules::PKCE_MISSING,
                         vec![a.id, cx.ex.id],
-                        Some("1"),
                         "PKCE verifier does not match the challenge",
                         format!("{method}(code_verifier) differs from the `code_challenge` sent on the authorize request: the token endpoint answers invalid_grant."),
                         "Send the verifier generated with the challenge of this authorization (keep it per flow, not per client).",
@@ -202,10 +186,8 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
             out.add(
                 format!("noverifier {}", a.id),
                 finding(
-                    "pkce-missing",
-                    Severity::Medium,
+                    &rules::PKCE_MISSING,
                     vec![a.id, cx.ex.id],
-                    Some("1"),
                     "PKCE challenge sent but no verifier on the token request",
                     "The authorize request had a `code_challenge`, but the code exchange carries no `code_verifier`: the server rejects it with invalid_grant.",
                     "Send `code_verifier` with the authorization code on the token request.",

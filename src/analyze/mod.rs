@@ -12,6 +12,7 @@ mod grant;
 mod provider;
 mod refresh;
 mod response;
+pub mod rules;
 #[cfg(test)]
 mod tests;
 mod transport;
@@ -58,6 +59,8 @@ pub const MAX_EVIDENCE: usize = 20;
 pub struct Finding {
     pub rule: &'static str,
     pub severity: Severity,
+    /// Whether it is a root cause or a visible failure (see [`rules::Role`]).
+    pub role: rules::Role,
     /// Evidence: exchange ids, first ones first (at most [`MAX_EVIDENCE`]).
     pub exchanges: Vec<u64>,
     pub title: String,
@@ -71,6 +74,12 @@ pub struct Finding {
     /// The connector definition's file and field, when the finding is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub definition: Option<String>,
+    /// For a symptom: the rule id of the cause finding that explains its exchanges.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<&'static str>,
+    /// For a cause: the failed exchanges it explains.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consequences: Vec<u64>,
 }
 
 /// Collects findings, merging repeats of the same rule and key.
@@ -332,26 +341,35 @@ impl Engine {
     }
 }
 
-/// Build a finding (keeps rule files short).
-#[allow(clippy::too_many_arguments)]
+/// Build a finding of `rule`: severity, checklist step and role come from the catalog.
 pub fn finding(
-    rule: &'static str,
-    severity: Severity,
+    rule: &'static rules::Rule,
     exchanges: Vec<u64>,
-    step: Option<&'static str>,
     title: impl Into<String>,
     detail: impl Into<String>,
     fix: impl Into<String>,
 ) -> Finding {
     Finding {
-        rule,
-        severity,
+        rule: rule.id,
+        severity: rule.severity,
+        role: rule.role,
         exchanges,
         title: title.into(),
         detail: detail.into(),
         fix: fix.into(),
-        step,
+        step: rule.step,
         occurrences: 1,
         definition: None,
+        caused_by: None,
+        consequences: Vec::new(),
+    }
+}
+
+impl Finding {
+    /// The checklist step, where it depends on the request (a refused refresh is step 3,
+    /// a refused code exchange step 1).
+    pub fn at_step(mut self, step: &'static str) -> Self {
+        self.step = Some(step);
+        self
     }
 }

@@ -1,7 +1,7 @@
 //! refresh-token-absent, offline-access-missing, refresh-rotation-ignored, refresh-race:
 //! whether the connection can outlive its first access token.
 
-use super::{Analyzer, Cx, Findings, Severity, finding};
+use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::{Grant, TokenRequest};
 use crate::oauth::parse::decode_jwt;
@@ -41,10 +41,8 @@ fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     out.add(
         format!("{} {client}", t.endpoint),
         finding(
-            "refresh-token-absent",
-            Severity::High,
+            &rules::REFRESH_TOKEN_ABSENT,
             vec![cx.ex.id],
-            Some("1"),
             format!("no refresh token, and the access token expires in {life}"),
             format!(
                 "The token response gives an access token that expires in {life} (`expires_in`) and no `refresh_token`. \
@@ -68,10 +66,8 @@ fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         out.add(
             format!("{} {client}", t.endpoint),
             finding(
-                "offline-access-missing",
-                Severity::Medium,
+                &rules::OFFLINE_ACCESS_MISSING,
                 evidence,
-                Some("1"),
                 "the refresh token was never asked for",
                 format!("Neither the authorize request nor the token request asks for offline access, and no refresh token was issued. {how}"),
                 "Add the provider's offline-access parameter to the connector's scopes or authorize parameters, then sign in again.",
@@ -98,10 +94,8 @@ fn rotation_and_race(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             out.add(
                 format!("race {fp}"),
                 finding(
-                    "refresh-race",
-                    Severity::Medium,
+                    &rules::REFRESH_RACE,
                     vec![prev, cx.ex.id],
-                    Some("3"),
                     format!("two refreshes with the same refresh token fp:{fp} at once"),
                     format!(
                         "Two refresh requests sent the same refresh token {:.1} s apart.{outcome} With rotating refresh tokens (Okta, Auth0, Microsoft) the loser gets invalid_grant, and reuse detection may revoke the whole token family.",
@@ -126,10 +120,8 @@ fn rotation_and_race(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     out.add(
         format!("rot {fp}"),
         finding(
-            "refresh-rotation-ignored",
-            Severity::High,
+            &rules::REFRESH_ROTATION_IGNORED,
             evidence,
-            Some("3"),
             format!("old refresh token fp:{fp} sent after a new one fp:{newer} was issued"),
             format!(
                 "A refresh response issued a new refresh token (fp:{newer}), but the client kept sending the old one (fp:{fp}).{result} Servers that rotate refresh tokens reject the old one with invalid_grant, and may revoke the family."

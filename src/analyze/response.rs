@@ -1,9 +1,9 @@
 //! token-response-format, token-response-cacheable, token-error: what the token endpoint
 //! answered and whether a client can use it.
 
-use super::{Analyzer, Cx, Findings, Provider, Severity, finding};
+use super::{Analyzer, Cx, Findings, Provider, finding, rules};
 use crate::oauth::Step;
-use crate::oauth::classify::BodyFormat;
+use crate::oauth::classify::{BodyFormat, Grant};
 
 pub struct Responses;
 
@@ -28,10 +28,8 @@ impl Analyzer for Responses {
             out.add(
                 format!("status {} {}", r.status, t.endpoint),
                 finding(
-                    "token-error",
-                    Severity::High,
+                    &rules::TOKEN_ERROR,
                     vec![id],
-                    Some("1"),
                     format!("token endpoint answered {} without an OAuth error", r.status),
                     format!("{} answered HTTP {} with no `error` field, so the client cannot tell why.", t.endpoint, r.status),
                     "Check the token URL (a wrong path often gives 404 or an HTML login page) and the request method (POST).",
@@ -86,10 +84,8 @@ impl Analyzer for Responses {
             out.add(
                 format!("{} {}", t.endpoint, problems.join("|")),
                 finding(
-                    "token-response-format",
-                    Severity::High,
+                    &rules::TOKEN_RESPONSE_FORMAT,
                     vec![id],
-                    Some("1"),
                     "token response a strict client cannot read",
                     format!("The token response from {}: {}.", t.endpoint, problems.join("; ")),
                     if provider == Some(Provider::GitHub) {
@@ -104,10 +100,8 @@ impl Analyzer for Responses {
             out.add(
                 t.endpoint.clone(),
                 finding(
-                    "token-response-cacheable",
-                    Severity::Low,
+                    &rules::TOKEN_RESPONSE_CACHEABLE,
                     vec![id],
-                    None,
                     "token response may be cached",
                     format!("The token response from {} has no `Cache-Control: no-store`, so intermediaries may keep a copy of the tokens.", t.endpoint),
                     "The authorization server should send `Cache-Control: no-store` (and `Pragma: no-cache`) with token responses (RFC 6749 §5.1).",
@@ -170,17 +164,17 @@ fn token_error(
     if (200..300).contains(&status) {
         detail.push_str(&format!(" The error came with HTTP {status}: clients that only check the status take it for success."));
     }
+    let refresh = matches!(cx.step, Step::Token(t) if t.grant == Grant::RefreshToken);
     out.add(
         format!("{endpoint} {error}"),
         finding(
-            "token-error",
-            Severity::High,
+            &rules::TOKEN_ERROR,
             vec![cx.ex.id],
-            Some(if detail.contains("refresh") { "3" } else { "1" }),
             format!("token endpoint refused: {error}"),
             detail,
             fix,
-        ),
+        )
+        .at_step(if refresh { "3" } else { "1" }),
     );
 }
 

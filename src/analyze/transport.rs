@@ -1,6 +1,6 @@
 //! plain-http, secret-in-url: what the transport exposes.
 
-use super::{Analyzer, Cx, Findings, Severity, finding};
+use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::parse::{query_params, url_host, url_origin};
 
@@ -38,10 +38,8 @@ impl Analyzer for Transport {
                 out.add(
                     url_origin(url),
                     finding(
-                        "plain-http",
-                        Severity::Critical,
+                        &rules::PLAIN_HTTP,
                         vec![cx.ex.id],
-                        None,
                         format!("{kind} endpoint over plain http://"),
                         format!(
                             "{} was called without TLS: codes, tokens and client secrets cross the network in clear, readable and replayable by anyone on the path.",
@@ -65,10 +63,8 @@ impl Analyzer for Transport {
             out.add(
                 format!("{name} {}", url_origin(url)),
                 finding(
-                    "secret-in-url",
-                    Severity::High,
+                    &rules::SECRET_IN_URL,
                     vec![cx.ex.id],
-                    None,
                     format!("`{name}` sent in a URL query string"),
                     format!(
                         "A request to {} carries `{name}` in its URL. URLs are written to server and proxy logs and browser history, so the secret leaks.",

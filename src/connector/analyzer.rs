@@ -3,7 +3,7 @@
 //! findings reuse the catalog's ids, and name the definition's file and field.
 
 use super::{Connector, Field};
-use crate::analyze::{Analyzer, Cx, Finding, Findings, Severity, finding};
+use crate::analyze::{Analyzer, Cx, Finding, Findings, finding, rules};
 use crate::capture::redact::Fingerprinter;
 use crate::oauth::Step;
 use crate::oauth::classify::Grant;
@@ -62,10 +62,8 @@ impl ConnectorCheck {
                 format!("def client {sent}"),
                 with_def(
                     finding(
-                        "client-id-mismatch",
-                        Severity::High,
+                        &rules::CLIENT_ID_MISMATCH,
                         vec![cx.ex.id],
-                        Some("5"),
                         "client id differs from the connector's",
                         format!("The {what} sent client_id `{sent}`; the connector declares `{}`.", decl.value),
                         "Put the client id of the app registration that works into the connector (or fix the client).",
@@ -90,10 +88,8 @@ impl ConnectorCheck {
             format!("def redirect {what}"),
             with_def(
                 finding(
-                    "redirect-uri-mismatch",
-                    Severity::High,
+                    &rules::REDIRECT_URI_MISMATCH,
                     vec![cx.ex.id],
-                    Some("5"),
                     "redirect_uri differs from the connector's redirect URL",
                     format!("The {what} sent `{sent}`; the connector declares `{}`. The provider's app registration must list the URL the connector really uses.", decl.value),
                     "Use one redirect URL everywhere: the connector's, registered with the provider (for Power Platform: the per-connector redirect URI on the connector's Security tab).",
@@ -134,10 +130,8 @@ impl Analyzer for ConnectorCheck {
                             "def scope",
                             with_def(
                                 finding(
-                                    "scope-change",
-                                    Severity::Medium,
+                                    &rules::SCOPE_CHANGE,
                                     vec![cx.ex.id],
-                                    Some("5"),
                                     "scopes differ from the connector's",
                                     format!("The authorize request asked for {sent:?}; the connector declares {:?} (missing {missing:?}, extra {extra:?}, delimiter {delim:?}).", decl.value),
                                     "Make the connector's scope list what the working flow requests, with the provider's delimiter.",
@@ -150,26 +144,26 @@ impl Analyzer for ConnectorCheck {
             }
             Step::Token(t) => {
                 let (decl, rule, what) = match t.grant {
-                    Grant::AuthorizationCode => {
-                        (c.token_url.as_ref(), "token-url-mismatch", "token URL")
-                    }
+                    Grant::AuthorizationCode => (
+                        c.token_url.as_ref(),
+                        &rules::TOKEN_URL_MISMATCH,
+                        "token URL",
+                    ),
                     Grant::RefreshToken => (
                         c.effective_refresh_url(),
-                        "refresh-url-mismatch",
+                        &rules::REFRESH_URL_MISMATCH,
                         "refresh URL",
                     ),
-                    _ => (None, "", ""),
+                    _ => (None, &rules::TOKEN_URL_MISMATCH, ""),
                 };
                 if let Some(decl) = decl.filter(|d| !is_template(&d.value)) {
                     if !same_url(&decl.value, &t.endpoint) {
                         out.add(
-                            format!("def {rule} {}", t.endpoint),
+                            format!("def {} {}", rule.id, t.endpoint),
                             with_def(
                                 finding(
                                     rule,
-                                    Severity::Medium,
                                     vec![cx.ex.id],
-                                    Some("5"),
                                     format!("{what} differs from the connector's"),
                                     format!(
                                         "The {} request went to {}; the connector's {what} is {}.",
@@ -200,10 +194,8 @@ impl Analyzer for ConnectorCheck {
                             format!("def secret {b}"),
                             with_def(
                                 finding(
-                                    "client-secret-mismatch",
-                                    Severity::High,
+                                    &rules::CLIENT_SECRET_MISMATCH,
                                     vec![cx.ex.id],
-                                    Some("5"),
                                     "client secret differs from the connector's",
                                     format!("The {} request sent client secret fp:{b}; the connector's secret is fp:{a}.", t.grant.name()),
                                     "Copy the current secret value (not its id) from the app registration into the connector.",
@@ -247,10 +239,8 @@ impl Analyzer for ConnectorCheck {
                         "def refresh body",
                         with_def(
                             finding(
-                                "client-secret-mismatch",
-                                Severity::High,
+                                &rules::CLIENT_SECRET_MISMATCH,
                                 vec![fam.origin.id],
-                                Some("5"),
                                 "the connector's refresh body will not carry the client secret",
                                 format!("The code exchange authenticated with client_secret in the body, but refreshBodyTemplate `{}` has no {{ClientSecret}}: the refresh will fail with invalid_client (Salesforce requires client_secret on refresh).", tpl.value),
                                 "Add `&client_secret={ClientSecret}` to refreshBodyTemplate.",

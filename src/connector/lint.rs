@@ -4,7 +4,7 @@
 //! `redirect-mode` (redirect URI notes).
 
 use super::{Connector, Field};
-use crate::analyze::{Finding, Findings, Severity, finding};
+use crate::analyze::{Finding, Findings, finding, rules};
 use crate::oauth::parse::url_host;
 
 /// Placeholders `oauth2generic` templates may use.
@@ -26,10 +26,8 @@ fn def<T>(mut f: Finding, field: &Field<T>) -> Finding {
 /// The finding for a flow other than the authorization code flow.
 pub fn flow_finding(flow: &str) -> Finding {
     finding(
-        "grant-unsupported",
-        Severity::High,
+        &rules::GRANT_UNSUPPORTED,
         Vec::new(),
-        Some("limitation"),
         format!("the connector declares the `{flow}` flow"),
         format!(
             "Custom connectors support only the authorization code flow (`accessCode`) for OAuth 2.0; `{flow}` cannot work."
@@ -99,10 +97,8 @@ pub fn lint(c: &Connector) -> Vec<Finding> {
                 "refresh differs",
                 def(
                     finding(
-                        "refresh-url-mismatch",
-                        Severity::Medium,
+                        &rules::REFRESH_URL_MISMATCH,
                         Vec::new(),
-                        Some("5"),
                         "refresh URL differs from the token URL",
                         format!("The refresh URL is {} but the token URL is {}. Providers refresh at the token endpoint unless they document otherwise.", r.value, t.value),
                         "Set the refresh URL to the token URL.",
@@ -118,10 +114,8 @@ pub fn lint(c: &Connector) -> Vec<Finding> {
                 "refresh empty",
                 def(
                     finding(
-                        "refresh-url-mismatch",
-                        Severity::Medium,
+                        &rules::REFRESH_URL_MISMATCH,
                         Vec::new(),
-                        Some("5"),
                         "refresh URL is empty",
                         format!("The connector has no refresh URL; with the generic OAuth 2.0 provider the refresh then fails and the connection dies when the first access token expires. The token URL is {}.", t.value),
                         "Set the refresh URL to the token URL.",
@@ -144,10 +138,8 @@ pub fn lint(c: &Connector) -> Vec<Finding> {
                 format!("http {}", f.source),
                 def(
                     finding(
-                        "plain-http",
-                        Severity::Critical,
+                        &rules::PLAIN_HTTP,
                         Vec::new(),
-                        None,
                         "connector URL uses plain http://",
                         format!("{} is not TLS-protected: codes, tokens and secrets would cross the network in clear.", f.value),
                         "Use the https:// URL.",
@@ -194,10 +186,8 @@ pub fn lint(c: &Connector) -> Vec<Finding> {
             .map(|s| s.source.clone())
             .or(c.authorization_url.as_ref().map(|a| a.source.clone()));
         let mut f = finding(
-            "offline-access-missing",
-            Severity::Medium,
+            &rules::OFFLINE_ACCESS_MISSING,
             Vec::new(),
-            Some("1"),
             "the connector never asks for a refresh token",
             format!("{why} Without one the connection fails when the first access token expires."),
             "Add the provider's offline-access scope or parameter to the connector.",
@@ -212,10 +202,8 @@ pub fn lint(c: &Connector) -> Vec<Finding> {
                 format!("tpl {key}"),
                 def(
                     finding(
-                        "connector-template",
-                        Severity::Medium,
+                        &rules::CONNECTOR_TEMPLATE,
                         Vec::new(),
-                        Some("5"),
                         format!("{key} has placeholders that will not be filled"),
                         format!(
                             "`{}`: {}. Known placeholders: {}.",
@@ -238,10 +226,8 @@ pub fn lint(c: &Connector) -> Vec<Finding> {
             .unwrap_or("Global");
         if mode.eq_ignore_ascii_case("global") {
             let mut f = finding(
-                "redirect-mode",
-                Severity::Info,
+                &rules::REDIRECT_MODE,
                 Vec::new(),
-                Some("5"),
                 "the connector uses the shared global redirect URI",
                 "redirectMode is Global (the shared https://global.consent.azure-apim.net/redirect). Microsoft moved custom connectors to per-connector redirect URIs; the shared one is being retired.",
                 "Set redirectMode to GlobalPerConnector and register the connector's own redirect URI with the provider.",

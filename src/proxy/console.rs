@@ -1,53 +1,12 @@
 //! The live console: one line per exchange, colored when the terminal allows
 //! (`NO_COLOR` honored), captured bytes sanitized, secrets masked.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use crate::analyze::{Engine, Finding, Severity};
 use crate::capture::redact::{Fingerprinter, redact_url, sanitize_for_terminal};
 use crate::capture::{Exchange, Kind, Observer};
-
-/// ANSI styling that switches itself off when it should.
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub enabled: bool,
-}
-
-impl Style {
-    /// Colors when stdout is a terminal and `NO_COLOR` is unset or empty.
-    pub fn detect() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            enabled: !no_color && std::io::stdout().is_terminal(),
-        }
-    }
-
-    pub fn paint(&self, code: &str, s: &str) -> String {
-        if self.enabled {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-    pub fn red(&self, s: &str) -> String {
-        self.paint("31", s)
-    }
-    pub fn green(&self, s: &str) -> String {
-        self.paint("32", s)
-    }
-    pub fn yellow(&self, s: &str) -> String {
-        self.paint("33", s)
-    }
-    pub fn cyan(&self, s: &str) -> String {
-        self.paint("36", s)
-    }
-    pub fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
-    }
-    pub fn bold(&self, s: &str) -> String {
-        self.paint("1", s)
-    }
-}
+pub use crate::report::style::Style;
 
 /// Human size: `512 B`, `1.2 kB`, `3.4 MB`.
 pub fn human_size(n: u64) -> String {

@@ -1,13 +1,14 @@
 //! Reports: the verdict, findings and timeline as terminal text, JSON, Markdown or HTML.
 
 pub mod html;
+pub mod style;
 
 use serde::Serialize;
 
 use crate::analyze::{Finding, Severity};
 use crate::capture::redact::sanitize_for_terminal;
 use crate::oauth::timeline::{Event, FlowState, TokenKind, human_duration};
-use crate::proxy::console::Style;
+pub use style::Style;
 
 /// Totals for the summary block.
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,545 @@
+//! The rule catalog, as data: one constant per rule with its id, default severity,
+//! checklist step, role (cause or symptom), title, explanation, fix and an example.
+//! Findings are built from these constants ([`super::finding`]); `oauthscope rules` and
+//! `oauthscope explain RULE` print them. Adding a rule: one constant here, one line in
+//! [`CATALOG`], the check in its rule family, a sample that yields it, the README list.
+//!
+//! This file is long because it is the catalog: each rule's text is user documentation.
+
+use serde::Serialize;
+
+use super::Severity;
+
+/// Whether a finding explains a failure or shows one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Something the client, the server or the connector does wrong: a root cause.
+    Cause,
+    /// A failure the user sees (a 401, a refused token request, a connection that dies);
+    /// linked to the cause that explains it when one is found.
+    Symptom,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Cause => "cause",
+            Role::Symptom => "symptom",
+        }
+    }
+}
+
+/// One rule of the catalog.
+#[derive(Debug, Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub role: Role,
+    /// The step of Microsoft's "Troubleshoot OAuth 2.0" checklist for custom connectors
+    /// (`1`–`5`), the symptom (`a`, `b`) or `limitation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<&'static str>,
+    /// One line: what is wrong.
+    pub summary: &'static str,
+    /// One paragraph: why it breaks an integration, and what on the wire shows it.
+    pub explanation: &'static str,
+    pub fix: &'static str,
+    /// What the evidence looks like.
+    pub example: &'static str,
+    /// The standard or document it rests on.
+    pub reference: &'static str,
+}
+
+macro_rules! rule {
+    ($name:ident, $id:literal, $sev:ident, $role:ident, $step:expr, $summary:literal,
+     $explanation:literal, $fix:literal, $example:literal, $reference:literal) => {
+        pub const $name: Rule = Rule {
+            id: $id,
+            severity: Severity::$sev,
+            role: Role::$role,
+            step: $step,
+            summary: $summary,
+            explanation: $explanation,
+            fix: $fix,
+            example: $example,
+            reference: $reference,
+        };
+    };
+}
+
+rule!(
+    BEARER_MISSING,
+    "bearer-missing",
+    High,
+    Cause,
+    Some("2"),
+    "API call sent without the access token in an Authorization header",
+    "The client held an access token (or the API asked for one with a `WWW-Authenticate: Bearer` challenge) but the request carried no usable `Authorization: Bearer` header: none at all, an empty `Bearer `, or the token in a custom header or cookie the API does not read. The API answers 401, often with no `error=` because no credentials arrived.",
+    "Send `Authorization: Bearer <access token>` on every API request. In a custom connector, check that the security definition applies to the operation and that no policy strips or renames the header.",
+    "GET /api/me with no Authorization → 401, WWW-Authenticate: Bearer realm=\"api\"",
+    "checklist step 2; RFC 6750 §2.1, §3"
+);
+rule!(
+    BEARER_SCHEME,
+    "bearer-scheme",
+    High,
+    Cause,
+    Some("2"),
+    "access token sent with the wrong Authorization scheme",
+    "The token was in the Authorization header, but behind a scheme other than `Bearer` (`Token`, `OAuth`, `JWT`, a bare token, `Bearer Bearer`). APIs that follow RFC 6750 reject it with 401.",
+    "Send exactly `Authorization: Bearer <access token>`: one `Bearer` prefix, one space, the token.",
+    "Authorization: Token eyJhbGciOi… → 401",
+    "checklist step 2; RFC 6750 §2.1"
+);
+rule!(
+    TOKEN_IN_URL,
+    "token-in-url",
+    High,
+    Cause,
+    Some("2"),
+    "access token sent outside the Authorization header",
+    "The access token travelled as `?access_token=` or in a form body. It leaks into logs and browser history, and many APIs ignore it there.",
+    "Send the token in `Authorization: Bearer <token>`.",
+    "GET /api/items?access_token=…",
+    "checklist step 2; RFC 6750 §2.2, §5.3"
+);
+rule!(
+    REFRESH_TOKEN_ABSENT,
+    "refresh-token-absent",
+    High,
+    Cause,
+    Some("1"),
+    "the access token expires but no refresh token was issued",
+    "The token response gave an access token with a lifetime (`expires_in` or a JWT `exp`) and no `refresh_token`. When the access token expires the connection cannot renew itself and fails: symptom (a) of the checklist, a failure after a consistent time.",
+    "Ask for a refresh token (`offline_access` scope, `access_type=offline`, `token_access_type=offline`, depending on the provider) and enable refresh tokens for the app registration.",
+    "POST /token → 200 {\"access_token\":…,\"expires_in\":3600} (no refresh_token)",
+    "checklist step 1; RFC 6749 §5.1"
+);
+rule!(
+    OFFLINE_ACCESS_MISSING,
+    "offline-access-missing",
+    Medium,
+    Cause,
+    Some("1"),
+    "the refresh token was never asked for",
+    "The provider issues refresh tokens only when asked (`offline_access`, `access_type=offline`, `token_access_type=offline`) and the authorize or token request did not ask.",
+    "Add the provider's offline parameter or scope to the authorize request.",
+    "GET /authorize?scope=openid%20profile (no offline_access) → no refresh_token",
+    "provider documentation"
+);
+rule!(
+    TOKEN_EXPIRED_USED,
+    "token-expired-used",
+    Medium,
+    Cause,
+    Some("a"),
+    "an access token sent after it expired",
+    "The request carried an access token past its expiry (issue time + `expires_in`, the JWT `exp`, Salesforce's `issued_at` plus the session lifetime, or the expiry the API itself stated in a 401). The client should have refreshed first.",
+    "Refresh the access token before it expires (or on the first 401 `invalid_token`), then retry with the new token.",
+    "token issued at 0 s with expires_in=3600, sent at 3700 s → 401 invalid_token",
+    "RFC 6749 §5.1"
+);
+rule!(
+    FAILS_AFTER_INTERVAL,
+    "fails-after-interval",
+    High,
+    Symptom,
+    Some("a"),
+    "the connection fails a consistent time after each sign-in or refresh",
+    "API calls start failing the same time after each token was issued (about the token lifetime, or 7 or 90 days): symptom (a) of the checklist. The cause is what keeps the client from using a fresh token: no refresh token, a refresh that fails, or an old token kept after refreshing.",
+    "Follow the cause this finding is linked to; without one, compare the time with `expires_in` and check that the client refreshes and then uses the new token.",
+    "sign-in at 0 s, first 401 at 3600 s; sign-in at 4000 s, first 401 at 7600 s",
+    "checklist symptom a"
+);
+rule!(
+    STALE_TOKEN_USED,
+    "stale-token-used",
+    High,
+    Cause,
+    Some("4"),
+    "an older access token still sent after a refresh issued a newer one",
+    "A refresh returned a new access token, but the client kept sending the old one. The API works until the old token expires, then fails although the refresh succeeded.",
+    "After each refresh, replace the cached access token (and refresh token, if a new one came) before the next API call.",
+    "refresh → new token fp:B; GET /api with fp:A → 401",
+    "checklist step 4"
+);
+rule!(
+    REFRESH_URL_MISMATCH,
+    "refresh-url-mismatch",
+    Medium,
+    Cause,
+    Some("5"),
+    "the refresh went to a different URL than the code exchange",
+    "The refresh token was posted to another URL than the one that issued it (or than the connector's refresh URL). That endpoint usually answers 404 or an error, so every refresh fails and the connection dies when the first access token expires.",
+    "Set the refresh URL to the token URL (in a custom connector, leave the refresh URL empty or equal to the token URL).",
+    "code exchange POST /oauth/token; refresh POST /other/token → 404",
+    "checklist step 5"
+);
+rule!(
+    TOKEN_URL_MISMATCH,
+    "token-url-mismatch",
+    Medium,
+    Cause,
+    Some("5"),
+    "token request sent to another URL than declared",
+    "The token request went to a URL other than the connector's token URL or the one the discovery document names.",
+    "Use the token endpoint from the provider's discovery document in the connector.",
+    "discovery token_endpoint https://as/oauth2/token; POST https://as/token",
+    "checklist step 5"
+);
+rule!(
+    CLIENT_ID_MISMATCH,
+    "client-id-mismatch",
+    High,
+    Cause,
+    Some("5"),
+    "client id differs between requests",
+    "The code exchange and the refresh (or the connector) name different client ids. Tokens are bound to the client that obtained them, so the server answers `invalid_client` or `invalid_grant`.",
+    "Use the same client id everywhere: in the authorize request, the code exchange, the refresh and the connector.",
+    "code exchange client_id=app-1; refresh client_id=app-2 → 400 invalid_grant",
+    "checklist step 5"
+);
+rule!(
+    CLIENT_SECRET_MISMATCH,
+    "client-secret-mismatch",
+    High,
+    Cause,
+    Some("5"),
+    "client secret differs between requests, or is missing on one",
+    "The client authenticated with different secrets (compared by fingerprint) on the code exchange and the refresh, or sent one only on the first. The server refuses the request with the wrong or missing secret with `invalid_client`.",
+    "Use the same, current client secret for every token request; after rotating it, update every place that stores it.",
+    "code exchange secret fp:A; refresh secret fp:B → 401 invalid_client",
+    "checklist step 5"
+);
+rule!(
+    CLIENT_AUTH_METHOD_MISMATCH,
+    "client-auth-method-mismatch",
+    Medium,
+    Cause,
+    Some("5"),
+    "the client authenticates differently between requests",
+    "One token request used HTTP Basic, another put the secret in the form body (or used a method the server's metadata does not list). Servers accept only the method registered for the client.",
+    "Use one client authentication method, the one the server lists in `token_endpoint_auth_methods_supported` for this client.",
+    "code exchange Authorization: Basic …; refresh client_secret=… in the body",
+    "RFC 6749 §2.3.1; RFC 8414"
+);
+rule!(
+    BASIC_NOT_FORM_ENCODED,
+    "basic-not-form-encoded",
+    Medium,
+    Cause,
+    Some("5"),
+    "Basic credentials not form-urlencoded before base64",
+    "RFC 6749 requires the client id and secret to be form-urlencoded before they are joined by `:` and base64-encoded. A secret with reserved characters (`+`, `/`, `:`, `%`) sent raw decodes to another value at the server.",
+    "Form-urlencode the client id and secret, then join with `:` and base64-encode.",
+    "Basic base64(\"app:s3cr+t/x\") → 401 invalid_client",
+    "RFC 6749 §2.3.1"
+);
+rule!(
+    REDIRECT_URI_MISMATCH,
+    "redirect-uri-mismatch",
+    High,
+    Cause,
+    Some("5"),
+    "redirect_uri differs between authorize and token request",
+    "The token request must send the very `redirect_uri` of the authorize request, byte for byte (and the one registered for the client). Otherwise the server answers `invalid_grant`.",
+    "Send the same redirect URI in both requests, and register exactly that URI.",
+    "authorize redirect_uri=https://app/cb; token redirect_uri=https://app/cb/ → 400 invalid_grant",
+    "RFC 6749 §4.1.3"
+);
+rule!(
+    GRANT_UNSUPPORTED,
+    "grant-unsupported",
+    High,
+    Cause,
+    Some("limitation"),
+    "a grant other than the authorization code grant",
+    "Custom connectors support only the authorization code grant (with refresh). Client credentials, password and implicit flows cannot be configured.",
+    "Register the app for the authorization code grant and use it.",
+    "POST /token grant_type=client_credentials",
+    "checklist limitation"
+);
+rule!(
+    REFRESH_ROTATION_IGNORED,
+    "refresh-rotation-ignored",
+    High,
+    Cause,
+    Some("3"),
+    "a new refresh token was issued but the client keeps sending the old one",
+    "The server rotates refresh tokens: each refresh returns a new one and invalidates the old. The client sent the old one again, so the refresh fails with `invalid_grant` (and Okta or Auth0 revoke the whole token family).",
+    "Store the refresh token from every refresh response, replacing the old one, before the next refresh.",
+    "refresh with R1 → 200 refresh_token=R2; refresh with R1 → 400 invalid_grant",
+    "RFC 6749 §6; RFC 9700"
+);
+rule!(
+    REFRESH_RACE,
+    "refresh-race",
+    Medium,
+    Cause,
+    Some("3"),
+    "two refreshes with the same refresh token at once",
+    "Two requests refreshed with the same refresh token within seconds. With rotation only the first wins; the second gets `invalid_grant` and may revoke the family.",
+    "Serialize refreshes: one refresh at a time per connection, the others wait for its result.",
+    "two POST /token grant_type=refresh_token with fp:R1 at 10.1 s and 10.2 s; one → 400",
+    "rotation documentation (Okta, Auth0)"
+);
+rule!(
+    CODE_REUSED,
+    "code-reused",
+    Medium,
+    Cause,
+    Some("1"),
+    "an authorization code exchanged twice, or long after it was issued",
+    "Authorization codes are single-use and short-lived (minutes). A second exchange or a late one is refused with `invalid_grant` (Microsoft: AADSTS54005).",
+    "Exchange each code once, right after the redirect; do not retry a code exchange with the same code.",
+    "POST /token code=fp:C → 200; POST /token code=fp:C → 400 invalid_grant",
+    "RFC 6749 §4.1.2"
+);
+rule!(
+    TOKEN_RESPONSE_FORMAT,
+    "token-response-format",
+    High,
+    Cause,
+    Some("1"),
+    "the token response is not what OAuth clients expect",
+    "The token response is not JSON (GitHub answers form-encoded without `Accept: application/json`), lacks `access_token` or `token_type`, names a type other than bearer, or sends `expires_in` as a string. Strict clients fail to read it.",
+    "Send `Accept: application/json` on token requests; fix the server's response to RFC 6749 §5.1.",
+    "POST /login/oauth/access_token → 200 text/plain access_token=…&scope=…",
+    "RFC 6749 §5.1"
+);
+rule!(
+    TOKEN_RESPONSE_CACHEABLE,
+    "token-response-cacheable",
+    Low,
+    Cause,
+    None,
+    "token response may be cached",
+    "A token response must carry `Cache-Control: no-store` so no proxy or browser keeps the token.",
+    "Send `Cache-Control: no-store` on token responses.",
+    "POST /token → 200 without Cache-Control",
+    "RFC 6749 §5.1"
+);
+rule!(
+    TOKEN_ERROR,
+    "token-error",
+    High,
+    Symptom,
+    Some("1"),
+    "the token endpoint refused the request",
+    "The token endpoint answered with an OAuth error (`invalid_client`, `invalid_grant`, ...; also GitHub's 200 with an `error` body and Microsoft's AADSTS codes) or with no OAuth error at all (a 404 or an HTML page). The cause is usually one of the linked findings; without one, the error code says where to look.",
+    "Follow the linked cause; otherwise read the error description and the provider's meaning of the code.",
+    "POST /token → 400 {\"error\":\"invalid_grant\"}",
+    "RFC 6749 §5.2"
+);
+rule!(
+    API_REJECTED,
+    "api-rejected",
+    High,
+    Symptom,
+    Some("b"),
+    "the API refused the call",
+    "The API answered 401 or 403, usually with `WWW-Authenticate: Bearer error=\"invalid_token\"` or `insufficient_scope`: symptom (b) of the checklist. The cause is the linked finding (a missing header, an expired, stale or revoked token, a token for another audience, clock skew); without one, the challenge says where to look.",
+    "Follow the linked cause; otherwise decode the token (claims `aud`, `exp`, `scp`) and compare with what the API expects.",
+    "GET /api → 401 WWW-Authenticate: Bearer error=\"invalid_token\"",
+    "checklist symptom b; RFC 6750 §3"
+);
+rule!(
+    JWT_CLAIMS,
+    "jwt-claims",
+    Medium,
+    Cause,
+    Some("4"),
+    "a JWT access token that does not fit where or when it was used",
+    "The token's claims (decoded, signature not checked) do not fit the request: `exp` passed, `nbf` not reached, `aud` names another API, or `iss` another server. The API rejects it.",
+    "Request the token for this API (the `resource`, `audience` or scope that yields the right `aud`), and use it within its lifetime.",
+    "token aud=https://other.api; GET https://api.example → 401",
+    "RFC 9068"
+);
+rule!(
+    CLOCK_SKEW,
+    "clock-skew",
+    Low,
+    Cause,
+    None,
+    "clocks disagree by minutes",
+    "Date headers, a JWT `iat` or the capture clock disagree by more than a minute. A server whose clock runs ahead sees fresh tokens as not yet valid or already expired.",
+    "Synchronize clocks (NTP) on the client and the servers; allow a little leeway when validating tokens.",
+    "token iat 300 s after the capture's clock; API Date header 5 min ahead",
+    "RFC 9068 §4"
+);
+rule!(
+    STATE_MISSING,
+    "state-missing",
+    Medium,
+    Cause,
+    None,
+    "authorize without `state`, or the callback's `state` differs",
+    "Without `state`, or when the client accepts a redirect whose `state` differs from the one it sent, a forged callback can plant another account's code (CSRF).",
+    "Send a random `state` with each authorize request and refuse a callback whose `state` differs.",
+    "authorize state=abc; callback state=xyz; the code is exchanged anyway",
+    "RFC 6749 §10.12"
+);
+rule!(
+    PKCE_MISSING,
+    "pkce-missing",
+    Medium,
+    Cause,
+    Some("1"),
+    "no PKCE, PKCE `plain`, or a verifier that does not match",
+    "The authorize request had no `code_challenge`, used `plain`, or the token request's `code_verifier` does not hash to the challenge (then the server answers `invalid_grant`).",
+    "Use PKCE with S256 and send the verifier that belongs to this authorize request.",
+    "authorize code_challenge=X (S256); token code_verifier hashes to Y → 400 invalid_grant",
+    "RFC 7636; RFC 9700"
+);
+rule!(
+    SECRET_IN_URL,
+    "secret-in-url",
+    High,
+    Cause,
+    None,
+    "a secret in a URL",
+    "A client secret, refresh token, access token or code verifier travelled in a query string, where logs, proxies and browser history keep it.",
+    "Send secrets in the request body or the Authorization header, never in the URL.",
+    "POST /token?client_secret=…",
+    "RFC 6749 §2.3.1"
+);
+rule!(
+    PLAIN_HTTP,
+    "plain-http",
+    Critical,
+    Cause,
+    None,
+    "an OAuth or API endpoint over plain HTTP",
+    "An authorize, token or API endpoint (possibly learned from an HTTPS discovery document) was used over http:// to a non-loopback host: credentials and tokens cross the network in clear.",
+    "Use https:// for every endpoint; fix the discovery document if it names http:// endpoints.",
+    "POST http://as.example/token with Authorization: Basic …",
+    "RFC 6749 §3.1, §10.9"
+);
+rule!(
+    SCOPE_CHANGE,
+    "scope-change",
+    Medium,
+    Cause,
+    Some("3"),
+    "scope changes between steps or differs from the connector's",
+    "The scope granted differs from the one asked, a refresh asked for more, or the connector's scopes differ from what the flow used. Calls then fail with `insufficient_scope` or the refresh is refused with `invalid_scope`.",
+    "Ask for the same scopes throughout; a refresh may narrow but not widen them.",
+    "authorize scope=read; refresh scope=read write → 400 invalid_scope",
+    "RFC 6749 §3.3, §6"
+);
+rule!(
+    METADATA_MISMATCH,
+    "metadata-mismatch",
+    Info,
+    Cause,
+    Some("5"),
+    "behaviour disagrees with the discovery document",
+    "The flow used an endpoint, grant or method other than the captured discovery document (`/.well-known/...`) lists.",
+    "Take endpoints and methods from the discovery document.",
+    "metadata token_endpoint_auth_methods_supported=[client_secret_post]; Basic used",
+    "RFC 8414"
+);
+rule!(
+    REVOKED_TOKEN_USED,
+    "revoked-token-used",
+    Info,
+    Cause,
+    None,
+    "a token used after it was revoked",
+    "The token was revoked (RFC 7009) and then sent again; the API rejects it.",
+    "After revoking, drop the token from the connection's cache and sign in again or refresh.",
+    "POST /revoke token=fp:A; GET /api with fp:A → 401",
+    "RFC 7009"
+);
+rule!(
+    CONNECTOR_TEMPLATE,
+    "connector-template",
+    Medium,
+    Cause,
+    Some("5"),
+    "a connector template placeholder the platform does not fill",
+    "A generic OAuth connector template uses a placeholder the platform does not know, or a template the platform cannot send.",
+    "Use only the documented placeholders ({ClientId} {ClientSecret} {RedirectUrl} {Scopes} {State} {Code} {RefreshToken}).",
+    "tokenBodyTemplate: code={AuthCode}",
+    "Power Platform oauth2generic"
+);
+rule!(
+    REDIRECT_MODE,
+    "redirect-mode",
+    Info,
+    Cause,
+    Some("5"),
+    "the connector's redirect mode and redirect URL",
+    "The connector's redirect mode decides which redirect URL the platform sends; the app registration must list exactly that one.",
+    "Register the connector's redirect URL with the provider.",
+    "redirectMode: GlobalPerConnector",
+    "Power Platform custom connectors"
+);
+
+/// Every rule, in the order `oauthscope rules` lists them.
+pub const CATALOG: &[&Rule] = &[
+    &BEARER_MISSING,
+    &BEARER_SCHEME,
+    &TOKEN_IN_URL,
+    &REFRESH_TOKEN_ABSENT,
+    &OFFLINE_ACCESS_MISSING,
+    &TOKEN_EXPIRED_USED,
+    &FAILS_AFTER_INTERVAL,
+    &STALE_TOKEN_USED,
+    &REFRESH_URL_MISMATCH,
+    &TOKEN_URL_MISMATCH,
+    &CLIENT_ID_MISMATCH,
+    &CLIENT_SECRET_MISMATCH,
+    &CLIENT_AUTH_METHOD_MISMATCH,
+    &BASIC_NOT_FORM_ENCODED,
+    &REDIRECT_URI_MISMATCH,
+    &GRANT_UNSUPPORTED,
+    &REFRESH_ROTATION_IGNORED,
+    &REFRESH_RACE,
+    &CODE_REUSED,
+    &TOKEN_RESPONSE_FORMAT,
+    &TOKEN_RESPONSE_CACHEABLE,
+    &TOKEN_ERROR,
+    &API_REJECTED,
+    &JWT_CLAIMS,
+    &CLOCK_SKEW,
+    &STATE_MISSING,
+    &PKCE_MISSING,
+    &SECRET_IN_URL,
+    &PLAIN_HTTP,
+    &SCOPE_CHANGE,
+    &METADATA_MISMATCH,
+    &REVOKED_TOKEN_USED,
+    &CONNECTOR_TEMPLATE,
+    &REDIRECT_MODE,
+];
+
+/// The rule with this id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    CATALOG.iter().copied().find(|r| r.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for r in CATALOG {
+            assert!(seen.insert(r.id), "duplicate rule {}", r.id);
+            assert!(
+                r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                r.id
+            );
+            assert!(!r.explanation.is_empty() && !r.fix.is_empty());
+        }
+        assert_eq!(
+            rule("plain-http").map(|r| r.severity),
+            Some(Severity::Critical)
+        );
+        assert!(rule("no-such-rule").is_none());
+    }
+}

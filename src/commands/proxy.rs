@@ -1,0 +1,110 @@
+//! `oauthscope proxy`: run the recording proxy until Ctrl-C or SIGTERM.
+
+use anyhow::Context as _;
+
+use super::{export::export_har, load_connector};
+use crate::cli::{ProxyArgs, check_listen, default_capture_path};
+use crate::proxy::{self, ProxyOptions, scope::Scope};
+
+/// `oauthscope proxy`
+pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
+    check_listen(&args.listen, args.allow_remote).map_err(anyhow::Error::msg)?;
+    ignore_file_size_signal();
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "WARNING: listening on {} (not loopback): anyone who can reach this address can \
+             use the proxy and read what passes through it.",
+            args.listen
+        );
+    }
+    let scope = Scope::new(&args.scope, &args.ignore).context("invalid --scope/--ignore regex")?;
+    let connector = args.connector.as_deref().map(load_connector).transpose()?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let opts = ProxyOptions {
+        out: args.out.clone().unwrap_or_else(default_capture_path),
+        max_body: args.max_body,
+        body_memory: args.body_memory,
+        scope,
+        upstream_cas: args.upstream.upstream_ca.clone(),
+        insecure_upstream: args.upstream.insecure_upstream,
+        ca_dir: args.ca_dir.clone(),
+        quiet: args.quiet,
+        grace: args.grace(),
+        upstream_timeout: args.upstream_timeout,
+        client_timeout: args.client_timeout,
+        record: !args.no_capture,
+        connector,
+        observers: Vec::new(),
+    };
+    let summary = proxy::run(opts, listener, shutdown_signal()).await?;
+    if let Some(har) = &args.har {
+        let n = export_har(&summary.path, har, false, args.connector.as_deref())?;
+        crate::outln!("wrote {n} entries (redacted) to {}", har.display());
+    }
+    if args.no_capture {
+        crate::outln!(
+            "\nstopped: {} exchange(s) seen ({} with errors, {} incomplete), none recorded",
+            summary.exchanges,
+            summary.errors,
+            summary.incomplete
+        );
+    } else {
+        crate::outln!(
+            "\nstopped: {} exchange(s) recorded ({} with errors, {} incomplete) in {}",
+            summary.exchanges,
+            summary.errors,
+            summary.incomplete,
+            summary.path.display()
+        );
+    }
+    if summary.live_skipped > 0 {
+        crate::sayln!(
+            "note: the live view skipped {} exchange(s) while its analysis caught up (all are \
+             recorded): run `oauthscope analyze {}` for the full analysis",
+            summary.live_skipped,
+            summary.path.display()
+        );
+    }
+    if summary.write_failures > 0 {
+        anyhow::bail!(
+            "{} exchange(s) could not be written to {}",
+            summary.write_failures,
+            summary.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// A capture that reaches the file-size limit (`ulimit -f`) must fail its write (the
+/// writer warns and forwarding goes on), not kill the proxy with SIGXFSZ.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code and is
+    // async-signal-safe; nothing else in the process handles SIGXFSZ.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed now, before the proxy says
+/// it listens, so a signal sent right after that line is never missed.
+pub(super) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        crate::sayln!("\nshutting down: letting in-flight exchanges finish...");
+    }
+}

@@ -1,0 +1,164 @@
+//! `oauthscope replay`: re-send a captured flow and compare then with now.
+
+use anyhow::Context as _;
+
+use super::warn;
+use crate::analyze::Engine;
+use crate::capture::source::Source;
+use crate::cli::{ReplayArgs, TextFormat, default_capture_path};
+use crate::proxy;
+use crate::report::style::Style;
+
+/// `oauthscope replay`: returns whether a checklist step failed.
+pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
+    use crate::capture::writer::{PendingExchange, create_capture_file};
+    use crate::capture::{CaptureHeader, CaptureWriter};
+    use crate::replay::client::{ReplayOptions, replay};
+    let env = |v: &Option<String>| -> anyhow::Result<Option<String>> {
+        match v {
+            None => Ok(None),
+            Some(name) => std::env::var(name)
+                .map(Some)
+                .map_err(|_| anyhow::anyhow!("environment variable {name} is not set")),
+        }
+    };
+    let opts = ReplayOptions {
+        only_oauth: args.only.is_some(),
+        filter: args
+            .filter
+            .as_deref()
+            .map(regex::Regex::new)
+            .transpose()
+            .context("invalid --filter regex")?,
+        force: args.force,
+        browser_steps: false,
+        pace: false,
+        refresh_token: env(&args.refresh_token_env)?,
+        client_secret: env(&args.client_secret_env)?,
+        policy: crate::replay::lineage::Policy::Fresh,
+        targets: crate::replay::client::Targets::parse(&args.target).map_err(anyhow::Error::msg)?,
+    };
+    let source = Source::open(&args.capture)?;
+    let mut engine = Engine::new(&source.salt, false);
+    let mut exchanges = Vec::new();
+    source.run(
+        |w| warn(&w),
+        |ex| {
+            let step = engine.push(&ex);
+            if ex.kind == crate::capture::Kind::Http {
+                exchanges.push((ex, step));
+            }
+        },
+    )?;
+    if !exchanges
+        .iter()
+        .any(|(_, s)| !matches!(s, crate::oauth::Step::Other))
+    {
+        eprintln!(
+            "note: {} holds no OAuth traffic; replaying its requests as they are",
+            args.capture.display()
+        );
+    }
+    let tls = proxy::upstream::client_config(
+        &args.upstream.upstream_ca,
+        args.upstream.insecure_upstream,
+    )?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let p = default_capture_path();
+        p.with_file_name(format!(
+            "replay-{}",
+            p.file_name().unwrap_or_default().to_string_lossy()
+        ))
+    });
+    let salt = crate::capture::redact::random_salt();
+    let file = create_capture_file(
+        &out,
+        &CaptureHeader::new(crate::capture::now_rfc3339(), salt).with_max_body(1 << 20),
+    )?;
+    let writer = CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
+    let sink = writer.sink();
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let (outcomes, checks) = replay(
+        exchanges,
+        &opts,
+        proxy::upstream::connector(tls, true),
+        &bar,
+        |exchange, request_body, response_body| {
+            sink.send(PendingExchange {
+                exchange,
+                request_body,
+                response_body: Some(response_body),
+            });
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    drop(sink);
+    let summary = tokio::task::spawn_blocking(move || writer.finish()).await?;
+    let failed = checks.iter().any(|c| c.result == "failed");
+    match args.format {
+        TextFormat::Json => crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"exchanges": outcomes, "checklist": checks, "capture": out.display().to_string()})
+            )?
+        ),
+        TextFormat::Text => {
+            let style = Style::detect();
+            for o in &outcomes {
+                let then = o
+                    .then_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into());
+                let now = o
+                    .now_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into());
+                let verdict = if o.verdict == "same" {
+                    style.green(&o.verdict)
+                } else if o.verdict.starts_with("skipped") {
+                    style.dim(&o.verdict)
+                } else {
+                    style.yellow(&o.verdict)
+                };
+                let id = if o.early {
+                    format!("{} early", o.id)
+                } else {
+                    o.id.to_string()
+                };
+                crate::outln!(
+                    "#{:<4} {:<24} {:<6} {} then {then} now {now}  {verdict}",
+                    id,
+                    o.step,
+                    o.method,
+                    crate::capture::redact::sanitize_for_terminal(&o.url)
+                );
+            }
+            if outcomes.iter().any(|o| o.early) {
+                crate::outln!(
+                    "(early: the first refresh went ahead of the first API call, so the API \
+                     calls run with a token issued now; it is replayed in its place too)"
+                );
+            }
+            crate::outln!("\nChecklist (Microsoft's \"Troubleshoot OAuth 2.0\" steps)");
+            for c in &checks {
+                let r = match c.result {
+                    "passed" => style.green("passed "),
+                    "failed" => style.red("failed "),
+                    _ => style.dim("skipped"),
+                };
+                crate::outln!("  {} {r} {} ({})", c.step, c.what, c.why);
+            }
+            crate::outln!(
+                "\nrecorded {} exchange(s) to {}",
+                summary.exchanges,
+                out.display()
+            );
+        }
+    }
+    Ok(failed)
+}

@@ -232,7 +232,7 @@ fn analyze(path: &Path) -> (u64, usize, Duration) {
         engine.push(&ex.unwrap());
         n += 1;
     }
-    let (findings, _, _) = engine.finish();
+    let findings = engine.finish().findings;
     (n, findings.len(), start.elapsed())
 }
 

@@ -87,10 +87,10 @@ pub fn classification(data: &[u8]) {
     let mut again = ex.clone();
     again.id += 1;
     engine.push(&again);
-    let (findings, _, _) = engine.finish();
+    let findings = engine.finish().findings;
     let facts = EntryFacts {
         step: step.name().to_string(),
-        token_fps: crate::oauth::timeline::token_fps(&step, &Fingerprinter::new(SALT)),
+        token_fps: crate::oauth::display::token_fps(&step, &Fingerprinter::new(SALT)),
         findings: findings.iter().map(|f| f.rule.to_string()).collect(),
     };
     for redact in [true, false] {

@@ -76,4 +76,5 @@ pub mod oauth;
 pub mod proxy;
 pub mod replay;
 pub mod report;
+pub mod upstream;
 pub mod wire;

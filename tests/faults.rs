@@ -84,7 +84,7 @@ fn only(exchanges: &[Exchange]) -> &Exchange {
 fn error_kind(ex: &Exchange) -> &str {
     ex.error
         .as_ref()
-        .map(|e| e.kind.as_str())
+        .map(|e| e.kind.name())
         .unwrap_or_else(|| panic!("no error recorded: {ex:#?}"))
 }
 

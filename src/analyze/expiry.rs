@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use super::{Analyzer, Cx, Finding, Findings, finding, rules};
 use crate::capture::redact::Fingerprinter;
 use crate::oauth::Step;
+use crate::oauth::display::human_duration;
 use crate::oauth::parse::{decode_jwt, url_host};
-use crate::oauth::timeline::{FlowState, TokenKind, human_duration};
+use crate::oauth::timeline::{FlowState, TokenKind};
 
 /// Clocks further apart than this are reported.
 const SKEW_SECS: f64 = 120.0;

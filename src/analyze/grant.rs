@@ -3,8 +3,8 @@
 use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::Grant;
+use crate::oauth::display::human_duration;
 use crate::oauth::parse::s256;
-use crate::oauth::timeline::human_duration;
 
 /// Codes older than this when exchanged are flagged.
 const CODE_MAX_AGE_SECS: f64 = 600.0;

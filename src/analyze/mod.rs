@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::capture::Exchange;
 use crate::capture::redact::Fingerprinter;
-use crate::oauth::timeline::{Event, FlowState, facts, unix_seconds};
-use crate::oauth::{Step, classify};
+use crate::oauth::timeline::{Event, FlowState};
+use crate::oauth::{Flow, Step};
 
 pub use provider::Provider;
 
@@ -168,154 +168,94 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
     ]
 }
 
-/// Streams exchanges through classification, the flow state and the analyzers.
+/// A [`Flow`] plus the analyzers: streams exchanges through classification, the flow
+/// state and the rule families.
 pub struct Engine {
-    pub fpr: Fingerprinter,
-    pub state: FlowState,
+    pub flow: Flow,
     analyzers: Vec<Box<dyn Analyzer>>,
-    pub findings: Findings,
-    /// Kept only when a timeline is wanted.
-    pub events: Option<Vec<Event>>,
-    /// Every secret value the flow showed (tokens, codes, client secrets, verifiers,
-    /// passwords), masked wherever it appears again in what is shown.
-    pub known: crate::capture::secrets::Known,
-    last_at: f64,
+    findings: Findings,
 }
 
-/// Remember the secret values an exchange's step carries.
-fn learn_secrets(known: &mut crate::capture::secrets::Known, step: &Step) {
-    use crate::capture::secrets::is_secret_name;
-    let mut add = |v: Option<&str>| {
-        if let Some(v) = v {
-            known.add(v);
-        }
-    };
-    match step {
-        Step::Token(t) => {
-            add(t.client_secret.as_deref());
-            add(t.code.as_deref());
-            add(t.refresh_token.as_deref());
-            add(t.code_verifier.as_deref());
-            for (k, v) in t.params.0.iter().chain(t.query.0.iter()) {
-                if is_secret_name(k) {
-                    add(Some(v));
-                }
-            }
-            if let Some(r) = &t.response {
-                add(r.access_token.as_deref());
-                add(r.refresh_token.as_deref());
-                add(r.id_token.as_deref());
-            }
-        }
-        Step::Callback(p) => {
-            for (k, v) in &p.0 {
-                if is_secret_name(k) {
-                    add(Some(v));
-                }
-            }
-        }
-        Step::Authorize(a) => {
-            if let Some(r) = &a.redirect {
-                for (k, v) in &r.0 {
-                    if is_secret_name(k) {
-                        add(Some(v));
-                    }
-                }
-            }
-        }
-        Step::ApiCall(c) | Step::UserInfo(c) => add(c.token.as_deref()),
-        Step::Revocation { token } | Step::Introspection { token } => add(token.as_deref()),
-        _ => {}
+/// What an analysis found: the findings (worst first, secrets masked) and the flow they
+/// were found in.
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    pub flow: Flow,
+}
+
+impl Analysis {
+    pub fn state(&self) -> &FlowState {
+        &self.flow.state
+    }
+
+    /// The timeline's events (empty unless asked for).
+    pub fn events(&self) -> &[Event] {
+        self.flow.events.as_deref().unwrap_or_default()
     }
 }
 
 impl Engine {
     pub fn new(salt: &str, keep_events: bool) -> Self {
         Engine {
-            fpr: Fingerprinter::new(salt),
-            state: FlowState::default(),
+            flow: Flow::new(salt, keep_events),
             analyzers: registry(),
             findings: Findings::default(),
-            events: keep_events.then(Vec::new),
-            known: Default::default(),
-            last_at: 0.0,
         }
     }
 
     /// Feed one exchange; returns its step.
     pub fn push(&mut self, ex: &Exchange) -> Step {
-        let at = unix_seconds(&ex.started).unwrap_or(self.last_at);
-        self.last_at = at;
-        let step = classify(ex, &self.state.known);
+        let c = self.flow.classify(ex);
         let before = self.findings.list.len();
         {
             let cx = Cx {
                 ex,
-                step: &step,
-                state: &self.state,
-                at,
-                fpr: &self.fpr,
+                step: &c.step,
+                state: &self.flow.state,
+                at: c.at,
+                fpr: &self.flow.fpr,
             };
             for a in self.analyzers.iter_mut() {
                 a.on_exchange(&cx, &mut self.findings);
             }
         }
-        if let Some(events) = self.events.as_mut() {
-            let t = at - self.state.t0.unwrap_or(at);
-            let mut ev = Event {
-                id: ex.id,
-                t,
-                step: step.name(),
-                method: ex.request.method.clone(),
-                url: crate::capture::redact::redact_url(&self.fpr, &ex.request.url),
-                status: ex.response.as_ref().map(|r| r.status),
-                facts: facts(&step, &self.state, &self.fpr),
-                findings: Vec::new(),
-            };
-            for f in &self.findings.list[before..] {
-                ev.findings.push(f.rule);
-            }
-            events.push(ev);
-        }
-        self.state.apply(ex, &step, at, &self.fpr);
-        learn_secrets(&mut self.known, &step);
-        step
+        let rules = if self.flow.events.is_some() {
+            self.findings.list[before..]
+                .iter()
+                .map(|f| f.rule)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.flow.apply(ex, c, rules)
     }
 
     /// Mask, in a finding's text, every secret value the flow showed (an error
     /// description echoing a token, say).
-    pub fn mask_known(&self, f: &mut Finding) {
-        if self.known.is_empty() {
-            return;
-        }
+    fn mask_known(&self, f: &mut Finding) {
         for text in [&mut f.title, &mut f.detail, &mut f.fix] {
-            *text = self.known.mask_in(&self.fpr, text);
+            *text = self.flow.mask(text);
         }
     }
 
-    /// Run the end-of-capture checks and return the findings, worst first.
-    pub fn finish(mut self) -> (Vec<Finding>, FlowState, Option<Vec<Event>>) {
+    /// Run the end-of-capture checks; the findings come worst first.
+    pub fn finish(mut self) -> Analysis {
         for a in self.analyzers.iter_mut() {
-            a.finish(&self.state, &self.fpr, &mut self.findings);
+            a.finish(&self.flow.state, &self.flow.fpr, &mut self.findings);
         }
         let mut list = std::mem::take(&mut self.findings.list);
         for f in &mut list {
             self.mask_known(f);
         }
         self.findings.list = list;
-        if let Some(events) = self.events.as_mut() {
-            for ev in events.iter_mut() {
-                ev.url = self.known.mask_in(&self.fpr, &ev.url);
-                for fact in &mut ev.facts {
-                    *fact = self.known.mask_in(&self.fpr, fact);
-                }
-            }
-        }
-        if let Some(events) = self.events.as_mut() {
+        self.flow.finish();
+        if let Some(events) = self.flow.events.as_mut() {
             // Attach end-of-capture findings to the exchanges they cite.
+            let at: HashMap<u64, usize> =
+                events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
             for f in &self.findings.list {
                 for id in &f.exchanges {
-                    if let Some(ev) = events.iter_mut().find(|e| e.id == *id) {
+                    if let Some(ev) = at.get(id).map(|&i| &mut events[i]) {
                         if !ev.findings.contains(&f.rule) {
                             ev.findings.push(f.rule);
                         }
@@ -323,7 +263,10 @@ impl Engine {
                 }
             }
         }
-        (self.findings.into_sorted(), self.state, self.events)
+        Analysis {
+            findings: self.findings.into_sorted(),
+            flow: self.flow,
+        }
     }
 
     /// Add an analyzer (e.g. the connector comparison) to the registry's list.

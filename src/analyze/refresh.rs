@@ -4,8 +4,9 @@
 use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::{Grant, TokenRequest};
+use crate::oauth::display::human_duration;
 use crate::oauth::parse::decode_jwt;
-use crate::oauth::timeline::{human_duration, offline_requested};
+use crate::oauth::timeline::offline_requested;
 
 pub struct Refresh;
 

@@ -17,7 +17,7 @@ fn rules(exchanges: &[Exchange]) -> Vec<(&'static str, String)> {
     for x in exchanges {
         e.push(x);
     }
-    let (f, _, _) = e.finish();
+    let f = e.finish().findings;
     f.into_iter().map(|f| (f.rule, f.detail)).collect()
 }
 
@@ -201,7 +201,7 @@ fn flow_state_stays_bounded_on_endless_grants() {
         e.push(&grant);
     }
     // Repeated client-credentials grants are one lineage, each token superseding the last.
-    let state = &e.state;
+    let state = &e.flow.state;
     assert_eq!(state.families.len(), 1);
     assert!(state.tokens.len() <= MAX_TOKENS, "{}", state.tokens.len());
     // The newest token is still known and live; the oldest was forgotten.

@@ -341,7 +341,7 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
     let ours = e.get("_oauthscope");
     let error = if let Some(err) = ours.and_then(|o| o.get("error")) {
         Some(super::ErrorInfo {
-            kind: s(err, "kind").to_string(),
+            kind: super::ErrorKind::parse(s(err, "kind")),
             message: s(err, "message").to_string(),
             chain: Vec::new(),
             hint: None,
@@ -352,7 +352,7 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
             .and_then(Value::as_str)
             .unwrap_or("no response recorded (status 0)");
         Some(super::ErrorInfo {
-            kind: "no_response".into(),
+            kind: crate::capture::ErrorKind::NoResponse,
             message: why.to_string(),
             chain: Vec::new(),
             hint: None,
@@ -560,7 +560,7 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
         Some(p) => p.url(&ex.request.url, true),
         None => ex.request.url.clone(),
     };
-    let query: Vec<Value> = crate::oauth::parse::query_params(&url)
+    let query: Vec<Value> = crate::wire::query_params(&url)
         .0
         .into_iter()
         .map(|(k, v)| json!({"name": k, "value": v}))
@@ -580,7 +580,7 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
         let mut post = json!({"mimeType": req_ct, "text": text});
         if req_ct.contains("x-www-form-urlencoded") {
             post["params"] = Value::Array(
-                crate::oauth::parse::parse_form(&text)
+                crate::wire::parse_form(&text)
                     .into_iter()
                     .map(|(k, v)| json!({"name": k, "value": v}))
                     .collect(),

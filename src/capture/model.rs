@@ -218,9 +218,8 @@ impl Body {
 /// Why an exchange failed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ErrorInfo {
-    /// Stable machine-readable kind: `upstream_tls`, `upstream_connect`, `upstream_timeout`,
-    /// `upstream_protocol`, `client_tls`, `client_aborted`, `upstream_aborted`, `tunnel`.
-    pub kind: String,
+    /// Stable machine-readable kind (serialized as `upstream_tls`, `client_aborted`, ...).
+    pub kind: ErrorKind,
     /// One-line explanation for people.
     pub message: String,
     /// The full cause chain, outermost first.
@@ -289,5 +288,90 @@ mod tests {
         assert_eq!(s, "a\u{e9}");
         let back: Vec<u8> = s.chars().map(|c| c as u32 as u8).collect();
         assert_eq!(back, vec![b'a', 0xe9]);
+    }
+}
+
+/// What went wrong with an exchange, as a stable machine-readable kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The upstream's certificate or TLS handshake failed.
+    UpstreamTls,
+    /// No connection to the upstream (refused, DNS, unreachable).
+    UpstreamConnect,
+    /// The upstream did not answer in time.
+    UpstreamTimeout,
+    /// The upstream broke HTTP or closed the connection.
+    UpstreamProtocol,
+    /// The upstream stopped sending a body half-way.
+    UpstreamAborted,
+    /// The client's TLS handshake with the proxy failed (it does not trust our CA).
+    ClientTls,
+    /// The client went away before the exchange ended.
+    ClientAborted,
+    /// The client sent nothing (or too slowly) within `--client-timeout`.
+    ClientTimeout,
+    /// A CONNECT tunnel could not be set up.
+    Tunnel,
+    /// A protocol upgrade (WebSocket, ...) failed.
+    Upgrade,
+    /// Relaying a non-HTTP tunnel failed.
+    Relay,
+    /// An imported entry (HAR) holds no response.
+    NoResponse,
+    /// The upstream answered or failed before the request body was sent in full.
+    RequestNotSent,
+    /// The proxy refused a request that would loop back into itself.
+    Loop,
+    /// An HTTP/2 request for another host than its connection's (answered 421).
+    Misdirected,
+    /// A CONNECT inside a tunnel (refused).
+    NestedConnect,
+    /// A kind this version does not know (from a newer capture).
+    #[serde(other)]
+    Other,
+}
+
+impl ErrorKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::UpstreamTls => "upstream_tls",
+            ErrorKind::UpstreamConnect => "upstream_connect",
+            ErrorKind::UpstreamTimeout => "upstream_timeout",
+            ErrorKind::UpstreamProtocol => "upstream_protocol",
+            ErrorKind::UpstreamAborted => "upstream_aborted",
+            ErrorKind::ClientTls => "client_tls",
+            ErrorKind::ClientAborted => "client_aborted",
+            ErrorKind::ClientTimeout => "client_timeout",
+            ErrorKind::Tunnel => "tunnel",
+            ErrorKind::Upgrade => "upgrade",
+            ErrorKind::Relay => "relay",
+            ErrorKind::NoResponse => "no_response",
+            ErrorKind::RequestNotSent => "request_not_sent",
+            ErrorKind::Loop => "loop",
+            ErrorKind::Misdirected => "misdirected",
+            ErrorKind::NestedConnect => "nested_connect",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The kind named `name` ([`ErrorKind::Other`] when unknown).
+    pub fn parse(name: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(name.to_string()))
+            .unwrap_or(ErrorKind::Other)
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
     }
 }

@@ -8,26 +8,25 @@ use crate::report::{self, style::Style};
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
     let rich = matches!(args.format, Format::Markdown | Format::Html);
     let (engine, bad) = run_engine(&args.capture, rich, args.connector.as_deref())?;
-    let (findings, state, events) = engine.finish();
-    let events = events.unwrap_or_default();
+    let analysis = engine.finish();
+    let (findings, state, events) = (&analysis.findings, analysis.state(), analysis.events());
     let title = args.capture.display().to_string();
-    let sum = report::summary(&findings, &state, bad);
+    let sum = report::summary(findings, state, bad);
     match args.format {
         Format::Json => {
             let r = report::JsonReport {
-                findings: &findings,
+                findings,
                 summary: &sum,
             };
             crate::outln!("{}", serde_json::to_string_pretty(&r)?);
         }
-        Format::Text => crate::out!("{}", report::text(&findings, &sum, &Style::detect())),
-        Format::Markdown => crate::out!(
-            "{}",
-            report::html::markdown(&title, &findings, &sum, &events)
-        ),
+        Format::Text => crate::out!("{}", report::text(findings, &sum, &Style::detect())),
+        Format::Markdown => {
+            crate::out!("{}", report::html::markdown(&title, findings, &sum, events))
+        }
         Format::Html => crate::out!(
             "{}",
-            report::html::html(&title, &findings, &sum, &events, &state)
+            report::html::html(&title, findings, &sum, events, state)
         ),
     }
     Ok(args
@@ -38,8 +37,8 @@ pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<bool> {
 /// `oauthscope timeline`
 pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
     let (engine, _bad) = run_engine(&args.capture, true, args.connector.as_deref())?;
-    let (findings, state, events) = engine.finish();
-    let events = events.unwrap_or_default();
+    let analysis = engine.finish();
+    let (findings, state, events) = (&analysis.findings, analysis.state(), analysis.events());
     match args.format {
         TimelineFormat::Json => {
             let tokens: Vec<_> = state.tokens.values().collect();
@@ -53,7 +52,7 @@ pub fn timeline(args: TimelineArgs) -> anyhow::Result<()> {
         }
         TimelineFormat::Text => crate::out!(
             "{}",
-            report::timeline_text(&events, &state, &findings, &Style::detect())
+            report::timeline_text(events, state, findings, &Style::detect())
         ),
     }
     Ok(())

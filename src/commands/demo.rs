@@ -1,10 +1,10 @@
 //! `oauthscope demo`: serve a sample, drive a client through the proxy, show the result.
 
 use super::analyze::{analyze, timeline};
-use crate::analyze::Engine;
 use crate::ca::LocalCa;
 use crate::capture::source::Source;
 use crate::cli::{AnalyzeArgs, DemoArgs, Format, TimelineArgs, TimelineFormat};
+use crate::oauth::Flow;
 use crate::proxy::{self, ProxyOptions, scope::Scope};
 
 /// Sample flows built into the binary for `oauthscope demo`.
@@ -84,7 +84,6 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         client_timeout: std::time::Duration::from_secs(30),
         record: true,
         connector: None,
-        observers: Vec::new(),
     };
     crate::outln!(
         "demo `{name}`: a built-in client signs in through the proxy; the sample is served back as the service\n"
@@ -94,17 +93,17 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }));
 
     // The client: the sample's requests, sent to the served origin through the proxy.
-    let mut engine = Engine::new("00", false);
+    let mut flow = Flow::new("00", false);
     let walk: Vec<_> = exchanges
         .into_iter()
         .map(|mut ex| {
             let old = crate::oauth::parse::url_origin(&ex.request.url);
             ex.request.url = ex.request.url.replacen(&old, &origin, 1);
-            let step = engine.push(&ex);
+            let step = flow.push(&ex);
             (ex, step)
         })
         .collect();
-    let client_tls = proxy::upstream::client_config(&[ca_dir.join("ca.pem")], false)?;
+    let client_tls = crate::upstream::client_config(&[ca_dir.join("ca.pem")], false)?;
     let tunnel = hyper_util::client::legacy::connect::proxy::Tunnel::new(
         format!("http://{proxy_addr}").parse()?,
         hyper_util::client::legacy::connect::HttpConnector::new(),
@@ -134,7 +133,6 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         |_, _, _| {},
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let _ = stop_proxy.send(());
     proxy_task.await??;
     let _ = stop_serve.send(());

@@ -3,9 +3,9 @@
 use anyhow::Context as _;
 
 use super::{run_engine, with_progress};
-use crate::analyze::Engine;
 use crate::capture::source::Source;
 use crate::cli::ExportArgs;
+use crate::oauth::Flow;
 
 /// `oauthscope export`
 pub fn export(args: ExportArgs) -> anyhow::Result<()> {
@@ -37,8 +37,10 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Write `input` (capture or HAR) as HAR 1.2: a first pass finds the findings each
-/// exchange is evidence for, a second writes the entries one by one.
+/// Write `input` (capture or HAR) as HAR 1.2: the analysis finds the findings each
+/// exchange is evidence for (some are known only at the end), then the file is read
+/// again through a [`Flow`] alone (classification, no analyzers) to write the entries
+/// one by one, so memory stays bounded whatever the capture's size.
 pub fn export_har(
     input: &std::path::Path,
     out: &std::path::Path,
@@ -48,10 +50,10 @@ pub fn export_har(
     use crate::capture::har::{EntryFacts, HarOptions, HarWriter};
     use std::collections::HashMap;
     let (engine, _) = run_engine(input, false, connector)?;
-    let known = engine.known.clone();
-    let (findings, _, _) = engine.finish();
+    let analysis = engine.finish();
+    let known = analysis.flow.known.clone();
     let mut by_exchange: HashMap<u64, Vec<String>> = HashMap::new();
-    for f in &findings {
+    for f in &analysis.findings {
         for id in &f.exchanges {
             let v = by_exchange.entry(*id).or_default();
             if !v.iter().any(|r| r == f.rule) {
@@ -60,8 +62,8 @@ pub fn export_har(
         }
     }
     let source = Source::open(input)?;
-    let mut engine = Engine::new(&source.salt, false);
-    let fpr = engine.fpr.clone();
+    let mut flow = Flow::new(&source.salt, false);
+    let fpr = flow.fpr.clone();
     let file = create_output(out)?;
     let mut writer = HarWriter::new(
         file,
@@ -74,10 +76,10 @@ pub fn export_har(
     let mut result: std::io::Result<()> = Ok(());
     let info = with_progress(&source, |warn, tick| {
         source.run(warn, |ex| {
-            let step = engine.push(&ex);
+            let step = flow.push(&ex);
             let facts = EntryFacts {
                 step: step.name().to_string(),
-                token_fps: crate::oauth::timeline::token_fps(&step, &fpr),
+                token_fps: crate::oauth::display::token_fps(&step, &fpr),
                 findings: by_exchange.get(&ex.id).cloned().unwrap_or_default(),
             };
             if result.is_ok() {

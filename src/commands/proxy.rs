@@ -36,7 +36,6 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
         client_timeout: args.client_timeout,
         record: !args.no_capture,
         connector,
-        observers: Vec::new(),
     };
     let summary = proxy::run(opts, listener, shutdown_signal()).await?;
     if let Some(har) = &args.har {

@@ -3,17 +3,17 @@
 use anyhow::Context as _;
 
 use super::warn;
-use crate::analyze::Engine;
 use crate::capture::source::Source;
 use crate::cli::{ReplayArgs, TextFormat, default_capture_path};
-use crate::proxy;
+use crate::oauth::Flow;
+use crate::replay::checklist::CheckResult;
 use crate::report::style::Style;
 
 /// `oauthscope replay`: returns whether a checklist step failed.
 pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
     use crate::capture::writer::{PendingExchange, create_capture_file};
     use crate::capture::{CaptureHeader, CaptureWriter};
-    use crate::replay::client::{ReplayOptions, replay};
+    use crate::replay::client::{ReplayOptions, Verdict, replay};
     let env = |v: &Option<String>| -> anyhow::Result<Option<String>> {
         match v {
             None => Ok(None),
@@ -39,12 +39,12 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         targets: crate::replay::client::Targets::parse(&args.target).map_err(anyhow::Error::msg)?,
     };
     let source = Source::open(&args.capture)?;
-    let mut engine = Engine::new(&source.salt, false);
+    let mut flow = Flow::new(&source.salt, false);
     let mut exchanges = Vec::new();
     source.run(
         |w| warn(&w),
         |ex| {
-            let step = engine.push(&ex);
+            let step = flow.push(&ex);
             if ex.kind == crate::capture::Kind::Http {
                 exchanges.push((ex, step));
             }
@@ -59,7 +59,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
             args.capture.display()
         );
     }
-    let tls = proxy::upstream::client_config(
+    let tls = crate::upstream::client_config(
         &args.upstream.upstream_ca,
         args.upstream.insecure_upstream,
     )?;
@@ -85,7 +85,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
     let (outcomes, checks) = replay(
         exchanges,
         &opts,
-        proxy::upstream::connector(tls, true),
+        crate::upstream::connector(tls, true),
         &bar,
         |exchange, request_body, response_body| {
             sink.send(PendingExchange {
@@ -99,7 +99,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
     bar.finish_and_clear();
     drop(sink);
     let summary = tokio::task::spawn_blocking(move || writer.finish()).await?;
-    let failed = checks.iter().any(|c| c.result == "failed");
+    let failed = checks.iter().any(|c| c.result == CheckResult::Failed);
     match args.format {
         TextFormat::Json => crate::outln!(
             "{}",
@@ -118,12 +118,11 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
                     .now_status
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "-".into());
-                let verdict = if o.verdict == "same" {
-                    style.green(&o.verdict)
-                } else if o.verdict.starts_with("skipped") {
-                    style.dim(&o.verdict)
-                } else {
-                    style.yellow(&o.verdict)
+                let shown = o.verdict.to_string();
+                let verdict = match o.verdict {
+                    Verdict::Same => style.green(&shown),
+                    Verdict::Skipped(_) => style.dim(&shown),
+                    Verdict::Changed(_) | Verdict::Failed(_) => style.yellow(&shown),
                 };
                 let id = if o.early {
                     format!("{} early", o.id)
@@ -147,9 +146,9 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
             crate::outln!("\nChecklist (Microsoft's \"Troubleshoot OAuth 2.0\" steps)");
             for c in &checks {
                 let r = match c.result {
-                    "passed" => style.green("passed "),
-                    "failed" => style.red("failed "),
-                    _ => style.dim("skipped"),
+                    CheckResult::Passed => style.green("passed "),
+                    CheckResult::Failed => style.red("failed "),
+                    CheckResult::Skipped => style.dim("skipped"),
                 };
                 crate::outln!("  {} {r} {} ({})", c.step, c.what, c.why);
             }

@@ -221,10 +221,7 @@ impl Analyzer for ConnectorCheck {
                 f.as_str(),
                 "accesscode" | "authorizationcode" | "authorization_code"
             ) {
-                out.add(
-                    "def flow",
-                    with_def(crate::connector::lint::flow_finding(&flow.value), flow),
-                );
+                out.add("def flow", with_def(super::flow_finding(&flow.value), flow));
             }
         }
         // oauth2generic: will the refresh body carry the secret the wire shows is needed?

@@ -23,19 +23,6 @@ fn def<T>(mut f: Finding, field: &Field<T>) -> Finding {
     f
 }
 
-/// The finding for a flow other than the authorization code flow.
-pub fn flow_finding(flow: &str) -> Finding {
-    finding(
-        &rules::GRANT_UNSUPPORTED,
-        Vec::new(),
-        format!("the connector declares the `{flow}` flow"),
-        format!(
-            "Custom connectors support only the authorization code flow (`accessCode`) for OAuth 2.0; `{flow}` cannot work."
-        ),
-        "Declare `flow: accessCode` with authorizationUrl and tokenUrl, and register the app for the authorization code grant.",
-    )
-}
-
 fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
@@ -80,7 +67,7 @@ pub fn lint(c: &Connector) -> Vec<Finding> {
             f.as_str(),
             "accesscode" | "authorizationcode" | "authorization_code"
         ) {
-            out.add("flow", def(flow_finding(&flow.value), flow));
+            out.add("flow", def(super::flow_finding(&flow.value), flow));
         }
     }
     let provider = c

@@ -85,3 +85,16 @@ pub enum ConnectorError {
     #[error("{path}: environment variable {var} (client_secret_env) is not set")]
     MissingEnv { path: String, var: String },
 }
+
+/// The finding for a flow other than the authorization code flow.
+pub fn flow_finding(flow: &str) -> crate::analyze::Finding {
+    crate::analyze::finding(
+        &crate::analyze::rules::GRANT_UNSUPPORTED,
+        Vec::new(),
+        format!("the connector declares the `{flow}` flow"),
+        format!(
+            "Custom connectors support only the authorization code flow (`accessCode`) for OAuth 2.0; `{flow}` cannot work."
+        ),
+        "Declare `flow: accessCode` with authorizationUrl and tokenUrl, and register the app for the authorization code grant.",
+    )
+}

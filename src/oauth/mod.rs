@@ -2,8 +2,11 @@
 //! [`Step`](classify::Step), and build the flow state (tokens and their lineage) as a stream.
 
 pub mod classify;
+pub mod display;
+pub mod flow;
 pub mod parse;
 pub mod timeline;
 
 pub use classify::{Step, classify};
+pub use flow::Flow;
 pub use timeline::FlowState;

@@ -5,72 +5,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-pub use crate::wire::{form_decode, parse_form};
-
-/// Ordered parameters with lookup by name.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Params(pub Vec<(String, String)>);
-
-impl Params {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// The query parameters of a URL (after `?`, before `#`).
-pub fn query_params(url: &str) -> Params {
-    let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let q = q.split_once('#').map(|(q, _)| q).unwrap_or(q);
-    Params(parse_form(q))
-}
-
-/// The parameters in a URL fragment (implicit grant responses put tokens there).
-pub fn fragment_params(url: &str) -> Params {
-    Params(
-        url.split_once('#')
-            .map(|(_, f)| parse_form(f))
-            .unwrap_or_default(),
-    )
-}
-
-/// URL without query and fragment: `https://host/path`.
-pub fn url_base(url: &str) -> &str {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    &url[..end]
-}
-
-/// `scheme://host[:port]` of a URL (lower-cased host).
-pub fn url_origin(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return String::new();
-    };
-    let auth = rest.split(['/', '?', '#']).next().unwrap_or("");
-    format!(
-        "{}://{}",
-        scheme.to_ascii_lowercase(),
-        auth.to_ascii_lowercase()
-    )
-}
-
-/// Host of a URL, without port and brackets.
-pub fn url_host(url: &str) -> String {
-    let origin = url_origin(url);
-    let auth = origin.split_once("://").map(|(_, a)| a).unwrap_or("");
-    let auth = auth.rsplit_once('@').map(|(_, h)| h).unwrap_or(auth);
-    if let Some(rest) = auth.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("").to_string();
-    }
-    auth.split(':').next().unwrap_or("").to_string()
-}
+pub use crate::wire::{
+    Params, form_decode, fragment_params, parse_form, query_params, url_base, url_host, url_origin,
+};
 
 /// Credentials in an `Authorization` header.
 #[derive(Debug, Clone, PartialEq)]

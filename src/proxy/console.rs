@@ -116,7 +116,7 @@ impl Console {
         if let Some(e) = &ex.error {
             line.push_str(&format!(
                 "\n    {} {}",
-                s.red(&e.kind),
+                s.red(e.kind.name()),
                 sanitize_for_terminal(&e.message)
             ));
             if let Some(h) = &e.hint {
@@ -154,8 +154,9 @@ impl Observer for Console {
         let Some(engine) = self.engine.take() else {
             return;
         };
-        let (findings, state, _) = engine.finish();
-        let verdict = crate::report::verdict(&findings, &state);
+        let analysis = engine.finish();
+        let findings = &analysis.findings;
+        let verdict = crate::report::verdict(findings, analysis.state());
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,

@@ -12,18 +12,19 @@ use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::Empty;
 use hudsucker::Body;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::recording::{Recording, RunState, Side};
 use super::scope::Scope;
 use super::server::{self, Shared, Tunnel};
-use super::tap::{Tap, chain_of};
+use super::tap::Tap;
 use crate::capture::redact::{Fingerprinter, mask_header_value};
-use crate::capture::{self, ErrorInfo, Exchange, Header, Kind, Relay, header_value_string};
-
-pub type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+use crate::capture::{
+    self, ErrorInfo, ErrorKind, Exchange, Header, Kind, Relay, header_value_string,
+};
+pub use crate::upstream::HttpsConnector;
+use crate::upstream::{chain_of, classify_upstream_error};
 
 /// Settings every handler clone shares.
 pub struct HandlerConfig {
@@ -100,7 +101,7 @@ impl Recorder {
                             client,
                             &req,
                             StatusCode::MISDIRECTED_REQUEST,
-                            "misdirected",
+                            ErrorKind::Misdirected,
                             message,
                         );
                     }
@@ -137,7 +138,13 @@ impl Recorder {
                 Some(a) if server::is_own(a, 80, shared.own) => {
                     let message =
                         format!("refused: a request to the proxy itself ({a}) through the proxy");
-                    return self.refuse(client, &req, StatusCode::LOOP_DETECTED, "loop", message);
+                    return self.refuse(
+                        client,
+                        &req,
+                        StatusCode::LOOP_DETECTED,
+                        ErrorKind::Loop,
+                        message,
+                    );
                 }
                 Some(_) => {}
             },
@@ -188,13 +195,19 @@ impl Recorder {
                 client,
                 &req,
                 StatusCode::METHOD_NOT_ALLOWED,
-                "nested_connect",
+                ErrorKind::NestedConnect,
                 message,
             );
         }
         if server::is_own(&authority, 443, shared.own) {
             let message = format!("refused: a tunnel to the proxy itself ({authority})");
-            return self.refuse(client, &req, StatusCode::LOOP_DETECTED, "loop", message);
+            return self.refuse(
+                client,
+                &req,
+                StatusCode::LOOP_DETECTED,
+                ErrorKind::Loop,
+                message,
+            );
         }
         if !self.cfg.scope.intercepts(authority.host()) {
             return self.open_tunnel(client, req).await;
@@ -216,7 +229,7 @@ impl Recorder {
         client: SocketAddr,
         req: &Request<Body>,
         status: StatusCode,
-        kind: &str,
+        kind: ErrorKind,
         message: String,
     ) -> Response<Body> {
         let mut exchange = self.new_exchange(client, req, Kind::Http);
@@ -230,7 +243,7 @@ impl Recorder {
         }
         let rec = Recording::start(self.run.clone(), exchange);
         rec.set_error(ErrorInfo {
-            kind: kind.into(),
+            kind,
             message: message.clone(),
             chain: Vec::new(),
             hint: None,
@@ -243,7 +256,7 @@ impl Recorder {
         &self,
         client: SocketAddr,
         target: &http::uri::Authority,
-        kind: &str,
+        kind: ErrorKind,
         message: String,
         chain: Vec<String>,
         hint: Option<String>,
@@ -251,7 +264,7 @@ impl Recorder {
         let exchange = self.tunnel_exchange(client, target, Kind::Connection);
         let rec = Recording::start(self.run.clone(), exchange);
         rec.set_error(ErrorInfo {
-            kind: kind.into(),
+            kind,
             message,
             chain,
             hint,
@@ -284,7 +297,7 @@ impl Recorder {
                 None,
             )
         };
-        self.record_tunnel_failure(client, target, "client_tls", message, chain, hint);
+        self.record_tunnel_failure(client, target, ErrorKind::ClientTls, message, chain, hint);
     }
 
     /// A tunnel whose first bytes are neither TLS nor HTTP: relay it as is, recorded as a
@@ -301,7 +314,7 @@ impl Recorder {
                 relay(&rec, io, server).await;
             }
             Err(e) => rec.set_error(ErrorInfo {
-                kind: "upstream_connect".into(),
+                kind: crate::capture::ErrorKind::UpstreamConnect,
                 message: format!("cannot open a tunnel to {target}: {e}"),
                 chain: chain_of(&e),
                 hint: None,
@@ -389,7 +402,7 @@ impl Recorder {
                 );
                 let body = format!("oauthscope: {message}\n");
                 rec.set_error(ErrorInfo {
-                    kind: "upstream_timeout".into(),
+                    kind: crate::capture::ErrorKind::UpstreamTimeout,
                     message,
                     chain: Vec::new(),
                     hint: Some(
@@ -431,7 +444,7 @@ impl Recorder {
             Ok(s) => s,
             Err(e) => {
                 let info = ErrorInfo {
-                    kind: "upstream_connect".into(),
+                    kind: crate::capture::ErrorKind::UpstreamConnect,
                     message: format!("cannot open a tunnel to {target}: {e}"),
                     chain: chain_of(&e),
                     hint: None,
@@ -447,7 +460,7 @@ impl Recorder {
             match on_upgrade.await {
                 Ok(up) => relay(&rec, TokioIo::new(up), server).await,
                 Err(e) => rec.set_error(ErrorInfo {
-                    kind: "tunnel".into(),
+                    kind: crate::capture::ErrorKind::Tunnel,
                     message: format!("the client's CONNECT tunnel did not open: {e}"),
                     chain: chain_of(&e),
                     hint: None,
@@ -492,7 +505,7 @@ impl Recorder {
             match tokio::try_join!(client_side, server_side) {
                 Ok((c, s)) => relay(&rec, TokioIo::new(c), TokioIo::new(s)).await,
                 Err(e) => rec.set_error(ErrorInfo {
-                    kind: "upgrade".into(),
+                    kind: crate::capture::ErrorKind::Upgrade,
                     message: format!("the upgraded connection did not open: {e}"),
                     chain: chain_of(&e),
                     hint: None,
@@ -599,7 +612,7 @@ where
     if let Some(e) = e1.or(e2) {
         rec.update(|ex| {
             ex.error.get_or_insert(ErrorInfo {
-                kind: "relay".into(),
+                kind: crate::capture::ErrorKind::Relay,
                 message: format!("the relayed connection ended with an error: {e}"),
                 chain: chain_of(&e),
                 hint: None,
@@ -631,68 +644,6 @@ async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 return (n_total, Some(e));
             }
         }
-    }
-}
-
-/// Turn a forwarding failure into a record: kind, plain message, full cause chain, hint.
-pub fn classify_upstream_error(err: &(dyn std::error::Error + 'static)) -> ErrorInfo {
-    let chain = chain_of(err);
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut io_kind = None;
-    while let Some(e) = cur {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return match tls {
-                rustls::Error::InvalidCertificate(ce) => ErrorInfo {
-                    kind: "upstream_tls".into(),
-                    message: format!("upstream certificate not trusted: {ce:?}"),
-                    chain,
-                    hint: Some(
-                        "if the server uses a private CA, pass --upstream-ca FILE.pem; \
-                         --insecure-upstream skips the check (not recommended)"
-                            .into(),
-                    ),
-                },
-                other => ErrorInfo {
-                    kind: "upstream_tls".into(),
-                    message: format!("TLS handshake with upstream failed: {other}"),
-                    chain,
-                    hint: None,
-                },
-            };
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            io_kind.get_or_insert(io.kind());
-            // io::Error::source() skips the wrapped error itself: look inside.
-            if let Some(inner) = io.get_ref() {
-                cur = Some(inner);
-                continue;
-            }
-        }
-        cur = e.source();
-    }
-    use std::io::ErrorKind as K;
-    let (kind, message) = match io_kind {
-        Some(K::ConnectionRefused) => ("upstream_connect", "upstream refused the connection"),
-        Some(K::TimedOut) => ("upstream_timeout", "upstream did not answer in time"),
-        Some(K::ConnectionReset) | Some(K::BrokenPipe) | Some(K::UnexpectedEof) => {
-            ("upstream_protocol", "upstream closed the connection")
-        }
-        _ => {
-            let connect = chain
-                .iter()
-                .any(|c| c.contains("connect") || c.contains("dns"));
-            if connect {
-                ("upstream_connect", "cannot connect to upstream")
-            } else {
-                ("upstream_protocol", "upstream failed")
-            }
-        }
-    };
-    ErrorInfo {
-        kind: kind.into(),
-        message: format!("{message}: {}", chain.last().cloned().unwrap_or_default()),
-        chain,
-        hint: None,
     }
 }
 

@@ -9,7 +9,6 @@ pub mod recording;
 pub mod scope;
 pub mod server;
 pub mod tap;
-pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,8 +53,6 @@ pub struct ProxyOptions {
     pub record: bool,
     /// Connector definition to compare live traffic with.
     pub connector: Option<crate::connector::Connector>,
-    /// Extra observers (HAR writer, ...) besides the console.
-    pub observers: Vec<Box<dyn Observer>>,
 }
 
 /// Serve on `listener` until `shutdown` resolves; return the capture's totals.
@@ -75,7 +72,7 @@ pub async fn run(
     // Upstreams signed by our own CA (`oauthscope serve`) are trusted too.
     let mut upstream_cas = opts.upstream_cas.clone();
     upstream_cas.push(ca.info.cert_path.clone());
-    let tls = upstream::client_config(&upstream_cas, opts.insecure_upstream)?;
+    let tls = crate::upstream::client_config(&upstream_cas, opts.insecure_upstream)?;
     if opts.insecure_upstream {
         eprintln!(
             "{}",
@@ -101,8 +98,7 @@ pub async fn run(
             connector: c,
         }));
     }
-    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(console)];
-    observers.extend(opts.observers);
+    let observers: Vec<Box<dyn Observer>> = vec![Box::new(console)];
     let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
     let run_state = Arc::new(RunState::new(
         writer.sink(),
@@ -123,8 +119,8 @@ pub async fn run(
         scope: opts.scope,
         fingerprinter,
         upgrade_client: Client::builder(TokioExecutor::new())
-            .build(upstream::connector(tls.clone(), false)),
-        client: client.build(upstream::connector(tls.clone(), true)),
+            .build(crate::upstream::connector(tls.clone(), false)),
+        client: client.build(crate::upstream::connector(tls.clone(), true)),
         upstream_timeout: opts.upstream_timeout,
         ca_pem: ca.info.cert_path.clone(),
         ca_dir: opts.ca_dir.clone(),

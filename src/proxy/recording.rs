@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::capture::budget::{Budget, Lease};
 use crate::capture::decode::RawBody;
-use crate::capture::{CaptureSink, ErrorInfo, Exchange, PendingExchange};
+use crate::capture::{CaptureSink, ErrorInfo, ErrorKind, Exchange, PendingExchange};
 
 /// State every exchange of one proxy run shares.
 pub struct RunState {
@@ -202,26 +202,26 @@ impl Recording {
 fn abort_error(side: Side, end: &BodyEnd) -> ErrorInfo {
     let (kind, message) = match (side, end) {
         (Side::Request, BodyEnd::Failed(e)) => (
-            "client_aborted",
+            ErrorKind::ClientAborted,
             format!("the client broke off while sending the request body: {e}"),
         ),
         (Side::Request, _) => (
-            "request_not_sent",
+            ErrorKind::RequestNotSent,
             "upstream answered or failed before the request body was sent in full, and \
              the client did not send the rest"
                 .into(),
         ),
         (Side::Response, BodyEnd::Failed(e)) => (
-            "upstream_aborted",
+            ErrorKind::UpstreamAborted,
             format!("upstream broke off while sending the response body: {e}"),
         ),
         (Side::Response, _) => (
-            "client_aborted",
+            ErrorKind::ClientAborted,
             "the client went away before the response body ended".into(),
         ),
     };
     ErrorInfo {
-        kind: kind.into(),
+        kind,
         message,
         chain: Vec::new(),
         hint: None,
@@ -243,7 +243,7 @@ impl Drop for Recording {
         if ex.response.is_none() && ex.error.is_none() && ex.relay.is_none() {
             ex.incomplete = true;
             ex.error = Some(ErrorInfo {
-                kind: "client_aborted".into(),
+                kind: crate::capture::ErrorKind::ClientAborted,
                 message: "the client went away before a response arrived".into(),
                 chain: Vec::new(),
                 hint: None,

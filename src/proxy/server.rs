@@ -415,7 +415,7 @@ async fn intercept_inner(
             shared.recorder.record_tunnel_failure(
                 client,
                 &target,
-                "client_timeout",
+                crate::capture::ErrorKind::ClientTimeout,
                 format!(
                     "the client opened a tunnel to {target} and sent nothing within {}",
                     super::tap::show_duration(limit)
@@ -470,7 +470,7 @@ async fn intercept_tls(
             serve_connection(tls, client, Some(tunnel), &shared).await;
         }
         Ok(Err(e)) => {
-            let chain = super::tap::chain_of(&e);
+            let chain = crate::upstream::chain_of(&e);
             shared
                 .recorder
                 .record_client_tls_failure(client, &target, chain);
@@ -478,7 +478,7 @@ async fn intercept_tls(
         Err(_) => shared.recorder.record_tunnel_failure(
             client,
             &target,
-            "client_timeout",
+            crate::capture::ErrorKind::ClientTimeout,
             format!(
                 "the TLS handshake with the client for {target} did not finish within {}",
                 super::tap::show_duration(limit)

@@ -13,6 +13,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 
 use super::recording::{BodyEnd, Recording, Side};
 use crate::capture::budget::Lease;
+use crate::upstream::chain_of;
 
 pub struct Tap {
     inner: hudsucker::Body,
@@ -192,7 +193,7 @@ impl Tap {
             );
             if let Some(rec) = self.rec.as_ref() {
                 rec.set_error(crate::capture::ErrorInfo {
-                    kind: "upstream_timeout".into(),
+                    kind: crate::capture::ErrorKind::UpstreamTimeout,
                     message: message.clone(),
                     chain: Vec::new(),
                     hint: Some(
@@ -216,7 +217,7 @@ pub fn show_duration(d: Duration) -> String {
     } else if d < Duration::from_secs(60) {
         format!("{} s", (d.as_secs_f64() * 10.0).round() / 10.0)
     } else {
-        crate::oauth::timeline::human_duration(d.as_secs_f64())
+        crate::oauth::display::human_duration(d.as_secs_f64())
     }
 }
 
@@ -280,18 +281,4 @@ impl Drop for Tap {
 /// Display an error with its whole `source()` chain.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     chain_of(e).join(": ")
-}
-
-/// Every message of an error's `source()` chain, outermost first, repeats removed.
-pub fn chain_of(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if out.last() != Some(&s) && !s.is_empty() {
-            out.push(s);
-        }
-        cur = err.source();
-    }
-    out
 }

@@ -9,9 +9,33 @@ use serde::Serialize;
 pub struct Check {
     pub step: u8,
     pub what: &'static str,
-    /// `passed`, `failed` or `skipped`.
-    pub result: &'static str,
+    pub result: CheckResult,
     pub why: String,
+}
+
+/// A checklist step's result (serialized `passed`, `failed`, `skipped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckResult {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+impl CheckResult {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckResult::Passed => "passed",
+            CheckResult::Failed => "failed",
+            CheckResult::Skipped => "skipped",
+        }
+    }
+}
+
+impl PartialEq<&str> for CheckResult {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
 }
 
 /// What a request in the run was, for the checklist.
@@ -97,21 +121,21 @@ impl Checklist {
                 Check {
                     step: 1,
                     what,
-                    result: "passed",
+                    result: CheckResult::Passed,
                     why: format!("#{} answered with an access token", first.id),
                 }
             } else if all.is_empty() {
                 Check {
                     step: 1,
                     what,
-                    result: "skipped",
+                    result: CheckResult::Skipped,
                     why: "no token request was sent".into(),
                 }
             } else {
                 Check {
                     step: 1,
                     what,
-                    result: "failed",
+                    result: CheckResult::Failed,
                     why: format!("no access token came back: {}", show(&all)),
                 }
             }
@@ -122,13 +146,17 @@ impl Checklist {
                 None => Check {
                     step: 2,
                     what,
-                    result: "skipped",
+                    result: CheckResult::Skipped,
                     why: "no API call was sent".into(),
                 },
                 Some(first) => Check {
                     step: 2,
                     what,
-                    result: if ok(first) { "passed" } else { "failed" },
+                    result: if ok(first) {
+                        CheckResult::Passed
+                    } else {
+                        CheckResult::Failed
+                    },
                     why: format!("first API call: {}", show(&[first])),
                 },
             }
@@ -145,21 +173,21 @@ impl Checklist {
                 Check {
                     step: 3,
                     what,
-                    result: "skipped",
+                    result: CheckResult::Skipped,
                     why: "no refresh was sent".into(),
                 }
             } else if good.len() == all.len() {
                 Check {
                     step: 3,
                     what,
-                    result: "passed",
+                    result: CheckResult::Passed,
                     why: format!("{} of {} refreshes: {}", good.len(), all.len(), show(&all)),
                 }
             } else {
                 Check {
                     step: 3,
                     what,
-                    result: "failed",
+                    result: CheckResult::Failed,
                     why: format!(
                         "{} of {} refreshes returned a new access token: {}",
                         good.len(),
@@ -176,14 +204,14 @@ impl Checklist {
                 Check {
                     step: 4,
                     what,
-                    result: "skipped",
+                    result: CheckResult::Skipped,
                     why: "no refresh of this run returned an access token".into(),
                 }
             } else if after.is_empty() {
                 Check {
                     step: 4,
                     what,
-                    result: "skipped",
+                    result: CheckResult::Skipped,
                     why: "no API call followed a working refresh".into(),
                 }
             } else {
@@ -191,7 +219,11 @@ impl Checklist {
                 Check {
                     step: 4,
                     what,
-                    result: if bad.is_empty() { "passed" } else { "failed" },
+                    result: if bad.is_empty() {
+                        CheckResult::Passed
+                    } else {
+                        CheckResult::Failed
+                    },
                     why: format!("API calls after the refresh: {}", show(&after)),
                 }
             }
@@ -213,7 +245,7 @@ mod tests {
         c.saw(Role::Refresh, 9, None, false);
         c.saw(Role::Api, 7, None, false);
         let checks = c.finish();
-        let results: Vec<(u8, &str)> = checks.iter().map(|c| (c.step, c.result)).collect();
+        let results: Vec<(u8, &str)> = checks.iter().map(|c| (c.step, c.result.name())).collect();
         assert_eq!(
             results,
             vec![(1, "failed"), (2, "failed"), (3, "failed"), (4, "skipped")]
@@ -228,7 +260,7 @@ mod tests {
         c.saw(Role::Refresh, 4, Some(200), true);
         c.saw(Role::Api, 5, Some(401), false);
         let checks = c.finish();
-        let results: Vec<&str> = checks.iter().map(|c| c.result).collect();
+        let results: Vec<&str> = checks.iter().map(|c| c.result.name()).collect();
         assert_eq!(results, vec!["passed", "passed", "passed", "failed"]);
         assert!(checks[3].why.contains("#5 answered 401"));
     }

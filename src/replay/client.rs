@@ -96,8 +96,39 @@ pub struct Outcome {
     pub url: String,
     pub then_status: Option<u16>,
     pub now_status: Option<u16>,
-    /// `same`, `changed: ...`, `skipped: why`, `failed: why`.
-    pub verdict: String,
+    /// Serialized as `same`, `changed: ...`, `skipped: why`, `failed: why`.
+    pub verdict: Verdict,
+}
+
+/// Then versus now, for one replayed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same status and JSON shape.
+    Same,
+    /// Another status or JSON shape: what changed.
+    Changed(String),
+    /// Not sent: why.
+    Skipped(String),
+    /// Sent, and no answer (or the request could not be rebuilt): why.
+    Failed(String),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Same => f.write_str("same"),
+            Verdict::Changed(w) => write!(f, "changed: {w}"),
+            Verdict::Skipped(w) => write!(f, "skipped: {w}"),
+            Verdict::Failed(w) if w.is_empty() => f.write_str("failed"),
+            Verdict::Failed(w) => write!(f, "failed: {w}"),
+        }
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 fn json_keys(body: &[u8]) -> Option<Vec<String>> {
@@ -111,21 +142,21 @@ fn json_keys(body: &[u8]) -> Option<Vec<String>> {
     }
 }
 
-fn shape_change(then: &Option<Response>, now_status: u16, now_body: &[u8]) -> String {
+fn shape_change(then: &Option<Response>, now_status: u16, now_body: &[u8]) -> Verdict {
     let Some(t) = then else {
-        return format!("changed: no response then, {now_status} now");
+        return Verdict::Changed(format!("no response then, {now_status} now"));
     };
     if t.status != now_status {
-        return format!("changed: status {} then, {now_status} now", t.status);
+        return Verdict::Changed(format!("status {} then, {now_status} now", t.status));
     }
     match (json_keys(&t.body.bytes()), json_keys(now_body)) {
         (Some(a), Some(b)) if a != b => {
             let missing: Vec<&String> = a.iter().filter(|k| !b.contains(k)).collect();
             let added: Vec<&String> = b.iter().filter(|k| !a.contains(k)).collect();
-            format!("changed: JSON keys missing {missing:?}, added {added:?}")
+            Verdict::Changed(format!("JSON keys missing {missing:?}, added {added:?}"))
         }
-        (Some(_), None) => "changed: JSON then, not JSON now".into(),
-        _ => "same".into(),
+        (Some(_), None) => Verdict::Changed("JSON then, not JSON now".into()),
+        _ => Verdict::Same,
     }
 }
 
@@ -309,10 +340,10 @@ where
             url: crate::capture::redact::redact_url(&shown_fpr, &target),
             then_status: ex.response.as_ref().map(|r| r.status),
             now_status: None,
-            verdict: String::new(),
+            verdict: Verdict::Same,
         };
         let skip = |why: &str| Outcome {
-            verdict: format!("skipped: {why}"),
+            verdict: Verdict::Skipped(why.to_string()),
             ..base.clone()
         };
         match &step {
@@ -364,7 +395,7 @@ where
         }
         let Ok(req) = req.body(Full::new(Bytes::from(p.body.clone()))) else {
             outcomes.push(Outcome {
-                verdict: "failed: the captured request cannot be rebuilt".into(),
+                verdict: Verdict::Failed("the captured request cannot be rebuilt".into()),
                 ..base
             });
             continue;
@@ -396,7 +427,7 @@ where
                 None,
                 Vec::new(),
                 Vec::new(),
-                Some(crate::proxy::handler::classify_upstream_error(&e)),
+                Some(crate::upstream::classify_upstream_error(&e)),
             ),
         };
         let elapsed = t0.elapsed().as_secs_f64() * 1000.0;
@@ -429,9 +460,9 @@ where
             checklist.saw(role, ex.id, status, now_issued.access.is_some());
         }
         let verdict = match (&error, status) {
-            (Some(e), _) => format!("failed: {}", e.message),
+            (Some(e), _) => Verdict::Failed(e.message.clone()),
             (None, Some(s)) => shape_change(&ex.response, s, &plain),
-            _ => "failed".into(),
+            _ => Verdict::Failed(String::new()),
         };
         let content_encoding = resp_headers
             .iter()

@@ -196,9 +196,9 @@ impl Replay {
             fpr: salt.map(crate::capture::redact::Fingerprinter::new),
             ..Known::default()
         };
-        let mut engine = crate::analyze::Engine::new(salt.unwrap_or("00"), false);
+        let mut flow = crate::oauth::Flow::new(salt.unwrap_or("00"), false);
         for ex in exchanges {
-            let step = engine.push(&ex);
+            let step = flow.push(&ex);
             known.learn(&ex, &step);
             let Some(r) = ex.response else { continue };
             let mut params = query_params(&ex.request.url).0;

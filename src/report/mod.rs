@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::analyze::{Finding, Severity};
 use crate::capture::redact::sanitize_for_terminal;
-use crate::oauth::timeline::{Event, FlowState, TokenKind, human_duration};
+use crate::oauth::display::human_duration;
+use crate::oauth::timeline::{Event, FlowState, TokenKind};
 pub use style::Style;
 
 /// Totals for the summary block.

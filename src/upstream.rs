@@ -1,4 +1,5 @@
-//! The TLS client side: how the proxy verifies upstream servers.
+//! The TLS client side, shared by the proxy and replay: how upstream servers are
+//! verified, the connector, and what a forwarding failure means ([`classify_upstream_error`]).
 //!
 //! Verified by default against the webpki roots, the system's roots and any
 //! `--upstream-ca` PEM files; `--insecure-upstream` turns verification off.
@@ -12,7 +13,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::handler::HttpsConnector;
+use crate::capture::{ErrorInfo, ErrorKind};
+
+/// The HTTPS (and plain HTTP) connector to upstream servers.
+pub type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -122,5 +126,88 @@ impl ServerCertVerifier for NoVerify {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Every message of an error's `source()` chain, outermost first, repeats removed.
+pub fn chain_of(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if out.last() != Some(&s) && !s.is_empty() {
+            out.push(s);
+        }
+        cur = err.source();
+    }
+    out
+}
+
+/// Turn a forwarding failure into a record: kind, plain message, full cause chain, hint.
+pub fn classify_upstream_error(err: &(dyn std::error::Error + 'static)) -> ErrorInfo {
+    let chain = chain_of(err);
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut io_kind = None;
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(ce) => ErrorInfo {
+                    kind: crate::capture::ErrorKind::UpstreamTls,
+                    message: format!("upstream certificate not trusted: {ce:?}"),
+                    chain,
+                    hint: Some(
+                        "if the server uses a private CA, pass --upstream-ca FILE.pem; \
+                         --insecure-upstream skips the check (not recommended)"
+                            .into(),
+                    ),
+                },
+                other => ErrorInfo {
+                    kind: crate::capture::ErrorKind::UpstreamTls,
+                    message: format!("TLS handshake with upstream failed: {other}"),
+                    chain,
+                    hint: None,
+                },
+            };
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+            // io::Error::source() skips the wrapped error itself: look inside.
+            if let Some(inner) = io.get_ref() {
+                cur = Some(inner);
+                continue;
+            }
+        }
+        cur = e.source();
+    }
+    use std::io::ErrorKind as K;
+    let (kind, message) = match io_kind {
+        Some(K::ConnectionRefused) => (
+            ErrorKind::UpstreamConnect,
+            "upstream refused the connection",
+        ),
+        Some(K::TimedOut) => (
+            ErrorKind::UpstreamTimeout,
+            "upstream did not answer in time",
+        ),
+        Some(K::ConnectionReset) | Some(K::BrokenPipe) | Some(K::UnexpectedEof) => (
+            ErrorKind::UpstreamProtocol,
+            "upstream closed the connection",
+        ),
+        _ => {
+            let connect = chain
+                .iter()
+                .any(|c| c.contains("connect") || c.contains("dns"));
+            if connect {
+                (ErrorKind::UpstreamConnect, "cannot connect to upstream")
+            } else {
+                (ErrorKind::UpstreamProtocol, "upstream failed")
+            }
+        }
+    };
+    ErrorInfo {
+        kind,
+        message: format!("{message}: {}", chain.last().cloned().unwrap_or_default()),
+        chain,
+        hint: None,
     }
 }

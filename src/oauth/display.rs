@@ -1,0 +1,162 @@
+//! How a step reads in the timeline: its key facts (secrets as fingerprints only), token
+//! fingerprints for HAR entries, human durations.
+
+use super::classify::Step;
+use super::timeline::FlowState;
+use crate::capture::redact::Fingerprinter;
+
+/// Key facts of a step for the timeline (secrets as fingerprints only).
+pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String> {
+    let mut out = Vec::new();
+    match step {
+        Step::Authorize(a) => {
+            let p = &a.params;
+            for k in ["response_type", "client_id", "scope"] {
+                if let Some(v) = p.get(k) {
+                    out.push(format!("{k}={v}"));
+                }
+            }
+            out.push(format!(
+                "state {}",
+                if p.has("state") { "set" } else { "MISSING" }
+            ));
+            out.push(format!(
+                "PKCE {}",
+                p.get("code_challenge_method")
+                    .unwrap_or(if p.has("code_challenge") {
+                        "plain"
+                    } else {
+                        "none"
+                    })
+            ));
+            if let Some(r) = &a.redirect {
+                if let Some(c) = r.get("code") {
+                    out.push(format!("code fp:{}", fpr.fp(c)));
+                }
+                if let Some(e) = r.get("error") {
+                    out.push(format!("error={e}"));
+                }
+            }
+        }
+        Step::Callback(p) => {
+            if let Some(c) = p.get("code") {
+                out.push(format!("code fp:{}", fpr.fp(c)));
+            }
+            if let Some(e) = p.get("error") {
+                out.push(format!("error={e}"));
+            }
+        }
+        Step::Token(t) => {
+            if let Some(c) = &t.client_id {
+                out.push(format!("client_id={c}"));
+            }
+            out.push(format!("auth={}", t.auth.name()));
+            if let Some(rt) = &t.refresh_token {
+                out.push(format!("sent RT fp:{}", fpr.fp(rt)));
+            }
+            if let Some(r) = &t.response {
+                if let Some(a) = &r.access_token {
+                    let life = r
+                        .expires_in
+                        .map(|e| format!(", expires in {}", human_duration(e)))
+                        .unwrap_or_else(|| ", no expires_in".into());
+                    out.push(format!("AT fp:{}{life}", fpr.fp(a)));
+                }
+                match &r.refresh_token {
+                    Some(rt) => out.push(format!("RT fp:{}", fpr.fp(rt))),
+                    None if r.access_token.is_some() => out.push("no refresh token".into()),
+                    None => {}
+                }
+                if let Some(e) = &r.error {
+                    out.push(format!("error={e}"));
+                }
+            }
+        }
+        Step::ApiCall(c) | Step::UserInfo(c) => {
+            match &c.token {
+                Some(tok) => {
+                    let fp = fpr.fp(tok);
+                    let mut s = format!("token fp:{fp}");
+                    if let Some(info) = state.tokens.get(&fp) {
+                        s.push_str(&format!(" (issued by #{})", info.issued_by));
+                    }
+                    out.push(s);
+                }
+                None => out.push("no credentials".into()),
+            }
+            for ch in &c.challenges {
+                if let Some(e) = ch.get("error") {
+                    out.push(format!("WWW-Authenticate error={e}"));
+                }
+            }
+        }
+        Step::Discovery(m) => {
+            if let Some(i) = m.get("issuer").and_then(|v| v.as_str()) {
+                out.push(format!("issuer={i}"));
+            }
+        }
+        Step::Revocation { token } | Step::Introspection { token } => {
+            if let Some(t) = token {
+                out.push(format!("token fp:{}", fpr.fp(t)));
+            }
+        }
+        Step::Other => {}
+    }
+    out
+}
+
+/// `3600` → `1 h`, `90` → `1 min 30 s`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.round() as i64;
+    if s.abs() >= 86_400 {
+        let (d, h) = (s / 86_400, (s % 86_400) / 3600);
+        return if h == 0 {
+            format!("{d} d")
+        } else {
+            format!("{d} d {h} h")
+        };
+    }
+    if s.abs() >= 3600 {
+        let (h, m) = (s / 3600, (s % 3600) / 60);
+        return if m == 0 {
+            format!("{h} h")
+        } else {
+            format!("{h} h {m} min")
+        };
+    }
+    if s.abs() >= 60 {
+        let (m, r) = (s / 60, s % 60);
+        return if r == 0 {
+            format!("{m} min")
+        } else {
+            format!("{m} min {r} s")
+        };
+    }
+    format!("{s} s")
+}
+
+/// Fingerprints of the tokens a step carries or issues.
+pub fn token_fps(step: &Step, fpr: &Fingerprinter) -> Vec<String> {
+    let mut out = Vec::new();
+    match step {
+        Step::Token(t) => {
+            if let Some(rt) = &t.refresh_token {
+                out.push(fpr.fp(rt));
+            }
+            if let Some(r) = &t.response {
+                out.extend(
+                    r.access_token
+                        .iter()
+                        .chain(r.refresh_token.iter())
+                        .map(|v| fpr.fp(v)),
+                );
+            }
+        }
+        Step::ApiCall(c) | Step::UserInfo(c) => out.extend(c.token.iter().map(|v| fpr.fp(v))),
+        Step::Revocation { token } | Step::Introspection { token } => {
+            out.extend(token.iter().map(|v| fpr.fp(v)))
+        }
+        _ => {}
+    }
+    out
+}

@@ -3,39 +3,43 @@
 
 use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
-use crate::oauth::classify::Placement;
+use crate::oauth::classify::{ApiCall, Placement};
+use crate::oauth::timeline::TokenKind;
 use crate::oauth::parse::{url_base, url_origin};
 
 pub struct Bearer;
 
 impl Analyzer for Bearer {
     fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
-        let (Step::ApiCall(call) | Step::UserInfo(call)) = cx.step else {
-            return;
+        let call = match cx.step {
+            Step::ApiCall(call) | Step::UserInfo(call) => call,
+            // Not recognisably an API call, but it may carry an issued token somewhere
+            // the API does not look (a custom header, a cookie).
+            Step::Other => {
+                if let Some(elsewhere) = token_elsewhere(cx) {
+                    bearer_missing(cx, None, Some(elsewhere), out);
+                }
+                return;
+            }
+            _ => return,
         };
         let url = &cx.ex.request.url;
         let id = cx.ex.id;
         match call.placement {
-            Placement::None if cx.state.holds_access_token(cx.at) => {
-                let status = call
-                    .status
-                    .map(|s| format!(" The API answered {s}."))
-                    .unwrap_or_default();
-                out.add(
-                    url_origin(url),
-                    finding(
-                        &rules::BEARER_MISSING,
-                        vec![id],
-                        "API call sent without the access token",
-                        format!(
-                            "{} {} carried no Authorization header although an access token had been issued.{status} \
-                             A 401 without an `error=` in WWW-Authenticate is what an API says when no credentials arrived at all.",
-                            cx.ex.request.method,
-                            url_base(url)
-                        ),
-                        "Send `Authorization: Bearer <access token>` on every API request (RFC 6750 §2.1). In a custom connector, check the security definition is applied to this operation.",
-                    ),
-                );
+            Placement::None | Placement::Empty => {
+                let elsewhere = token_elsewhere(cx);
+                let challenged = call.status == Some(401)
+                    && call
+                        .challenges
+                        .iter()
+                        .any(|c| c.scheme.eq_ignore_ascii_case("bearer"));
+                if call.placement == Placement::Empty
+                    || elsewhere.is_some()
+                    || challenged
+                    || cx.state.holds_access_token(cx.at)
+                {
+                    bearer_missing(cx, Some(call), elsewhere, out);
+                }
             }
             Placement::Header => {
                 let scheme = call.scheme.clone().unwrap_or_default();
@@ -82,7 +86,6 @@ impl Analyzer for Bearer {
                     ),
                 );
             }
-            _ => {}
         }
         if let Some(tok) = &call.token {
             if let Some(info) = cx.state.token(tok, cx.fpr) {
@@ -108,6 +111,117 @@ impl Analyzer for Bearer {
             api_rejected(cx, call, out);
         }
     }
+}
+
+/// Where a request carried an issued access token other than `Authorization`: a custom
+/// header or a cookie (`"the `X-Access-Token` header"`), with the token's fingerprint.
+fn token_elsewhere(cx: &Cx<'_>) -> Option<(String, String)> {
+    const ORDINARY: [&str; 14] = [
+        "authorization",
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "content-type",
+        "content-length",
+        "connection",
+        "cache-control",
+        "referer",
+        "origin",
+        "traceparent",
+        "dpop",
+    ];
+    if cx.state.tokens.is_empty() {
+        return None;
+    }
+    let is_access = |v: &str| {
+        let v = v.trim();
+        let v = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or(v)
+            .trim();
+        if v.len() < 16 || v.contains(' ') {
+            return None;
+        }
+        cx.state
+            .token(v, cx.fpr)
+            .filter(|t| t.kind == TokenKind::Access)
+            .map(|t| t.fp.clone())
+    };
+    for h in &cx.ex.request.headers {
+        let name = h.name().to_ascii_lowercase();
+        if name == "cookie" {
+            for pair in h.value().split(';') {
+                let (k, v) = pair.split_once('=').unwrap_or(("", pair));
+                if let Some(fp) = is_access(v) {
+                    return Some((format!("the cookie `{}`", k.trim()), fp));
+                }
+            }
+        } else if !ORDINARY.contains(&name.as_str()) && !name.starts_with("sec-") {
+            if let Some(fp) = is_access(h.value()) {
+                return Some((format!("the `{}` header", h.name()), fp));
+            }
+        }
+    }
+    None
+}
+
+/// bearer-missing: each sentence says only what this exchange shows.
+fn bearer_missing(
+    cx: &Cx<'_>,
+    call: Option<&ApiCall>,
+    elsewhere: Option<(String, String)>,
+    out: &mut Findings,
+) {
+    let url = &cx.ex.request.url;
+    let req = format!("{} {}", cx.ex.request.method, url_base(url));
+    let mut detail = match (&elsewhere, call.map(|c| c.placement)) {
+        (Some((place, fp)), _) => format!(
+            "{req} carried the access token fp:{fp} in {place} and no `Authorization: Bearer` header; APIs that follow RFC 6750 read the token only from the Authorization header."
+        ),
+        (None, Some(Placement::Empty)) => {
+            format!("{req} sent `Authorization: Bearer` with no token after the scheme.")
+        }
+        (None, _) => format!("{req} carried no Authorization header."),
+    };
+    if elsewhere.is_none() && cx.state.holds_access_token(cx.at) {
+        detail.push_str(" An access token had been issued and was still valid.");
+    }
+    let status = call.and_then(|c| c.status).or(cx.ex.response.as_ref().map(|r| r.status));
+    let challenge = call.and_then(|c| {
+        c.challenges
+            .iter()
+            .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+    });
+    match (status, challenge) {
+        (Some(401), Some(ch)) => match ch.get("error") {
+            None => detail.push_str(
+                " The API answered 401 with a `WWW-Authenticate: Bearer` challenge and no `error=`: what an API says when no credentials arrived at all (RFC 6750 §3.1).",
+            ),
+            Some(e) => detail.push_str(&format!(
+                " The API answered 401 with `WWW-Authenticate: Bearer error=\"{e}\"`; with no token sent, that error is about the missing token, not an expired one."
+            )),
+        },
+        (Some(s), _) => detail.push_str(&format!(" The API answered {s}.")),
+        _ => {}
+    }
+    let place = elsewhere.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+    out.add(
+        format!("{} {place}", url_origin(url)),
+        finding(
+            &rules::BEARER_MISSING,
+            vec![cx.ex.id],
+            if elsewhere.is_some() {
+                "access token sent in another header instead of `Authorization: Bearer`"
+            } else {
+                "API call sent without the access token"
+            },
+            detail,
+            "Send `Authorization: Bearer <access token>` on every API request (RFC 6750 §2.1). In a custom connector, check that the security definition applies to this operation and that no policy renames or drops the header.",
+        ),
+    );
 }
 
 fn api_rejected(cx: &Cx<'_>, call: &crate::oauth::classify::ApiCall, out: &mut Findings) {
@@ -158,6 +272,7 @@ fn api_rejected(cx: &Cx<'_>, call: &crate::oauth::classify::ApiCall, out: &mut F
                 call.status.unwrap_or(0)
             ),
             fix,
-        ),
+        )
+        .tagged(Some(error)),
     );
 }

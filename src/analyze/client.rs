@@ -99,7 +99,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                     &rules::CLIENT_ID_MISMATCH,
                     ev.clone(),
                     "client id differs between code exchange and refresh",
-                    format!("The code exchange used client_id `{a}`; the refresh sent {now}. Refresh tokens are bound to the client they were issued to: the server answers invalid_grant or invalid_client."),
+                    format!("The code exchange used client_id `{a}`; the refresh sent {now}. Refresh tokens are bound to the client they were issued to. {}", refresh_outcome(t, "invalid_grant or invalid_client")),
                     "Use the same client id (and secret) for the code exchange and every refresh.",
                 ),
             );
@@ -128,7 +128,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                     &rules::CLIENT_SECRET_MISMATCH,
                     ev.clone(),
                     "client secret differs between code exchange and refresh",
-                    format!("{problem}. The server rejects the refresh with invalid_client.{sf}"),
+                    format!("{problem}. {}{sf}", refresh_outcome(t, "invalid_client")),
                     "Send the same client secret, the same way, on the refresh as on the code exchange.",
                 ),
             );
@@ -142,7 +142,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                 &rules::CLIENT_AUTH_METHOD_MISMATCH,
                 ev,
                 "client authenticates differently on refresh",
-                format!("The code exchange used {} and the refresh {auth_now}. Servers registered for one method reject the other with invalid_client.", o.auth),
+                format!("The code exchange used {} and the refresh {auth_now}. {}", o.auth, refresh_outcome(t, "invalid_client")),
                 "Authenticate the same way on every token request (the method the app is registered for).",
             ),
         );
@@ -317,5 +317,22 @@ fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                 );
             }
         }
+    }
+}
+
+/// What the server did with this refresh, as the wire shows it (a finding must not say
+/// "rejected" next to a 200).
+fn refresh_outcome(t: &TokenRequest, usual: &str) -> String {
+    match &t.response {
+        Some(r) if r.error.is_some() => format!(
+            "The server refused this refresh with `{}`.",
+            r.error.as_deref().unwrap_or_default()
+        ),
+        Some(r) if (200..300).contains(&r.status) => format!(
+            "This server accepted it (HTTP {}); servers that check this reject such a refresh with {usual}.",
+            r.status
+        ),
+        Some(r) => format!("The server answered HTTP {} without an OAuth error.", r.status),
+        None => format!("No answer was captured; servers that check this answer {usual}."),
     }
 }

@@ -185,15 +185,29 @@ impl Analyzer for Expiry {
             at_expiry
         };
         let mut ev = Vec::new();
+        let mut failed = Vec::new();
         for (_, t) in &chosen {
             ev.push(t.issued_by);
             if let Some((id, _)) = t.first_401 {
                 ev.push(id);
+                failed.push(id);
             }
         }
         let delays: Vec<String> = chosen.iter().map(|(d, _)| human_duration(*d)).collect();
         let lifetime = chosen.iter().find_map(|(_, t)| t.lifetime);
+        let had_refresh_token = chosen.iter().any(|(_, t)| {
+            state
+                .families
+                .get(t.family)
+                .is_some_and(|f| f.refresh_token_issued)
+        });
+        let fix = if had_refresh_token {
+            "The client had a refresh token: refresh before the access token expires (or on the first 401), check that the refresh succeeds, then send the new access token."
+        } else {
+            "Make sure a refresh token is issued and used: refresh before the access token expires, then use the new tokens."
+        };
         let why = match lifetime {
+            Some(l) if had_refresh_token => format!("That is the access token lifetime (`expires_in` {}): the token expired, and the client did not go on with a fresh one although it had a refresh token.", human_duration(l)),
             Some(l) => format!("That is the access token lifetime (`expires_in` {}): the token expired and was never renewed.", human_duration(l)),
             None => "The interval is the same each time: something expires on a fixed schedule (token lifetime, or a 7- or 90-day refresh token limit).".into(),
         };
@@ -204,8 +218,9 @@ impl Analyzer for Expiry {
                 ev,
                 format!("the connection fails {} after each sign-in", delays.first().cloned().unwrap_or_default()),
                 format!("API calls start failing with 401 {} after the token was issued ({} time(s): {}). {why}", delays.first().cloned().unwrap_or_default(), chosen.len(), delays.join(", ")),
-                "Make sure a refresh token is issued and used: refresh before the access token expires, then use the new tokens.",
-            ),
+                fix,
+            )
+            .failing(failed),
         );
     }
 }

@@ -124,6 +124,31 @@ fn callback_state(cx: &Cx<'_>, p: &crate::oauth::parse::Params, out: &mut Findin
 fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut Findings) {
     let Some(code) = &t.code else { return };
     let fp = cx.fpr.fp(code);
+    if let Some(auth) = cx
+        .state
+        .authorize_for(Some(code), None, cx.fpr)
+        .filter(|a| a.code_fp.as_deref() == Some(fp.as_str()))
+    {
+        if let Some((_, got, back)) = auth.state_mismatch() {
+            let got = match got {
+                Some(_) => "another `state` than the one the authorize request sent",
+                None => "no `state` although the authorize request sent one",
+            };
+            out.add(
+                format!("exchanged {}", auth.id),
+                finding(
+                    &rules::STATE_MISSING,
+                    vec![auth.id, back, cx.ex.id],
+                    "code from a redirect with the wrong `state` exchanged anyway",
+                    format!(
+                        "The redirect back (#{back}) carried {got}, and the client exchanged its code (#{}) instead of rejecting it. That is the opening a login CSRF needs: an attacker's code would be accepted the same way (RFC 6749 §10.12).",
+                        cx.ex.id
+                    ),
+                    "Keep the `state` sent with each authorize request and refuse the callback (do not exchange its code) when the returned `state` differs or is missing.",
+                ),
+            );
+        }
+    }
     if let Some((first, at)) = cx.state.codes_used.get(&fp) {
         out.add(
             format!("reuse {fp}"),

@@ -7,6 +7,7 @@
 
 mod bearer;
 mod client;
+pub mod diagnosis;
 mod expiry;
 mod grant;
 mod provider;
@@ -80,6 +81,14 @@ pub struct Finding {
     /// For a cause: the failed exchanges it explains.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consequences: Vec<u64>,
+    /// For a symptom: what failed, when not every cited exchange did (a token's issue
+    /// and its first 401 are both cited; only the 401 failed).
+    #[serde(skip)]
+    pub failed: Vec<u64>,
+    /// For a symptom: the error it shows (`invalid_grant`; `None` for an answer with no
+    /// OAuth error), which decides the causes that can explain it.
+    #[serde(skip)]
+    pub tag: Option<String>,
 }
 
 /// Collects findings, merging repeats of the same rule and key.
@@ -102,6 +111,11 @@ impl Findings {
                 for id in finding.exchanges {
                     if f.exchanges.len() < MAX_EVIDENCE && !f.exchanges.contains(&id) {
                         f.exchanges.push(id);
+                    }
+                }
+                for id in finding.failed {
+                    if f.failed.len() < MAX_EVIDENCE && !f.failed.contains(&id) {
+                        f.failed.push(id);
                     }
                 }
             }
@@ -244,6 +258,7 @@ impl Engine {
             a.finish(&self.flow.state, &self.flow.fpr, &mut self.findings);
         }
         let mut list = std::mem::take(&mut self.findings.list);
+        diagnosis::link(&mut list);
         for f in &mut list {
             self.mask_known(f);
         }
@@ -264,7 +279,7 @@ impl Engine {
             }
         }
         Analysis {
-            findings: self.findings.into_sorted(),
+            findings: diagnosis::order(self.findings.list),
             flow: self.flow,
         }
     }
@@ -305,10 +320,33 @@ pub fn finding(
         definition: None,
         caused_by: None,
         consequences: Vec::new(),
+        failed: Vec::new(),
+        tag: None,
     }
 }
 
 impl Finding {
+    /// The exchanges that failed (for a symptom).
+    pub fn failures(&self) -> &[u64] {
+        if self.failed.is_empty() {
+            &self.exchanges
+        } else {
+            &self.failed
+        }
+    }
+
+    /// The error a symptom shows.
+    pub fn tagged(mut self, tag: Option<&str>) -> Self {
+        self.tag = tag.map(str::to_string);
+        self
+    }
+
+    /// Which cited exchanges failed (for a symptom).
+    pub fn failing(mut self, failed: Vec<u64>) -> Self {
+        self.failed = failed;
+        self
+    }
+
     /// The checklist step, where it depends on the request (a refused refresh is step 3,
     /// a refused code exchange step 1).
     pub fn at_step(mut self, step: &'static str) -> Self {

@@ -33,7 +33,8 @@ impl Analyzer for Responses {
                     format!("token endpoint answered {} without an OAuth error", r.status),
                     format!("{} answered HTTP {} with no `error` field, so the client cannot tell why.", t.endpoint, r.status),
                     "Check the token URL (a wrong path often gives 404 or an HTML login page) and the request method (POST).",
-                ),
+                )
+                .at_step(if t.grant == Grant::RefreshToken { "3" } else { "1" }),
             );
             return;
         }
@@ -174,7 +175,8 @@ fn token_error(
             detail,
             fix,
         )
-        .at_step(if refresh { "3" } else { "1" }),
+        .at_step(if refresh { "3" } else { "1" })
+        .tagged(Some(error)),
     );
 }
 

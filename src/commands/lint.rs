@@ -10,10 +10,6 @@ use crate::report::{self, style::Style};
 pub fn lint_connector(args: LintArgs) -> anyhow::Result<bool> {
     let c = load_connector(&args.definition)?;
     let findings = connector::lint::lint(&c);
-    let mut by = std::collections::BTreeMap::new();
-    for f in &findings {
-        *by.entry(f.severity.name()).or_insert(0usize) += 1;
-    }
     let verdict = match findings.first() {
         Some(f) if f.severity >= Severity::Medium => {
             format!("The most serious problem: {}.", f.title)
@@ -21,27 +17,19 @@ pub fn lint_connector(args: LintArgs) -> anyhow::Result<bool> {
         Some(_) => "Nothing that breaks the connection; notes below.".to_string(),
         None => "No problems found in the connector definition.".to_string(),
     };
-    let sum = report::Summary {
-        verdict,
-        exchanges: 0,
-        findings: findings.len(),
-        by_severity: by,
-        tokens_issued: 0,
-        sign_ins: 0,
-        unreadable_lines: 0,
-    };
+    let by_severity = report::by_severity(&findings);
     match args.format {
         TextFormat::Json => {
             let v = serde_json::json!({
                 "definition": { "path": args.definition.display().to_string(), "kind": c.kind },
                 "findings": findings,
-                "summary": { "verdict": sum.verdict, "findings": sum.findings, "by_severity": sum.by_severity },
+                "summary": { "verdict": verdict, "findings": findings.len(), "by_severity": by_severity },
             });
             crate::outln!("{}", serde_json::to_string_pretty(&v)?);
         }
         TextFormat::Text => {
             let style = Style::detect();
-            crate::outln!("{}\n", style.bold(&sum.verdict));
+            crate::outln!("{}\n", style.bold(&verdict));
             crate::outln!(
                 "{} ({}): {} finding(s)",
                 args.definition.display(),

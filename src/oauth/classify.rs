@@ -147,6 +147,8 @@ pub enum Placement {
     Header,
     Query,
     Body,
+    /// `Authorization: Bearer` with nothing after the scheme.
+    Empty,
     None,
 }
 
@@ -313,7 +315,9 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
     match api {
         Some(a) if is_userinfo => Step::UserInfo(a),
         Some(a) => Step::ApiCall(a),
-        None if known.api_origins.contains(&origin) => {
+        // No credentials, but the API asked for a bearer token (RFC 6750 §3), or the
+        // origin is one the flow's tokens went to.
+        None if known.api_origins.contains(&origin) || bearer_challenge(ex) => {
             let call = ApiCall {
                 placement: Placement::None,
                 scheme: None,
@@ -329,6 +333,20 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
         }
         None => Step::Other,
     }
+}
+
+/// A `401` with a `WWW-Authenticate: Bearer` challenge: a protected resource asking for
+/// a token.
+fn bearer_challenge(ex: &Exchange) -> bool {
+    ex.response.as_ref().is_some_and(|r| {
+        r.status == 401
+            && r.headers.iter().any(|h| {
+                h.name().eq_ignore_ascii_case("www-authenticate")
+                    && parse_www_authenticate(h.value())
+                        .iter()
+                        .any(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+            })
+    })
 }
 
 fn challenges(ex: &Exchange) -> Vec<Challenge> {
@@ -377,6 +395,10 @@ fn api_call(
                 scheme
             };
             return Some(mk(Placement::Header, Some(scheme), Some(token)));
+        }
+        // `Authorization: Bearer ` with no token.
+        Some(Credentials::Bare(t)) if t.eq_ignore_ascii_case("bearer") => {
+            return Some(mk(Placement::Empty, Some(t), None));
         }
         Some(Credentials::Bare(t)) => {
             return Some(mk(Placement::Header, Some(String::new()), Some(t)));

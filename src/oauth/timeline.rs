@@ -138,6 +138,18 @@ pub struct AuthorizeRecord {
     pub offline_requested: bool,
     /// Code issued in the redirect, as a fingerprint.
     pub code_fp: Option<String>,
+    /// The redirect back to the client (the authorize response's `Location`, or the
+    /// callback request), once seen: its `state`, and the exchange that showed it.
+    pub returned: Option<(Option<String>, u64)>,
+}
+
+impl AuthorizeRecord {
+    /// The `state` came back different from (or without) the one sent.
+    pub fn state_mismatch(&self) -> Option<(&str, Option<&str>, u64)> {
+        let sent = self.state.as_deref()?;
+        let (got, id) = self.returned.as_ref()?;
+        (got.as_deref() != Some(sent)).then_some((sent, got.as_deref(), *id))
+    }
 }
 
 impl AuthorizeRecord {
@@ -161,6 +173,11 @@ impl AuthorizeRecord {
                 .as_ref()
                 .and_then(|r| r.get("code"))
                 .map(|c| fpr.fp(c)),
+            returned: a
+                .redirect
+                .as_ref()
+                .filter(|r| r.has("code") || r.has("error"))
+                .map(|r| (r.get("state").map(str::to_string), id)),
         }
     }
 }
@@ -305,6 +322,29 @@ impl FlowState {
                     .push(AuthorizeRecord::from(a, ex.id, at, fpr));
                 if self.authorizes.len() > 64 {
                     self.authorizes.remove(0);
+                }
+            }
+            Step::Callback(p) => {
+                let code_fp = p.get("code").map(|c| fpr.fp(c));
+                let auth = match &code_fp {
+                    Some(fp) => self
+                        .authorizes
+                        .iter_mut()
+                        .rev()
+                        .find(|a| a.code_fp.as_ref() == Some(fp)),
+                    None => None,
+                };
+                let auth = match auth {
+                    Some(a) => Some(a),
+                    // The redirect was not captured: the latest authorize still waiting.
+                    None => self.authorizes.iter_mut().rev().find(|a| a.returned.is_none()),
+                };
+                if let Some(a) = auth {
+                    if a.code_fp.is_none() {
+                        a.code_fp = code_fp;
+                    }
+                    a.returned
+                        .get_or_insert((p.get("state").map(str::to_string), ex.id));
                 }
             }
             Step::Token(t) => self.apply_token(ex, t, at, fpr),

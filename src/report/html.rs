@@ -236,6 +236,18 @@ pub fn timeline_svg(events: &[Event], state: &FlowState, findings: &[Finding]) -
     s
 }
 
+/// ` · caused by x` / ` · led to failures: #3 #5`
+fn link_text(f: &Finding) -> String {
+    let mut s = String::new();
+    if let Some(c) = f.caused_by {
+        s.push_str(&format!(" · caused by {c}"));
+    }
+    if !f.consequences.is_empty() {
+        s.push_str(&format!(" · led to failures: {}", super::ids(&f.consequences)));
+    }
+    s
+}
+
 /// The whole HTML report.
 pub fn html(
     title: &str,
@@ -288,7 +300,7 @@ td,th{{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-a
         let _ = write!(
             h,
             "<div class=\"finding\" data-rule=\"{r}\"><p><span class=\"sev\" style=\"background:{c}\">{s}</span><code>{r}</code> <strong>{t}</strong></p>\
-<p class=\"muted\">evidence: {e}{st}{d}</p><p>{detail}</p><p><strong>Fix:</strong> {fix}</p></div>",
+<p class=\"muted\">evidence: {e}{st}{d}{link}</p><p>{detail}</p><p><strong>Fix:</strong> {fix}</p></div>",
             r = esc(f.rule),
             c = sev_color(f.severity),
             s = f.severity.name(),
@@ -304,7 +316,8 @@ td,th{{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-a
                 .map(|d| format!(" · definition: {}", esc(d)))
                 .unwrap_or_default(),
             detail = esc(&f.detail),
-            fix = esc(&f.fix)
+            fix = esc(&f.fix),
+            link = esc(&link_text(f))
         );
     }
     h.push_str("<h2>Exchanges</h2><table><tr><th>time</th><th>#</th><th>step</th><th>request</th><th>status</th><th>facts</th></tr>");
@@ -403,6 +416,12 @@ pub fn markdown(title: &str, findings: &[Finding], sum: &Summary, events: &[Even
         let _ = writeln!(m);
         if let Some(d) = &f.definition {
             let _ = writeln!(m, "- Definition: {}", md(d));
+        }
+        if let Some(c) = f.caused_by {
+            let _ = writeln!(m, "- Caused by: `{c}`");
+        }
+        if !f.consequences.is_empty() {
+            let _ = writeln!(m, "- Led to failures: {}", super::ids(&f.consequences));
         }
         let _ = writeln!(m, "\n{}\n\n**Fix:** {}\n", md(&f.detail), md(&f.fix));
     }

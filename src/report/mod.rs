@@ -5,9 +5,9 @@ pub mod style;
 
 use serde::Serialize;
 
-use crate::analyze::{Finding, Severity};
+use crate::analyze::rules::Role;
+use crate::analyze::{Finding, Severity, diagnosis};
 use crate::capture::redact::sanitize_for_terminal;
-use crate::oauth::display::human_duration;
 use crate::oauth::timeline::{Event, FlowState, TokenKind};
 pub use style::Style;
 
@@ -15,6 +15,8 @@ pub use style::Style;
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub verdict: String,
+    /// The rule id of the cause the verdict names (`null` when it names none).
+    pub cause: Option<&'static str>,
     pub exchanges: u64,
     pub findings: usize,
     pub by_severity: std::collections::BTreeMap<&'static str, usize>,
@@ -24,53 +26,98 @@ pub struct Summary {
 }
 
 pub fn summary(findings: &[Finding], state: &FlowState, unreadable: u64) -> Summary {
-    let mut by = std::collections::BTreeMap::new();
-    for f in findings {
-        *by.entry(f.severity.name()).or_insert(0) += 1;
-    }
+    let (verdict, cause) = diagnose(findings, state);
     Summary {
-        verdict: verdict(findings, state),
+        verdict,
+        cause,
         exchanges: state.exchanges,
         findings: findings.len(),
-        by_severity: by,
+        by_severity: by_severity(findings),
         tokens_issued: state.tokens.len(),
         sign_ins: state.families.len(),
         unreadable_lines: unreadable,
     }
 }
 
-/// One sentence saying what is wrong, for someone who reads nothing else.
+/// How many findings at each severity.
+pub fn by_severity(findings: &[Finding]) -> std::collections::BTreeMap<&'static str, usize> {
+    let mut by = std::collections::BTreeMap::new();
+    for f in findings {
+        *by.entry(f.severity.name()).or_insert(0) += 1;
+    }
+    by
+}
+
+/// One sentence saying what is wrong, for someone who reads nothing else: the root
+/// cause, what it led to, and the checklist step it falls under.
 pub fn verdict(findings: &[Finding], state: &FlowState) -> String {
-    let has = |r: &str| findings.iter().find(|f| f.rule == r);
-    let lifetime = || {
-        state
-            .tokens
-            .values()
-            .filter(|t| t.kind == TokenKind::Access)
-            .filter_map(|t| t.lifetime)
-            .next()
-            .map(human_duration)
+    diagnose(findings, state).0
+}
+
+/// The verdict and the rule id of the cause it names (`None` when it names none).
+pub fn diagnose(findings: &[Finding], state: &FlowState) -> (String, Option<&'static str>) {
+    let step = |f: &Finding| {
+        diagnosis::step_text(f)
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default()
     };
-    if has("refresh-token-absent").is_some() {
-        return format!(
-            "This connection will fail about {} after each sign-in: no refresh token was issued.",
-            lifetime().unwrap_or_else(|| "one token lifetime".into())
+    if let Some(c) = diagnosis::root_cause(findings) {
+        let led = consequences_of(findings, c.rule);
+        let what: Vec<String> = led.iter().map(|s| s.title.clone()).collect();
+        return (
+            format!("{}: {}{}.", capitalize(&c.title), what.join("; "), step(c)),
+            Some(c.rule),
         );
     }
-    if let Some(f) = has("fails-after-interval") {
-        return format!("This connection breaks: {}.", f.title);
-    }
     // Findings come sorted worst first.
-    let worst = findings.first();
-    match worst {
-        Some(f) if f.severity >= Severity::Medium => {
-            format!("The most serious problem: {}.", f.title)
+    match findings.first() {
+        Some(f) if f.severity >= Severity::Medium && f.role == Role::Symptom => (
+            format!(
+                "{}, and the capture shows no cause for it{}.",
+                capitalize(&f.title),
+                step(f)
+            ),
+            None,
+        ),
+        Some(f) if f.severity >= Severity::Medium => (
+            format!("The most serious problem: {}{}.", f.title, step(f)),
+            Some(f.rule),
+        ),
+        _ if state.exchanges == 0 => ("The capture holds no exchanges.".into(), None),
+        _ if state.families.is_empty() && state.tokens.is_empty() => (
+            "No OAuth token was issued in this capture: nothing to judge yet.".into(),
+            None,
+        ),
+        _ => (
+            "No problems found: the OAuth flow looks correct.".into(),
+            None,
+        ),
+    }
+}
+
+/// The symptoms a cause led to, directly or through the causes it explains.
+pub fn consequences_of<'a>(findings: &'a [Finding], cause: &str) -> Vec<&'a Finding> {
+    let mut out: Vec<&Finding> = Vec::new();
+    let mut frontier = vec![cause];
+    while let Some(c) = frontier.pop() {
+        for f in findings.iter().filter(|f| f.caused_by == Some(c)) {
+            if out.iter().any(|o| std::ptr::eq(*o, f)) || f.rule == cause {
+                continue;
+            }
+            out.push(f);
+            frontier.push(f.rule);
         }
-        _ if state.exchanges == 0 => "The capture holds no exchanges.".into(),
-        _ if state.families.is_empty() && state.tokens.is_empty() => {
-            "No OAuth token was issued in this capture: nothing to judge yet.".into()
-        }
-        _ => "No problems found: the OAuth flow looks correct.".into(),
+    }
+    out.sort_by_key(|f| (f.role != Role::Symptom, std::cmp::Reverse(f.severity)));
+    out.retain(|f| f.role == Role::Symptom);
+    out
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -126,12 +173,23 @@ pub fn findings_text(findings: &[Finding], style: &Style) -> String {
     let mut out = String::new();
     for f in findings {
         out.push('\n');
+        let folded = if f.caused_by.is_some() { "  ↳ " } else { "" };
         out.push_str(&format!(
-            "{} {}  {}\n",
+            "{folded}{} {}  {}\n",
             paint_severity(style, f.severity),
             style.bold(f.rule),
             sanitize_for_terminal(&f.title)
         ));
+        if let Some(c) = f.caused_by {
+            out.push_str(&format!("         {} {c}\n", style.dim("caused by:")));
+        }
+        if !f.consequences.is_empty() {
+            out.push_str(&format!(
+                "         {} {}\n",
+                style.dim("led to failures:"),
+                ids(&f.consequences)
+            ));
+        }
         let mut parts: Vec<String> = f.exchanges.iter().map(|i| format!("#{i}")).collect();
         if f.occurrences > 1 {
             parts.push(format!("(seen {} times)", f.occurrences));
@@ -162,6 +220,14 @@ pub fn findings_text(findings: &[Finding], style: &Style) -> String {
         ));
     }
     out
+}
+
+/// `#3 #5`
+pub fn ids(ids: &[u64]) -> String {
+    ids.iter()
+        .map(|i| format!("#{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn wrap(s: &str, indent: usize, width: usize) -> String {

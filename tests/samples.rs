@@ -154,6 +154,8 @@ struct Scenario {
     name: &'static str,
     about: &'static str,
     config: AsConfig,
+    /// The root cause the verdict must name (`summary.cause`; `None` when none is found).
+    cause: Option<&'static str>,
     /// Rules the staged problem must produce (the expected file may hold more).
     must: &'static [&'static str],
 }
@@ -173,6 +175,7 @@ fn scenarios() -> Vec<Scenario> {
                 rotate_refresh: true,
                 ..d()
             },
+            cause: None,
             must: &[],
         },
         Scenario {
@@ -183,6 +186,7 @@ fn scenarios() -> Vec<Scenario> {
                 expires_in: Some(2),
                 ..d()
             },
+            cause: Some("refresh-token-absent"),
             must: &[
                 "refresh-token-absent",
                 "offline-access-missing",
@@ -195,12 +199,14 @@ fn scenarios() -> Vec<Scenario> {
             name: "bearer-header",
             about: "token sent as `Token x`, then not at all, then in the query string",
             config: d(),
+            cause: Some("bearer-scheme"),
             must: &["bearer-scheme", "bearer-missing", "token-in-url"],
         },
         Scenario {
             name: "refresh-mismatch",
             about: "refresh sent to another URL, with the client secret in the body instead of Basic, and a wrong one",
             config: d(),
+            cause: Some("client-secret-mismatch"),
             must: &[
                 "refresh-url-mismatch",
                 "client-secret-mismatch",
@@ -215,12 +221,14 @@ fn scenarios() -> Vec<Scenario> {
                 rotate_refresh: true,
                 ..d()
             },
+            cause: Some("refresh-rotation-ignored"),
             must: &["refresh-rotation-ignored", "token-error"],
         },
         Scenario {
             name: "stale-token",
             about: "after a refresh the client keeps calling the API with the old access token",
             config: d(),
+            cause: Some("stale-token-used"),
             must: &["stale-token-used", "api-rejected"],
         },
         Scenario {
@@ -231,30 +239,35 @@ fn scenarios() -> Vec<Scenario> {
                 expires_in: None,
                 ..d()
             },
+            cause: Some("token-response-format"),
             must: &["token-response-format"],
         },
         Scenario {
             name: "client-credentials",
             about: "client credentials grant instead of authorization code",
             config: d(),
+            cause: Some("grant-unsupported"),
             must: &["grant-unsupported"],
         },
         Scenario {
             name: "no-pkce-no-state",
             about: "authorize request without PKCE and without state",
             config: d(),
+            cause: Some("state-missing"),
             must: &["pkce-missing", "state-missing"],
         },
         Scenario {
             name: "redirect-mismatch",
             about: "code exchanged with a different redirect_uri",
             config: d(),
+            cause: Some("redirect-uri-mismatch"),
             must: &["redirect-uri-mismatch", "token-error"],
         },
         Scenario {
             name: "code-reused",
             about: "the same authorization code exchanged twice",
             config: d(),
+            cause: Some("code-reused"),
             must: &["code-reused", "token-error"],
         },
         Scenario {
@@ -266,6 +279,7 @@ fn scenarios() -> Vec<Scenario> {
                 token_delay_ms: 300,
                 ..d()
             },
+            cause: Some("refresh-race"),
             must: &["refresh-race", "token-error"],
         },
         Scenario {
@@ -276,18 +290,21 @@ fn scenarios() -> Vec<Scenario> {
                 expires_in_as_string: true,
                 ..d()
             },
+            cause: Some("token-response-format"),
             must: &["token-response-format", "token-response-cacheable"],
         },
         Scenario {
             name: "revoked-token",
             about: "access token used after the client revoked it",
             config: d(),
+            cause: Some("revoked-token-used"),
             must: &["revoked-token-used", "api-rejected"],
         },
         Scenario {
             name: "client-id-mismatch",
             about: "refresh with another client's id and secret",
             config: d(),
+            cause: Some("client-id-mismatch"),
             must: &[
                 "client-id-mismatch",
                 "client-secret-mismatch",
@@ -298,18 +315,21 @@ fn scenarios() -> Vec<Scenario> {
             name: "token-url-mismatch",
             about: "discovery names /token; the client uses /oauth2/token",
             config: d(),
+            cause: Some("token-url-mismatch"),
             must: &["token-url-mismatch"],
         },
         Scenario {
             name: "basic-not-encoded",
             about: "client secret with reserved characters sent in Basic without form-encoding",
             config: d(),
+            cause: Some("basic-not-form-encoded"),
             must: &["basic-not-form-encoded", "token-error"],
         },
         Scenario {
             name: "scope-widened",
             about: "refresh asks for a scope the sign-in did not have",
             config: d(),
+            cause: Some("scope-change"),
             must: &["scope-change", "token-error"],
         },
         Scenario {
@@ -320,24 +340,95 @@ fn scenarios() -> Vec<Scenario> {
                 date_offset: 600,
                 ..d()
             },
+            cause: Some("jwt-claims"),
             must: &["jwt-claims", "clock-skew"],
         },
         Scenario {
             name: "secret-in-url",
             about: "client secret sent in the token URL's query string",
             config: d(),
+            cause: Some("secret-in-url"),
             must: &["secret-in-url"],
         },
         Scenario {
             name: "metadata-mismatch",
             about: "discovery lists only S256; the client uses PKCE `plain`",
             config: d(),
+            cause: Some("pkce-missing"),
             must: &["metadata-mismatch", "pkce-missing"],
+        },
+        Scenario {
+            name: "no-bearer",
+            about: "API called with no credentials (401 with a Bearer challenge), then with the token in X-Access-Token, then with an empty `Bearer `",
+            config: AsConfig {
+                challenge_error: true,
+                ..d()
+            },
+            cause: Some("bearer-missing"),
+            must: &["bearer-missing"],
+        },
+        Scenario {
+            name: "state-mismatch",
+            about: "the redirect back carries another state than the authorize request sent; the client exchanges the code anyway",
+            config: AsConfig {
+                tamper_state: true,
+                ..d()
+            },
+            cause: Some("state-missing"),
+            must: &["state-missing"],
+        },
+        Scenario {
+            name: "http-token-endpoint",
+            about: "the HTTPS discovery document names a plain-HTTP token endpoint; the client sends Basic credentials there",
+            config: AsConfig {
+                plain_token_endpoint: true,
+                ..d()
+            },
+            cause: Some("plain-http"),
+            must: &["plain-http"],
+        },
+        Scenario {
+            name: "salesforce-expiry",
+            about: "Salesforce-style token response (issued_at, instance_url, no expires_in); the session ends after 2 s, the API answers 401 and the client never refreshes",
+            config: AsConfig {
+                salesforce_session: Some(2),
+                ..d()
+            },
+            cause: Some("token-expired-used"),
+            must: &["token-expired-used", "api-rejected"],
+        },
+        Scenario {
+            name: "refresh-404",
+            about: "the refresh goes to /other/token, which answers 404; the 2 s access token then expires and the API refuses it",
+            config: AsConfig {
+                expires_in: Some(2),
+                ..d()
+            },
+            cause: Some("refresh-url-mismatch"),
+            must: &["refresh-url-mismatch", "token-error", "fails-after-interval"],
+        },
+        Scenario {
+            name: "pkce-mismatch",
+            about: "the code exchange sends a PKCE verifier that does not match the challenge",
+            config: d(),
+            cause: Some("pkce-missing"),
+            must: &["pkce-missing", "token-error"],
+        },
+        Scenario {
+            name: "aadsts-secret",
+            about: "Microsoft-style invalid_client (AADSTS7000215 with error_codes) for a wrong client secret",
+            config: AsConfig {
+                aad_errors: true,
+                ..d()
+            },
+            cause: None,
+            must: &["token-error"],
         },
         Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
+            cause: Some("grant-unsupported"),
             must: &["grant-unsupported"],
         },
     ]
@@ -664,6 +755,117 @@ async fn play(name: &str, f: &Flow) {
             let r = f.http.get(url).send().await.unwrap();
             assert_eq!(r.status(), 302);
         }
+        "no-bearer" => {
+            assert_eq!(f.api(None).await, 401);
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            let r = f
+                .http
+                .get(srv.url("/api/me"))
+                .header("x-access-token", &at)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401);
+            let _ = r.bytes().await;
+            assert_eq!(f.api(Some("Bearer ")).await, 401);
+        }
+        "state-mismatch" => {
+            let code = f.raw_authorize("&state=sent-by-client").await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert!(v["access_token"].is_string(), "{v}");
+        }
+        "http-token-endpoint" => {
+            let meta: serde_json::Value = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token_url = meta["token_endpoint"].as_str().unwrap().to_string();
+            assert!(token_url.starts_with("http://"), "{token_url}");
+            let client = BasicClient::new(ClientId::new(CLIENT_ID.into()))
+                .set_client_secret(ClientSecret::new(CLIENT_SECRET.into()))
+                .set_auth_uri(AuthUrl::new(srv.url("/authorize")).unwrap())
+                .set_token_uri(TokenUrl::new(token_url).unwrap())
+                .set_redirect_uri(RedirectUrl::new(srv.url("/callback")).unwrap());
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .set_pkce_challenge(challenge)
+                .add_scope(Scope::new("offline_access".into()))
+                .url();
+            let code = f.browser(url.as_str()).await.expect("code");
+            client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(verifier)
+                .request_async(&f.http)
+                .await
+                .expect("code exchange over http");
+        }
+        "salesforce-expiry" => {
+            let (at, rt) = f.sign_in(&["api", "refresh_token"]).await;
+            assert!(rt.is_some());
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            tokio::time::sleep(Duration::from_millis(2600)).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "refresh-404" => {
+            let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            let refused = f
+                .oauth_at("/other/token")
+                .exchange_refresh_token(&RefreshToken::new(rt.unwrap()))
+                .request_async(&f.http)
+                .await;
+            assert!(refused.is_err());
+            tokio::time::sleep(Duration::from_millis(2600)).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "pkce-mismatch" => {
+            let client = f.oauth();
+            let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+            let (_, other_verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .set_pkce_challenge(challenge)
+                .add_scope(Scope::new("offline_access".into()))
+                .url();
+            let code = f.browser(url.as_str()).await.expect("code");
+            let refused = client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(other_verifier)
+                .request_async(&f.http)
+                .await;
+            assert!(refused.is_err());
+        }
+        "aadsts-secret" => {
+            let code = f.raw_authorize("&state=s1").await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                    ],
+                    Some((CLIENT_ID, "the-secret-id-not-its-value")),
+                )
+                .await;
+            assert_eq!(v["error"], "invalid_client");
+        }
         other => panic!("no script for scenario {other}"),
     }
 }
@@ -794,6 +996,12 @@ fn every_sample_yields_exactly_its_expected_findings() {
         };
         let (got, report) = analyze_rules(&path);
         assert_eq!(got, expected_rules(name), "sample {name}: findings differ");
+        assert_eq!(
+            report["summary"]["cause"].as_str(),
+            scenario(name).cause,
+            "sample {name}: the verdict names another cause: {}",
+            report["summary"]["verdict"]
+        );
         if name == "good-flow" {
             for f in report["findings"].as_array().unwrap() {
                 let sev = f["severity"].as_str().unwrap();
@@ -833,6 +1041,13 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
             );
         }
         assert_no_secret_leaks(&capture, &console, s.name);
+        assert_eq!(
+            report["summary"]["cause"].as_str(),
+            s.cause,
+            "{}: the verdict names another cause: {}",
+            s.name,
+            report["summary"]["verdict"]
+        );
         let verdict = report["summary"]["verdict"].as_str().unwrap();
         assert!(
             console.iter().any(|l| l == verdict),
@@ -845,6 +1060,7 @@ async fn scenarios_recorded_live_yield_the_expected_findings() {
                 "scenario": s.name,
                 "about": s.about,
                 "findings": got,
+                "cause": report["summary"]["cause"],
                 "verdict": report["summary"]["verdict"],
             });
             std::fs::write(

@@ -99,7 +99,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                     &rules::CLIENT_ID_MISMATCH,
                     ev.clone(),
                     "client id differs between code exchange and refresh",
-                    format!("The code exchange used client_id `{a}`; the refresh sent {now}. Refresh tokens are bound to the client they were issued to. {}", refresh_outcome(t, "invalid_grant or invalid_client")),
+                    format!("The code exchange used client_id `{a}`; the refresh sent {now}. Refresh tokens are bound to the client they were issued to. {}", super::outcome(t, "refresh", "invalid_grant or invalid_client")),
                     "Use the same client id (and secret) for the code exchange and every refresh.",
                 ),
             );
@@ -128,7 +128,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                     &rules::CLIENT_SECRET_MISMATCH,
                     ev.clone(),
                     "client secret differs between code exchange and refresh",
-                    format!("{problem}. {}{sf}", refresh_outcome(t, "invalid_client")),
+                    format!("{problem}. {}{sf}", super::outcome(t, "refresh", "invalid_client")),
                     "Send the same client secret, the same way, on the refresh as on the code exchange.",
                 ),
             );
@@ -142,7 +142,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                 &rules::CLIENT_AUTH_METHOD_MISMATCH,
                 ev,
                 "client authenticates differently on refresh",
-                format!("The code exchange used {} and the refresh {auth_now}. {}", o.auth, refresh_outcome(t, "invalid_client")),
+                format!("The code exchange used {} and the refresh {auth_now}. {}", o.auth, super::outcome(t, "refresh", "invalid_client")),
                 "Authenticate the same way on every token request (the method the app is registered for).",
             ),
         );
@@ -167,7 +167,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                     &rules::SCOPE_CHANGE,
                     vec![o.id, cx.ex.id],
                     "refresh asks for scopes the sign-in did not grant",
-                    format!("The refresh requests {wider:?}, not in the original scope `{orig}`. A refresh may only narrow the scope (RFC 6749 §6): the server answers invalid_scope."),
+                    format!("The refresh requests {wider:?}, not in the original scope `{orig}`. A refresh may only narrow the scope (RFC 6749 §6). {}", super::outcome(t, "refresh", "invalid_scope")),
                     "Request every scope at sign-in; on refresh send the same scope or none.",
                 ),
             );
@@ -195,7 +195,7 @@ fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                     &rules::REDIRECT_URI_MISMATCH,
                     vec![a.id, cx.ex.id],
                     "redirect_uri differs between authorize and token request",
-                    format!("The authorize request used redirect_uri `{sent}`; the code exchange sent {now}. They must match byte for byte (RFC 6749 §4.1.3), or the server answers invalid_grant."),
+                    format!("The authorize request used redirect_uri `{sent}`; the code exchange sent {now}. They must match byte for byte (RFC 6749 §4.1.3). {}", super::outcome(t, "code exchange", "invalid_grant")),
                     "Send the identical redirect_uri on the token request (same scheme, host, path, trailing slash and encoding).",
                 ),
             );
@@ -317,22 +317,5 @@ fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
                 );
             }
         }
-    }
-}
-
-/// What the server did with this refresh, as the wire shows it (a finding must not say
-/// "rejected" next to a 200).
-fn refresh_outcome(t: &TokenRequest, usual: &str) -> String {
-    match &t.response {
-        Some(r) if r.error.is_some() => format!(
-            "The server refused this refresh with `{}`.",
-            r.error.as_deref().unwrap_or_default()
-        ),
-        Some(r) if (200..300).contains(&r.status) => format!(
-            "This server accepted it (HTTP {}); servers that check this reject such a refresh with {usual}.",
-            r.status
-        ),
-        Some(r) => format!("The server answered HTTP {} without an OAuth error.", r.status),
-        None => format!("No answer was captured; servers that check this answer {usual}."),
     }
 }

@@ -67,6 +67,39 @@ impl Analyzer for Expiry {
                 ),
             );
         }
+        // No lifetime was given (Salesforce sends `issued_at`, no `expires_in`): the API's
+        // own 401 says the token expired.
+        if info.lifetime.is_none() && call.status == Some(401) {
+            let expired = call.challenges.iter().find_map(|c| {
+                let desc = c.get("error_description").unwrap_or_default();
+                (c.get("error") == Some("invalid_token")
+                    && desc.to_ascii_lowercase().contains("expired"))
+                .then_some(desc)
+            });
+            if let Some(desc) = expired {
+                let family = cx.state.families.get(info.family);
+                let refresh = match family {
+                    Some(f) if f.refresh_token_issued && info.superseded_by.is_none() => {
+                        " The client held a refresh token and had not refreshed."
+                    }
+                    Some(f) if !f.refresh_token_issued => " No refresh token was issued.",
+                    _ => "",
+                };
+                out.add(
+                    info.fp.clone(),
+                    finding(
+                        &rules::TOKEN_EXPIRED_USED,
+                        vec![info.issued_by, id],
+                        format!("access token fp:{} used after it expired", info.fp),
+                        format!(
+                            "The API answered 401 `error=\"invalid_token\"` (\"{desc}\") {} after the token was issued. The token response gave no `expires_in`, so the client could not know the lifetime in advance and had to treat this 401 as the expiry.{refresh}",
+                            human_duration(cx.at - info.issued_at)
+                        ),
+                        "On a 401 with `error=\"invalid_token\"`, refresh the access token and retry the call with the new one (Salesforce sessions end after the org's session timeout, 2 hours by default, and their token responses carry no `expires_in`).",
+                    ),
+                );
+            }
+        }
         if let Some(newer) = info
             .superseded_by
             .as_ref()

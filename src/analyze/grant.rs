@@ -1,6 +1,6 @@
 //! grant-unsupported, code-reused, state-missing, pkce-missing: the shape of the grant.
 
-use super::{Analyzer, Cx, Findings, finding, rules};
+use super::{Analyzer, Cx, Findings, Severity, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::Grant;
 use crate::oauth::display::human_duration;
@@ -145,7 +145,8 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
                         cx.ex.id
                     ),
                     "Keep the `state` sent with each authorize request and refuse the callback (do not exchange its code) when the returned `state` differs or is missing.",
-                ),
+                )
+                .at_least(Severity::High),
             );
         }
     }
@@ -157,8 +158,9 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
                 vec![*first, cx.ex.id],
                 format!("authorization code fp:{fp} exchanged twice"),
                 format!(
-                    "The same code was sent to the token endpoint again {} after its first use. Codes are single-use: the second exchange fails with invalid_grant (Microsoft: AADSTS54005), and servers may revoke the tokens of the first.",
-                    human_duration(cx.at - at)
+                    "The same code was sent to the token endpoint again {} after its first use. Codes are single-use (Microsoft answers AADSTS54005), and servers may revoke the tokens of the first exchange. {}",
+                    human_duration(cx.at - at),
+                    super::outcome(t, "second exchange", "invalid_grant")
                 ),
                 "Exchange each code once; do not retry the code exchange on a timeout without a new authorization.",
             ),
@@ -202,9 +204,10 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
                         &rules::PKCE_MISSING,
                         vec![a.id, cx.ex.id],
                         "PKCE verifier does not match the challenge",
-                        format!("{method}(code_verifier) differs from the `code_challenge` sent on the authorize request: the token endpoint answers invalid_grant."),
+                        format!("{method}(code_verifier) differs from the `code_challenge` sent on the authorize request. {}", super::outcome(t, "code exchange", "invalid_grant")),
                         "Send the verifier generated with the challenge of this authorization (keep it per flow, not per client).",
-                    ),
+                    )
+                    .at_step("1"),
                 );
             }
         } else if a.code_challenge.is_some() && t.code_verifier.is_none() && !masked {
@@ -214,9 +217,10 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
                     &rules::PKCE_MISSING,
                     vec![a.id, cx.ex.id],
                     "PKCE challenge sent but no verifier on the token request",
-                    "The authorize request had a `code_challenge`, but the code exchange carries no `code_verifier`: the server rejects it with invalid_grant.",
+                    format!("The authorize request had a `code_challenge`, but the code exchange carries no `code_verifier`. {}", super::outcome(t, "code exchange", "invalid_grant")),
                     "Send `code_verifier` with the authorization code on the token request.",
-                ),
+                )
+                .at_step("1"),
             );
         }
     }

@@ -335,6 +335,12 @@ impl Finding {
         }
     }
 
+    /// At least this severe (a variant of a rule that does more harm than its default).
+    pub fn at_least(mut self, severity: Severity) -> Self {
+        self.severity = self.severity.max(severity);
+        self
+    }
+
     /// The error a symptom shows.
     pub fn tagged(mut self, tag: Option<&str>) -> Self {
         self.tag = tag.map(str::to_string);
@@ -352,5 +358,26 @@ impl Finding {
     pub fn at_step(mut self, step: &'static str) -> Self {
         self.step = Some(step);
         self
+    }
+}
+
+/// What the token endpoint did with request `t` (a `what`: "refresh", "code exchange"),
+/// as the wire shows it, for a finding's text: a finding must not say "rejected" next to
+/// a 200. `usual` is what servers that check this answer.
+pub fn outcome(t: &crate::oauth::classify::TokenRequest, what: &str, usual: &str) -> String {
+    match &t.response {
+        Some(r) if r.error.is_some() => format!(
+            "The server refused this {what} with `{}`.",
+            r.error.as_deref().unwrap_or_default()
+        ),
+        Some(r) if (200..300).contains(&r.status) => format!(
+            "This server accepted it (HTTP {}); servers that check this answer {usual}.",
+            r.status
+        ),
+        Some(r) => format!(
+            "The server answered this {what} with HTTP {} and no OAuth error.",
+            r.status
+        ),
+        None => format!("No answer was captured; servers that check this answer {usual}."),
     }
 }

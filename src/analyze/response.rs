@@ -159,8 +159,17 @@ fn token_error(
         detail.push_str(&format!(" (\"{d}\")"));
     }
     detail.push_str(&format!(": {meaning}."));
-    if let Some(code) = desc.and_then(aadsts_code) {
-        detail.push_str(&format!(" {}", explain_aadsts(&code)));
+    let mut codes: Vec<String> = desc.and_then(aadsts_code).into_iter().collect();
+    if let Step::Token(t) = cx.step {
+        for c in t.response.iter().flat_map(|r| &r.error_codes) {
+            let c = format!("AADSTS{c}");
+            if !codes.contains(&c) {
+                codes.push(c);
+            }
+        }
+    }
+    for code in &codes {
+        detail.push_str(&format!(" {}", explain_aadsts(code)));
     }
     if (200..300).contains(&status) {
         detail.push_str(&format!(" The error came with HTTP {status}: clients that only check the status take it for success."));
@@ -171,7 +180,11 @@ fn token_error(
         finding(
             &rules::TOKEN_ERROR,
             vec![cx.ex.id],
-            format!("token endpoint refused: {error}"),
+            if codes.is_empty() {
+                format!("token endpoint refused: {error}")
+            } else {
+                format!("token endpoint refused: {error} ({})", codes.join(", "))
+            },
             detail,
             fix,
         )
@@ -189,20 +202,48 @@ fn aadsts_code(desc: &str) -> Option<String> {
     Some(code)
 }
 
-fn explain_aadsts(code: &str) -> String {
-    let what = match code {
-        "AADSTS700082" => {
-            "the refresh token expired through inactivity (90 days by default); the user must sign in again"
+/// What a Microsoft identity platform error code means, and what a connector owner does
+/// about it.
+pub fn explain_aadsts(code: &str) -> String {
+    let what = match code.trim_start_matches("AADSTS") {
+        "50011" | "50148" => {
+            "the redirect URI sent does not match any reply URL of the app registration: add the connector's redirect URL to the registration (exactly, trailing slash included)"
         }
-        "AADSTS54005" => "the authorization code was already redeemed; codes are single-use",
-        "AADSTS70008" => "the code or refresh token expired",
-        "AADSTS7000215" => {
-            "the client secret is invalid (often the secret's ID was used instead of its value, or it expired)"
+        "50076" => {
+            "the tenant requires multi-factor authentication for this sign-in: the user must sign in interactively again (a refresh cannot satisfy it); ask the tenant admin about Conditional Access for the connector"
         }
-        "AADSTS50148" | "AADSTS50011" => "the redirect URI does not match the app registration",
-        "AADSTS65001" => "the user or admin has not consented to the requested permissions",
-        "AADSTS700016" => "the application (client id) was not found in the tenant",
+        "50158" => {
+            "an external security challenge (Conditional Access) was not satisfied: the user must sign in interactively; the tenant admin can review the policy for this app"
+        }
+        "50173" => {
+            "the grant expired because the user's password changed or sessions were revoked: the user must sign in again to create a new connection"
+        }
+        "54005" => "the authorization code was already redeemed: exchange each code once",
+        "65001" => {
+            "the user or an administrator has not consented to the requested permissions: grant consent (admin consent for application permissions) and sign in again"
+        }
+        "70000" => {
+            "the grant (code or refresh token) is invalid or was issued for another client, scope or resource: sign in again and make sure the same client id and scopes are used"
+        }
+        "70008" => {
+            "the authorization code or refresh token expired (codes live minutes; refresh tokens expire after inactivity): sign in again"
+        }
+        "700016" => {
+            "the application (client id) was not found in this tenant: check the client id and the tenant in the token URL (use `organizations` or `common` for multi-tenant apps)"
+        }
+        "700082" => {
+            "the refresh token expired through inactivity (90 days by default): the user must sign in again; refresh more often than that"
+        }
+        "7000215" => {
+            "the client secret is invalid: the secret's ID was used instead of its value, or the secret expired; create a new secret and update the connector"
+        }
+        "90009" => {
+            "the request names the application by its own id as the resource: request a scope of the API instead (`api://<app-id>/.default`)"
+        }
+        "9002313" => {
+            "the request is malformed (often a missing or wrongly encoded parameter in the token request body): compare the body with Microsoft's documentation"
+        }
         _ => "see Microsoft's AADSTS error reference",
     };
-    format!("Microsoft {code}: {what}.")
+    format!("Microsoft AADSTS{}: {what}.", code.trim_start_matches("AADSTS"))
 }

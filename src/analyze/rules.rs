@@ -385,7 +385,7 @@ rule!(
     "pkce-missing",
     Medium,
     Cause,
-    Some("1"),
+    None,
     "no PKCE, PKCE `plain`, or a verifier that does not match",
     "The authorize request had no `code_challenge`, used `plain`, or the token request's `code_verifier` does not hash to the challenge (then the server answers `invalid_grant`).",
     "Use PKCE with S256 and send the verifier that belongs to this authorize request.",

@@ -2,7 +2,8 @@
 
 use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
-use crate::oauth::parse::{query_params, url_host, url_origin};
+use crate::oauth::classify::ClientAuth;
+use crate::oauth::parse::{query_params, url_base, url_host, url_origin};
 
 pub struct Transport;
 
@@ -24,6 +25,19 @@ const URL_SECRETS: [&str; 7] = [
     "access_token",
 ];
 
+/// The field and issuer of an HTTPS discovery document that names `base` as an endpoint.
+fn discovery_naming(cx: &Cx<'_>, base: &str) -> Option<(String, String)> {
+    cx.state.metadata.iter().find_map(|(issuer, doc)| {
+        if !issuer.starts_with("https://") {
+            return None;
+        }
+        doc.iter().find_map(|(k, v)| {
+            (k.ends_with("_endpoint") && v.as_str() == Some(base))
+                .then(|| (k.clone(), issuer.clone()))
+        })
+    })
+}
+
 impl Analyzer for Transport {
     fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
         let url = &cx.ex.request.url;
@@ -34,7 +48,30 @@ impl Analyzer for Transport {
             _ => None,
         };
         if let Some(kind) = oauth_step {
-            if url.starts_with("http://") && !is_loopback(&url_host(url)) {
+            // An endpoint named by a discovery document served over HTTPS: a downgrade
+            // whatever the host (also on loopback, where plain HTTP is otherwise fine).
+            let named_by = url
+                .starts_with("http://")
+                .then(|| discovery_naming(cx, url_base(url)))
+                .flatten();
+            if url.starts_with("http://") && (named_by.is_some() || !is_loopback(&url_host(url))) {
+                let what = match cx.step {
+                    Step::Token(t) if t.auth == ClientAuth::Basic => {
+                        "the client id and secret (HTTP Basic), the code or refresh token and the tokens issued cross the network in clear"
+                    }
+                    Step::Token(_) => {
+                        "the client's credentials, the code or refresh token and the tokens issued cross the network in clear"
+                    }
+                    Step::ApiCall(_) | Step::UserInfo(_) => {
+                        "the access token crosses the network in clear"
+                    }
+                    _ => "the authorization request and its answer cross the network in clear",
+                };
+                let source = named_by
+                    .map(|(field, issuer)| {
+                        format!(" The discovery document of the https:// issuer {issuer} names this URL as its `{field}`: the client followed it down to plain HTTP.")
+                    })
+                    .unwrap_or_default();
                 out.add(
                     url_origin(url),
                     finding(
@@ -42,10 +79,11 @@ impl Analyzer for Transport {
                         vec![cx.ex.id],
                         format!("{kind} endpoint over plain http://"),
                         format!(
-                            "{} was called without TLS: codes, tokens and client secrets cross the network in clear, readable and replayable by anyone on the path.",
-                            url_origin(url)
+                            "{} {} was called without TLS: {what}, readable and replayable by anyone on the path.{source}",
+                            cx.ex.request.method,
+                            url_base(url)
                         ),
-                        "Use the https:// URL of the endpoint (RFC 6749 §3.1 requires TLS); fix the URL in the connector's settings.",
+                        "Use the https:// URL of the endpoint (RFC 6749 §3.1 requires TLS); fix the URL in the connector's settings, and the provider's discovery document if it names http:// endpoints.",
                     ),
                 );
             }

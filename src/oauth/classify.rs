@@ -101,6 +101,8 @@ pub struct TokenResponse {
     pub issued_at_ms: Option<i64>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// Microsoft's numeric `error_codes` (AADSTS without the prefix).
+    pub error_codes: Vec<i64>,
     pub no_store: bool,
 }
 
@@ -529,6 +531,11 @@ pub fn token_response(ex: &Exchange) -> TokenResponse {
         out.issued_at_ms = num("issued_at").0.map(|v| v as i64);
         out.error = s("error");
         out.error_description = s("error_description");
+        out.error_codes = obj
+            .get("error_codes")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|c| c.as_i64()).take(8).collect())
+            .unwrap_or_default();
         return out;
     }
     let form = Params(parse_form(text));

@@ -41,6 +41,18 @@ pub struct AsConfig {
     /// Think this long before answering a token request (so requests sent together
     /// overlap on the wire even on a loaded machine).
     pub token_delay_ms: u64,
+    /// A request with no credentials gets `error="invalid_token"` in its challenge too.
+    pub challenge_error: bool,
+    /// The authorize redirect carries another `state` than the request sent.
+    pub tamper_state: bool,
+    /// Also listen over plain HTTP, and name that listener's `/token` in the (HTTPS)
+    /// discovery document.
+    pub plain_token_endpoint: bool,
+    /// Salesforce-style token responses: no `expires_in` but `issued_at` (ms) and
+    /// `instance_url`; the session still dies after this many seconds.
+    pub salesforce_session: Option<u64>,
+    /// Microsoft-style errors: `AADSTS` codes in the description and `error_codes`.
+    pub aad_errors: bool,
 }
 
 impl Default for AsConfig {
@@ -56,6 +68,11 @@ impl Default for AsConfig {
             date_offset: 0,
             gzip: false,
             token_delay_ms: 0,
+            challenge_error: false,
+            tamper_state: false,
+            plain_token_endpoint: false,
+            salesforce_session: None,
+            aad_errors: false,
         }
     }
 }
@@ -93,6 +110,8 @@ struct State {
     refresh: HashMap<String, RefreshInfo>,
     /// Access token each refresh token family last got (revoked on refresh).
     last_access_of: HashMap<String, String>,
+    /// `http://127.0.0.1:PORT` of the plain listener, when there is one.
+    plain_base: Option<String>,
 }
 
 /// A running authorization server + API.
@@ -145,6 +164,25 @@ pub async fn start(config: AsConfig, tls: Arc<rustls::ServerConfig>) -> AuthServ
     let cfg = Arc::new(config);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+    if cfg.plain_token_endpoint {
+        let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain_port = plain.local_addr().unwrap().port();
+        state.lock().unwrap().plain_base = Some(format!("http://127.0.0.1:{plain_port}"));
+        let (state, cfg, base) = (state.clone(), cfg.clone(), base.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = plain.accept().await {
+                let (state, cfg, base) = (state.clone(), cfg.clone(), base.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        handle(req, state.clone(), cfg.clone(), base.clone())
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+    }
     let b = base.clone();
     tokio::spawn(async move {
         loop {
@@ -244,12 +282,17 @@ fn json_response(
 fn oauth_error(cfg: &AsConfig, status: u16, error: &str, desc: &str) -> Response<Body> {
     let mut c = cfg.clone();
     c.form_response = false;
-    json_response(
-        &c,
-        status,
-        serde_json::json!({"error": error, "error_description": desc}),
-        true,
-    )
+    let mut v = serde_json::json!({"error": error, "error_description": desc});
+    if cfg.aad_errors {
+        let code = match error {
+            "invalid_client" => 7000215,
+            "invalid_grant" => 70008,
+            _ => 90009,
+        };
+        v["error_description"] = format!("AADSTS{code}: {desc} Trace ID: 0000").into();
+        v["error_codes"] = serde_json::json!([code]);
+    }
+    json_response(&c, status, v, true)
 }
 
 async fn handle(
@@ -282,7 +325,10 @@ async fn handle(
             serde_json::json!({
                 "issuer": base,
                 "authorization_endpoint": format!("{base}/authorize"),
-                "token_endpoint": format!("{base}/token"),
+                "token_endpoint": format!(
+                    "{}/token",
+                    state.lock().unwrap().plain_base.clone().unwrap_or_else(|| base.clone())
+                ),
                 "revocation_endpoint": format!("{base}/revoke"),
                 "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -291,7 +337,7 @@ async fn handle(
             }),
             false,
         ),
-        "/authorize" => authorize(&query, &state),
+        "/authorize" => authorize(&query, &state, &cfg),
         "/callback" => Response::builder()
             .header("content-type", "text/plain")
             .body(full("signed in; you may close this window"))
@@ -324,7 +370,7 @@ async fn handle(
     Ok(res)
 }
 
-fn authorize(query: &str, state: &Mutex<State>) -> Response<Body> {
+fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body> {
     let q = form(query);
     let client_ok = q
         .get("client_id")
@@ -373,7 +419,11 @@ fn authorize(query: &str, state: &Mutex<State>) -> Response<Body> {
         _ => loc.push_str("error=unsupported_response_type"),
     }
     if let Some(s) = q.get("state") {
-        loc.push_str(&format!("&state={s}"));
+        if cfg.tamper_state {
+            loc.push_str("&state=forged-elsewhere");
+        } else {
+            loc.push_str(&format!("&state={s}"));
+        }
     }
     Response::builder()
         .status(302)
@@ -430,12 +480,16 @@ fn issue(
         at.clone(),
         AccessInfo {
             issued: Instant::now(),
-            lifetime: cfg.expires_in,
+            lifetime: cfg.salesforce_session.or(cfg.expires_in),
             valid: true,
         },
     );
     let mut v = serde_json::json!({"access_token": at, "token_type": "Bearer"});
-    if let Some(e) = cfg.expires_in {
+    if cfg.salesforce_session.is_some() {
+        let ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        v["issued_at"] = ms.to_string().into();
+        v["instance_url"] = "https://example.my.salesforce.com".into();
+    } else if let Some(e) = cfg.expires_in {
         v["expires_in"] = if cfg.expires_in_as_string {
             e.to_string().into()
         } else {
@@ -592,7 +646,11 @@ fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) ->
             .unwrap()
     };
     let Some(token) = token else {
-        return unauthorized(r#"Bearer realm="api""#);
+        return unauthorized(if cfg.challenge_error {
+            r#"Bearer realm="api", error="invalid_token""#
+        } else {
+            r#"Bearer realm="api""#
+        });
     };
     let s = state.lock().unwrap();
     let ok = s.access.get(&token).is_some_and(|a| {
@@ -601,9 +659,11 @@ fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) ->
                 .is_none_or(|l| a.issued.elapsed() < Duration::from_secs(l))
     });
     if !ok {
-        return unauthorized(
-            r#"Bearer realm="api", error="invalid_token", error_description="The access token expired or was revoked""#,
-        );
+        return unauthorized(if cfg.salesforce_session.is_some() {
+            r#"Bearer realm="api", error="invalid_token", error_description="Session expired or invalid""#
+        } else {
+            r#"Bearer realm="api", error="invalid_token", error_description="The access token expired or was revoked""#
+        });
     }
     Response::builder()
         .header("content-type", "application/json")

@@ -405,7 +405,11 @@ fn scenarios() -> Vec<Scenario> {
                 ..d()
             },
             cause: Some("refresh-url-mismatch"),
-            must: &["refresh-url-mismatch", "token-error", "fails-after-interval"],
+            must: &[
+                "refresh-url-mismatch",
+                "token-error",
+                "fails-after-interval",
+            ],
         },
         Scenario {
             name: "pkce-mismatch",
@@ -1431,4 +1435,104 @@ async fn replay_walks_the_flow_again_against_the_real_service() {
             .iter()
             .any(|e| e["verdict"].as_str().unwrap().starts_with("failed"))
     );
+}
+
+/// The rule catalog is whole: `oauthscope rules --format json` lists every rule with its
+/// role, each rule has a recorded sample (or a connector definition) that yields it, and
+/// the README's list of rules is the catalog's.
+#[test]
+fn every_rule_in_the_catalog_has_a_sample_and_is_in_the_readme() {
+    let out = std::process::Command::new(bin())
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rules: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<String> = rules
+        .iter()
+        .map(|r| {
+            let role = r["role"].as_str().unwrap();
+            assert!(role == "cause" || role == "symptom", "{r}");
+            r["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(ids.len() >= 30, "{ids:?}");
+    let mut yielded = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(samples_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(n) = name.strip_suffix(".expected.json") {
+            yielded.extend(expected_rules(n));
+        }
+    }
+    for entry in std::fs::read_dir(samples_dir().join("connectors")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = std::process::Command::new(bin())
+            .args(["lint-connector", "--format", "json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            for f in v["findings"].as_array().unwrap() {
+                yielded.insert(f["rule"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let missing: Vec<&String> = ids.iter().filter(|id| !yielded.contains(*id)).collect();
+    assert!(missing.is_empty(), "rules no sample yields: {missing:?}");
+    for y in &yielded {
+        assert!(
+            ids.contains(y),
+            "sample yields {y}, which the catalog lacks"
+        );
+    }
+    // The README's list, from "catalog: `" to the next full stop at a line end.
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let start = readme
+        .find("catalog: `")
+        .expect("README lists the rules");
+    let list = &readme[start..];
+    let list = &list[..list.find(".\n").unwrap()];
+    let mut listed: Vec<String> = list
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    let mut catalog = ids.clone();
+    listed.sort();
+    catalog.sort();
+    assert_eq!(
+        listed, catalog,
+        "README's rule list differs from the catalog"
+    );
+}
+
+/// `explain` prints a rule's explanation and fix; an unknown rule is an error (exit 2)
+/// that suggests the near ones.
+#[test]
+fn explain_prints_a_rule_and_refuses_an_unknown_one() {
+    let out = std::process::Command::new(bin())
+        .args(["explain", "refresh-url-mismatch"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("refresh-url-mismatch  medium · cause · checklist step 5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Fix: Set the refresh URL to the token URL"),
+        "{text}"
+    );
+    let out = std::process::Command::new(bin())
+        .args(["explain", "refresh-url"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean refresh-url-mismatch?"));
 }

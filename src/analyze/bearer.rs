@@ -4,8 +4,8 @@
 use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::{ApiCall, Placement};
-use crate::oauth::timeline::TokenKind;
 use crate::oauth::parse::{url_base, url_origin};
+use crate::oauth::timeline::TokenKind;
 
 pub struct Bearer;
 
@@ -189,7 +189,9 @@ fn bearer_missing(
     if elsewhere.is_none() && cx.state.holds_access_token(cx.at) {
         detail.push_str(" An access token had been issued and was still valid.");
     }
-    let status = call.and_then(|c| c.status).or(cx.ex.response.as_ref().map(|r| r.status));
+    let status = call
+        .and_then(|c| c.status)
+        .or(cx.ex.response.as_ref().map(|r| r.status));
     let challenge = call.and_then(|c| {
         c.challenges
             .iter()
@@ -207,7 +209,10 @@ fn bearer_missing(
         (Some(s), _) => detail.push_str(&format!(" The API answered {s}.")),
         _ => {}
     }
-    let place = elsewhere.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+    let place = elsewhere
+        .as_ref()
+        .map(|(p, _)| p.clone())
+        .unwrap_or_default();
     out.add(
         format!("{} {place}", url_origin(url)),
         finding(

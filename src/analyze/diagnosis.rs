@@ -191,18 +191,22 @@ pub fn link(findings: &mut [Finding]) {
                 }
                 _ => {
                     "Check whether the client refreshes before the access token expires, with which result, and that it then sends the new token."
-                },
+                }
             };
             let f = &mut findings[s];
-            f.detail
-                .push_str(&format!(" No cause for this was found in the capture. {next}"));
+            f.detail.push_str(&format!(
+                " No cause for this was found in the capture. {next}"
+            ));
         }
     }
 }
 
 /// Record that `votes` (cause index → failed exchanges it explains) explain symptom `s`.
 fn attach(findings: &mut [Finding], s: usize, votes: Vec<(usize, Vec<u64>)>) {
-    let Some((main, _)) = votes.iter().max_by_key(|(c, ids)| (ids.len(), usize::MAX - c)) else {
+    let Some((main, _)) = votes
+        .iter()
+        .max_by_key(|(c, ids)| (ids.len(), usize::MAX - c))
+    else {
         return;
     };
     findings[s].caused_by = Some(findings[*main].rule);
@@ -253,13 +257,14 @@ pub fn step_text(rule: &Finding) -> Option<String> {
         _ => None,
     };
     let text = match rule.step? {
-        "1" => "the token endpoint must return an access token, and a refresh token when the access token expires",
+        "1" => {
+            "the token endpoint must return an access token, and a refresh token when the access token expires"
+        }
         "2" => "every API call must carry `Authorization: Bearer <access token>`",
         "3" => "a refresh must return a new access token (and the new refresh token must be kept)",
         "4" => "the API must work with the newest access token",
-        "5" => specific.unwrap_or(
-            "client id, client secret, token URL and refresh URL must match what works",
-        ),
+        "5" => specific
+            .unwrap_or("client id, client secret, token URL and refresh URL must match what works"),
         "a" => "symptom (a): a connection that fails after a consistent time",
         "b" => "symptom (b): 401 Unauthorized",
         "limitation" => "limitation: only the authorization code grant is supported",

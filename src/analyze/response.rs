@@ -245,5 +245,8 @@ pub fn explain_aadsts(code: &str) -> String {
         }
         _ => "see Microsoft's AADSTS error reference",
     };
-    format!("Microsoft AADSTS{}: {what}.", code.trim_start_matches("AADSTS"))
+    format!(
+        "Microsoft AADSTS{}: {what}.",
+        code.trim_start_matches("AADSTS")
+    )
 }

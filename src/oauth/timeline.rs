@@ -337,7 +337,11 @@ impl FlowState {
                 let auth = match auth {
                     Some(a) => Some(a),
                     // The redirect was not captured: the latest authorize still waiting.
-                    None => self.authorizes.iter_mut().rev().find(|a| a.returned.is_none()),
+                    None => self
+                        .authorizes
+                        .iter_mut()
+                        .rev()
+                        .find(|a| a.returned.is_none()),
                 };
                 if let Some(a) = auth {
                     if a.code_fp.is_none() {

@@ -243,7 +243,10 @@ fn link_text(f: &Finding) -> String {
         s.push_str(&format!(" · caused by {c}"));
     }
     if !f.consequences.is_empty() {
-        s.push_str(&format!(" · led to failures: {}", super::ids(&f.consequences)));
+        s.push_str(&format!(
+            " · led to failures: {}",
+            super::ids(&f.consequences)
+        ));
     }
     s
 }

@@ -58,6 +58,7 @@ fn ex(
         error: None,
         incomplete: false,
         relay: None,
+        hints: None,
     }
 }
 

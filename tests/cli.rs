@@ -53,8 +53,8 @@ fn text_report_leads_with_the_verdict() {
     let first = out.lines().next().unwrap();
     assert!(
         first.starts_with(
-            "This connection will fail about 2 s after each sign-in: no refresh token was issued."
-        ),
+            "No refresh token, and the access token expires in 2 s: the connection fails 3 s after each sign-in"
+        ) && first.ends_with("(checklist step 1: the token endpoint must return an access token, and a refresh token when the access token expires)."),
         "{first}"
     );
     assert!(!out.contains('\x1b'), "NO_COLOR honored");
@@ -177,7 +177,9 @@ fn the_demo_shows_the_whole_product_in_one_command() {
         "{text}"
     );
     assert!(
-        text.contains("This connection will fail about 2 s after each sign-in"),
+        text.contains(
+            "No refresh token, and the access token expires in 2 s: the connection fails"
+        ),
         "{text}"
     );
     assert!(

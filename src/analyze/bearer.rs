@@ -137,6 +137,14 @@ fn token_elsewhere(cx: &Cx<'_>) -> Option<(String, String)> {
     }
     let is_access = |v: &str| {
         let v = v.trim();
+        if crate::capture::redact::masked_fp(v).is_some() {
+            // A redacted HAR: the mask is the token's fingerprint.
+            return cx
+                .state
+                .token(v, cx.fpr)
+                .filter(|t| t.kind == TokenKind::Access)
+                .map(|t| t.fp.clone());
+        }
         let v = v
             .strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))

@@ -6,7 +6,7 @@
 use super::{Analyzer, Cx, Findings, Provider, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::{Grant, TokenRequest};
-use crate::oauth::parse::{needs_form_encoding, url_base, url_origin};
+use crate::oauth::parse::{url_base, url_origin};
 
 pub struct Clients;
 
@@ -229,10 +229,7 @@ fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
 }
 
 fn basic_encoding(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
-    let Some((user, pass)) = &t.basic_raw else {
-        return;
-    };
-    if !(needs_form_encoding(user) || needs_form_encoding(pass)) {
+    if !t.basic_unencoded {
         return;
     }
     let rejected = t

@@ -7,7 +7,7 @@ use super::{Analyzer, Cx, Finding, Findings, finding, rules};
 use crate::capture::redact::Fingerprinter;
 use crate::oauth::Step;
 use crate::oauth::display::human_duration;
-use crate::oauth::parse::{decode_jwt, url_host};
+use crate::oauth::parse::url_host;
 use crate::oauth::timeline::{FlowState, TokenKind};
 
 /// Clocks further apart than this are reported.
@@ -26,8 +26,7 @@ impl Analyzer for Expiry {
             if let Some(iat) = t
                 .response
                 .as_ref()
-                .and_then(|r| r.access_token.as_deref())
-                .and_then(decode_jwt)
+                .and_then(|r| r.access_jwt.as_ref())
                 .and_then(|j| j.claim_i64("iat"))
             {
                 let d = iat as f64 - cx.at;

@@ -4,7 +4,6 @@ use super::{Analyzer, Cx, Findings, Severity, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::Grant;
 use crate::oauth::display::human_duration;
-use crate::oauth::parse::s256;
 
 /// Codes older than this when exchanged are flagged.
 const CODE_MAX_AGE_SECS: f64 = 600.0;
@@ -185,19 +184,17 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
         }
     }
     if let Some(a) = auth {
-        let verifier = t
+        let masked = t
             .code_verifier
-            .as_ref()
-            .filter(|v| crate::capture::redact::masked_fp(v).is_none());
-        let masked = t.code_verifier.is_some() && verifier.is_none();
-        if let (Some(challenge), Some(verifier)) = (&a.code_challenge, verifier) {
-            let method = a.code_challenge_method.as_deref().unwrap_or("plain");
-            let expected = if method.eq_ignore_ascii_case("S256") {
-                s256(verifier)
-            } else {
-                verifier.clone()
-            };
-            if &expected != challenge {
+            .as_deref()
+            .is_some_and(|v| crate::capture::redact::masked_fp(v).is_some());
+        let method = a.code_challenge_method.as_deref().unwrap_or("plain");
+        let matches = t.pkce_matches(
+            a.code_challenge.as_deref(),
+            a.code_challenge_method.as_deref(),
+        );
+        if matches == Some(false) {
+            {
                 out.add(
                     format!("verifier {}", a.id),
                     finding(

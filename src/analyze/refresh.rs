@@ -5,7 +5,6 @@ use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
 use crate::oauth::classify::{Grant, TokenRequest};
 use crate::oauth::display::human_duration;
-use crate::oauth::parse::decode_jwt;
 use crate::oauth::timeline::offline_requested;
 
 pub struct Refresh;
@@ -29,7 +28,7 @@ fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
         return;
     }
     let lifetime = r.expires_in.or_else(|| {
-        let exp = decode_jwt(r.access_token.as_deref()?)?.claim_i64("exp")?;
+        let exp = r.access_jwt.as_ref()?.claim_i64("exp")?;
         Some(exp as f64 - cx.at)
     });
     let Some(lifetime) = lifetime else { return };

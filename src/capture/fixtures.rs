@@ -35,6 +35,7 @@ pub fn exchange(
         error: None,
         incomplete: false,
         relay: None,
+        hints: None,
     }
 }
 

@@ -391,6 +391,10 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
         relay: ours
             .and_then(|o| o.get("relay"))
             .and_then(|r| serde_json::from_value(r.clone()).ok()),
+        hints: ours
+            .and_then(|o| o.get("oauth"))
+            .and_then(|h| serde_json::from_value(h.clone()).ok())
+            .map(Box::new),
     })
 }
 
@@ -447,6 +451,8 @@ pub struct EntryFacts {
     pub step: String,
     pub token_fps: Vec<String>,
     pub findings: Vec<String>,
+    /// What the analysis needs and the redaction hides (`_oauthscope.oauth`).
+    pub hints: Option<super::Hints>,
 }
 
 /// Writes a HAR entry by entry (the whole log is never held in memory).
@@ -654,6 +660,9 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
     }
     if let Some(r) = &ex.relay {
         custom["relay"] = json!(r);
+    }
+    if let Some(h) = facts.hints.as_ref().or(ex.hints.as_deref()) {
+        custom["oauth"] = json!(h);
     }
     if ex.incomplete {
         custom["incomplete"] = json!(true);

@@ -92,6 +92,46 @@ pub struct Exchange {
     /// Byte counts of a tunnel or an upgraded connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay: Option<Relay>,
+    /// What the analysis needs of secrets a redacted HAR masks (from `_oauthscope.oauth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hints: Option<Box<Hints>>,
+}
+
+/// Facts about an exchange's secrets that are not secret themselves, kept in a redacted
+/// HAR so that it analyzes like the capture it came from: the client id and how the
+/// client authenticated (with fingerprints of each part of a Basic credential), the PKCE
+/// relation, the access token's JWT header and registered claims (never its signature,
+/// never personal claims; `sub` as a fingerprint).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hints {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_user_fp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_secret_fp: Option<String>,
+    /// The Basic credential's parts hold characters form-encoding would have escaped.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub basic_not_form_encoded: bool,
+    /// `code_challenge_method` of the authorize request this code exchange belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkce_method: Option<String>,
+    /// Whether the code verifier matches that challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkce_matches: Option<bool>,
+    /// The issued access token's JWT header and registered claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_jwt: Option<JwtHint>,
+}
+
+/// A JWT's header and registered claims, as a redacted HAR keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JwtHint {
+    pub header: serde_json::Value,
+    pub claims: serde_json::Value,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

@@ -294,6 +294,7 @@ mod tests {
             error: None,
             incomplete: false,
             relay: None,
+            hints: None,
         }
     }
 

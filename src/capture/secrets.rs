@@ -538,6 +538,15 @@ impl<'a> Policy<'a> {
             if masked_fp(value).is_some() {
                 return value.to_string();
             }
+            // A scheme with no credential after it (`Bearer `) holds nothing secret, and
+            // masking it would make it look like a bare token.
+            let bare = value.trim();
+            if ["bearer", "basic", "dpop"]
+                .iter()
+                .any(|s| bare.eq_ignore_ascii_case(s))
+            {
+                return value.to_string();
+            }
             let lower = name.to_ascii_lowercase();
             if lower.ends_with("authorization") {
                 if let Some((scheme, rest)) = value.split_once(' ') {

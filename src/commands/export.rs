@@ -76,11 +76,19 @@ pub fn export_har(
     let mut result: std::io::Result<()> = Ok(());
     let info = with_progress(&source, |warn, tick| {
         source.run(warn, |ex| {
-            let step = flow.push(&ex);
+            let c = flow.classify(&ex);
+            // What the analysis needs of the secrets the redaction masks.
+            let hints = if no_redact {
+                None
+            } else {
+                crate::oauth::hints::of(&c.step, &flow.state, &fpr)
+            };
+            let step = flow.apply(&ex, c, Vec::new());
             let facts = EntryFacts {
                 step: step.name().to_string(),
                 token_fps: crate::oauth::display::token_fps(&step, &fpr),
                 findings: by_exchange.get(&ex.id).cloned().unwrap_or_default(),
+                hints,
             };
             if result.is_ok() {
                 result = writer.entry(&ex, &facts);

@@ -103,6 +103,8 @@ pub struct TokenResponse {
     pub error_description: Option<String>,
     /// Microsoft's numeric `error_codes` (AADSTS without the prefix).
     pub error_codes: Vec<i64>,
+    /// The access token's JWT header and claims (decoded once; from the hints when masked).
+    pub access_jwt: Option<super::parse::Jwt>,
     pub no_store: bool,
 }
 
@@ -123,6 +125,12 @@ pub struct TokenRequest {
     pub auth: ClientAuth,
     /// Basic credentials as sent (before form-decoding), to check their encoding.
     pub basic_raw: Option<(String, String)>,
+    /// The Basic credential's parts hold characters that form-encoding would have
+    /// escaped (from the raw header, or a redacted HAR's hints).
+    pub basic_unencoded: bool,
+    /// Whether the verifier matches the challenge, as a redacted HAR's hints tell it
+    /// (the verifier itself is masked there).
+    pub pkce_hint: Option<bool>,
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
     pub refresh_token: Option<String>,
@@ -469,6 +477,31 @@ fn token_request(
         client_secret = Some(password);
         basic_raw = Some((encoded_user, encoded_password));
     }
+    let hints = ex.hints.as_deref();
+    let basic_masked = ex
+        .request
+        .header("authorization")
+        .and_then(|v| v.trim().split_once(' '))
+        .is_some_and(|(scheme, rest)| {
+            scheme.eq_ignore_ascii_case("basic")
+                && crate::capture::redact::masked_fp(rest.trim()).is_some()
+        });
+    if let Some(h) =
+        hints.filter(|h| basic_masked && h.client_auth.as_deref() == Some(ClientAuth::Basic.name()))
+    {
+        auth = ClientAuth::Basic;
+        client_id = h.client_id.clone();
+        client_secret = h
+            .basic_secret_fp
+            .as_ref()
+            .map(|fp| format!("[redacted fp:{fp}]"));
+    }
+    let basic_unencoded = match &basic_raw {
+        Some((u, p)) => {
+            super::parse::needs_form_encoding(u) || super::parse::needs_form_encoding(p)
+        }
+        None => hints.is_some_and(|h| h.basic_not_form_encoded),
+    };
     TokenRequest {
         endpoint,
         grant,
@@ -476,6 +509,8 @@ fn token_request(
         client_secret,
         auth,
         basic_raw,
+        basic_unencoded,
+        pkce_hint: hints.and_then(|h| h.pkce_matches),
         code: all("code"),
         redirect_uri: all("redirect_uri"),
         refresh_token: all("refresh_token"),
@@ -484,6 +519,25 @@ fn token_request(
         params: body,
         query,
         response: ex.response.as_ref().map(|_| token_response(ex)),
+    }
+}
+
+impl TokenRequest {
+    /// Does the code verifier match `challenge` (sent with `method`)? `None` when it
+    /// cannot be told (no challenge, no verifier, or a masked one without a hint).
+    pub fn pkce_matches(&self, challenge: Option<&str>, method: Option<&str>) -> Option<bool> {
+        let challenge = challenge?;
+        let verifier = self.code_verifier.as_deref()?;
+        if crate::capture::redact::masked_fp(verifier).is_some() {
+            return self.pkce_hint;
+        }
+        let method = method.unwrap_or("plain");
+        let expected = if method.eq_ignore_ascii_case("S256") {
+            super::parse::s256(verifier)
+        } else {
+            verifier.to_string()
+        };
+        Some(expected == challenge)
     }
 }
 
@@ -531,6 +585,10 @@ pub fn token_response(ex: &Exchange) -> TokenResponse {
         out.issued_at_ms = num("issued_at").0.map(|v| v as i64);
         out.error = s("error");
         out.error_description = s("error_description");
+        out.access_jwt = out
+            .access_token
+            .as_deref()
+            .and_then(|t| super::hints::access_jwt(t, ex.hints.as_deref()));
         out.error_codes = obj
             .get("error_codes")
             .and_then(|v| v.as_array())

@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod display;
 pub mod flow;
+pub mod hints;
 pub mod parse;
 pub mod timeline;
 

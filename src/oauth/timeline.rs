@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::classify::{AuthorizeRequest, Grant, Known, Step, TokenRequest};
-use super::parse::{Params, decode_jwt, url_base, url_origin};
+use super::parse::{Params, url_base, url_origin};
 use crate::capture::Exchange;
 use crate::capture::redact::Fingerprinter;
 
@@ -465,7 +465,7 @@ impl FlowState {
             .unwrap_or(at);
         if let Some(access) = &resp.access_token {
             let fp = fpr.fp(access);
-            let jwt = decode_jwt(access).map(|j| JwtSummary {
+            let jwt = resp.access_jwt.as_ref().map(|j| JwtSummary {
                 exp: j.claim_i64("exp"),
                 nbf: j.claim_i64("nbf"),
                 iat: j.claim_i64("iat"),

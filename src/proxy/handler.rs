@@ -355,6 +355,7 @@ impl Recorder {
             error: None,
             incomplete: false,
             relay: None,
+            hints: None,
         }
     }
 }

@@ -40,6 +40,10 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// A CA for the test upstream, and a server config signed by it (SANs: localhost, 127.0.0.1).
 pub struct UpstreamTls {
     pub ca_pem_path: PathBuf,
+    /// The leaf certificate and its key as PEM files (for servers the tests run in
+    /// another language).
+    pub leaf_pem_path: PathBuf,
+    pub leaf_key_path: PathBuf,
     pub config: Arc<ServerConfig>,
 }
 
@@ -59,6 +63,10 @@ pub fn upstream_tls(dir: &Path) -> UpstreamTls {
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
     let ca_pem_path = dir.join("upstream-ca.pem");
     std::fs::write(&ca_pem_path, ca_cert.pem()).unwrap();
+    let leaf_pem_path = dir.join("upstream-leaf.pem");
+    std::fs::write(&leaf_pem_path, leaf_cert.pem()).unwrap();
+    let leaf_key_path = dir.join("upstream-leaf.key");
+    std::fs::write(&leaf_key_path, leaf_key.serialize_pem()).unwrap();
     let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let mut config = ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
@@ -71,6 +79,8 @@ pub fn upstream_tls(dir: &Path) -> UpstreamTls {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     UpstreamTls {
         ca_pem_path,
+        leaf_pem_path,
+        leaf_key_path,
         config: Arc::new(config),
     }
 }
@@ -535,4 +545,27 @@ pub fn secrets_in(capture: &Path) -> Vec<String> {
         }
     }
     secrets
+}
+
+/// Whether an external tool a test needs is there. When it is missing the test fails
+/// under `CI=true` (`.ci/run` installs every tool and sets it), and elsewhere is skipped
+/// with the reason printed.
+pub fn have_tool(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is missing under CI=true: bash .ci/run installs it");
+    }
+    eprintln!("skipped: {what} is missing (bash .ci/run installs it)");
+    false
+}
+
+/// A free loopback port (bound, then released for the tool that needs a number).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -1,0 +1,97 @@
+//! What a redacted HAR keeps of an exchange's secrets so it analyzes like its capture
+//! ([`Hints`]): computed at export from the classified step and the flow state, read back
+//! by classification when the secrets themselves are masked.
+
+use super::classify::{ClientAuth, Step};
+use super::parse::decode_jwt;
+use super::timeline::FlowState;
+use crate::capture::redact::{Fingerprinter, masked_fp};
+use crate::capture::{Hints, JwtHint};
+
+/// JWT header fields kept (never the signature).
+const JWT_HEADER: [&str; 3] = ["alg", "typ", "kid"];
+/// Registered claims kept as they are; `sub` is kept as a fingerprint, personal claims
+/// (email, name, ...) are dropped.
+const JWT_CLAIMS: [&str; 9] = [
+    "iss",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "nbf",
+    "scope",
+    "scp",
+    "client_id",
+];
+
+/// The hints for `step`, seen against the flow as it was before it; `None` when the step
+/// has none to keep.
+pub fn of(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
+    let Step::Token(t) = step else { return None };
+    let mut h = Hints {
+        client_id: t.client_id.clone(),
+        client_auth: Some(t.auth.name().to_string()),
+        ..Hints::default()
+    };
+    if t.auth == ClientAuth::Basic {
+        h.basic_user_fp = t.client_id.as_deref().map(|v| fpr.fp(v));
+        h.basic_secret_fp = t.client_secret.as_deref().map(|v| fpr.fp(v));
+        h.basic_not_form_encoded = t.basic_unencoded;
+    }
+    if let Some(code) = t.code.as_deref() {
+        let fp = fpr.fp(code);
+        if let Some(a) = state
+            .authorize_for(Some(code), t.client_id.as_deref(), fpr)
+            .filter(|a| a.code_fp.as_deref() == Some(fp.as_str()))
+        {
+            h.pkce_method = a.code_challenge_method.clone();
+            h.pkce_matches = t.pkce_matches(
+                a.code_challenge.as_deref(),
+                a.code_challenge_method.as_deref(),
+            );
+        }
+    }
+    h.access_jwt = t
+        .response
+        .as_ref()
+        .and_then(|r| r.access_jwt.as_ref())
+        .map(|j| {
+            let pick = |v: &serde_json::Value, keys: &[&str]| {
+                let mut m = serde_json::Map::new();
+                for k in keys {
+                    if let Some(x) = v.get(*k) {
+                        m.insert(k.to_string(), x.clone());
+                    }
+                }
+                m
+            };
+            let mut claims = pick(&j.claims, &JWT_CLAIMS);
+            if let Some(sub) = j.claims.get("sub").and_then(|s| s.as_str()) {
+                claims.insert(
+                    "sub".into(),
+                    format!("[redacted fp:{}]", fpr.fp(sub)).into(),
+                );
+            }
+            JwtHint {
+                header: pick(&j.header, &JWT_HEADER).into(),
+                claims: claims.into(),
+            }
+        });
+    Some(h)
+}
+
+/// The JWT a hint describes (header and claims only).
+pub fn jwt_of(h: &JwtHint) -> super::parse::Jwt {
+    super::parse::Jwt {
+        header: h.header.clone(),
+        claims: h.claims.clone(),
+    }
+}
+
+/// Decode an access token, or take its claims from the hints when it is masked.
+pub fn access_jwt(token: &str, hints: Option<&Hints>) -> Option<super::parse::Jwt> {
+    if masked_fp(token).is_some() {
+        return hints.and_then(|h| h.access_jwt.as_ref()).map(jwt_of);
+    }
+    decode_jwt(token)
+}

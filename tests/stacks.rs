@@ -1,0 +1,301 @@
+//! The second test bed: stacks we did not write. A certified OpenID Connect provider
+//! (the npm package `oidc-provider`) as the server and Authlib (PyPI) as the connector,
+//! driven through our proxy with one problem staged per scenario. For each flow: the
+//! findings the problem must yield, the root cause the verdict must name, no high or
+//! critical finding the flow does not justify; the same from our redacted HAR export,
+//! and from the HAR a real mitmproxy (`hardump`) records of the same flow.
+//!
+//! `bash .ci/run` installs oidc-provider into target/npm and Authlib into target/venv.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Staged {
+    name: &'static str,
+    /// Access token lifetime on the provider, seconds.
+    access_ttl: u64,
+    must: &'static [&'static str],
+    cause: Option<&'static str>,
+}
+
+const STAGED: &[Staged] = &[
+    Staged {
+        name: "healthy",
+        access_ttl: 3600,
+        must: &[],
+        cause: None,
+    },
+    Staged {
+        name: "no-bearer",
+        access_ttl: 3600,
+        must: &["bearer-missing"],
+        cause: Some("bearer-missing"),
+    },
+    Staged {
+        name: "refresh-wrong-url",
+        access_ttl: 3600,
+        must: &["refresh-url-mismatch", "token-error"],
+        cause: Some("refresh-url-mismatch"),
+    },
+    Staged {
+        name: "rotation-ignored",
+        access_ttl: 3600,
+        must: &["refresh-rotation-ignored", "token-error"],
+        cause: Some("refresh-rotation-ignored"),
+    },
+    Staged {
+        name: "code-reused",
+        access_ttl: 3600,
+        must: &["code-reused", "token-error"],
+        cause: Some("code-reused"),
+    },
+    Staged {
+        name: "pkce-mismatch",
+        access_ttl: 3600,
+        must: &["pkce-missing", "token-error"],
+        cause: Some("pkce-missing"),
+    },
+    Staged {
+        name: "wrong-secret-refresh",
+        access_ttl: 3600,
+        must: &["client-secret-mismatch", "token-error"],
+        cause: Some("client-secret-mismatch"),
+    },
+    Staged {
+        name: "expired-no-refresh",
+        access_ttl: 2,
+        must: &[
+            "refresh-token-absent",
+            "token-expired-used",
+            "api-rejected",
+            "fails-after-interval",
+        ],
+        cause: Some("refresh-token-absent"),
+    },
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The provider, started from a copy of the script inside target/npm (where Node finds
+/// the package); returns the process and its issuer URL.
+fn start_provider(dir: &Path, tls: &UpstreamTls, access_ttl: u64) -> (Child, String) {
+    let npm = root().join("target/npm");
+    let script = npm.join("oidc-server.mjs");
+    std::fs::copy(root().join("tests/stacks/oidc-server.mjs"), &script).unwrap();
+    let mut child = Command::new("node")
+        .arg(&script)
+        .arg(&tls.leaf_pem_path)
+        .arg(&tls.leaf_key_path)
+        .arg(format!("{{\"accessTtl\": {access_ttl}}}"))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start node");
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let issuer = loop {
+        let line = lines
+            .next()
+            .expect("oidc-provider printed no issuer")
+            .unwrap();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            break v["issuer"].as_str().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, issuer)
+}
+
+/// Run the Authlib connector through the proxy at `proxy_url`, trusting `proxy_ca`.
+fn run_client(name: &str, issuer: &str, proxy_url: &str, proxy_ca: &Path) {
+    let out = Command::new(root().join("target/venv/bin/python"))
+        .arg(root().join("tests/stacks/client.py"))
+        .args([name, issuer, proxy_url])
+        .arg(proxy_ca)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: the connector did not run as staged: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (sorted rule ids, the JSON report) of `analyze --format json`.
+fn analyze(path: &Path) -> (Vec<String>, serde_json::Value) {
+    let out = Command::new(bin())
+        .args(["analyze", "--format", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rules: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    rules.sort();
+    rules.dedup();
+    (rules, v)
+}
+
+/// The staged findings are there, the cause is named, and nothing high or critical
+/// beyond what the flow justifies.
+fn judge(s: &Staged, source: &str, rules: &[String], report: &serde_json::Value) {
+    for must in s.must {
+        assert!(
+            rules.iter().any(|r| r == must),
+            "{} ({source}): {must} not found in {rules:?}",
+            s.name
+        );
+    }
+    assert_eq!(
+        report["summary"]["cause"].as_str(),
+        s.cause,
+        "{} ({source}): {}",
+        s.name,
+        report["summary"]["verdict"]
+    );
+    for f in report["findings"].as_array().unwrap() {
+        let sev = f["severity"].as_str().unwrap();
+        let rule = f["rule"].as_str().unwrap();
+        if sev == "high" || sev == "critical" {
+            assert!(
+                s.must.contains(&rule),
+                "{} ({source}): unjustified {sev} finding {f}",
+                s.name
+            );
+        }
+        if s.must.is_empty() {
+            assert!(sev == "low" || sev == "info", "{} ({source}): {f}", s.name);
+        }
+    }
+}
+
+/// Record the flow with a real mitmproxy (`hardump`); returns the HAR.
+fn through_mitmproxy(dir: &Path, tls: &UpstreamTls, name: &str, issuer: &str) -> PathBuf {
+    let port = free_port();
+    let har = dir.join("mitm.har");
+    let confdir = dir.join("mitmconf");
+    let mut child = Command::new(root().join("target/venv/bin/mitmdump"))
+        .args([
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            &port.to_string(),
+            "-q",
+        ])
+        .arg("--set")
+        .arg(format!("confdir={}", confdir.display()))
+        .arg("--set")
+        .arg(format!(
+            "ssl_verify_upstream_trusted_ca={}",
+            tls.ca_pem_path.display()
+        ))
+        .arg("--set")
+        .arg(format!("hardump={}", har.display()))
+        .spawn()
+        .unwrap();
+    let ca = confdir.join("mitmproxy-ca-cert.pem");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(Instant::now() < deadline, "mitmdump did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    run_client(name, issuer, &format!("http://127.0.0.1:{port}"), &ca);
+    // mitmdump writes the HAR when it shuts down.
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(har.exists(), "mitmproxy wrote no HAR");
+    har
+}
+
+#[test]
+fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
+    let npm = root().join("target/npm/node_modules/oidc-provider");
+    let python = root().join("target/venv/bin/python");
+    let authlib = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import authlib, httpx"])
+            .status()
+            .is_ok_and(|s| s.success());
+    let node = Command::new("node").arg("--version").output().is_ok();
+    if !have_tool(node && npm.exists(), "node with oidc-provider (target/npm)")
+        || !have_tool(authlib, "Authlib and httpx (target/venv)")
+        || !have_tool(root().join("target/venv/bin/mitmdump").exists(), "mitmdump")
+    {
+        return;
+    }
+    let mut counts = [0usize; 3];
+    for s in STAGED {
+        let dir = temp_dir(&format!("stack-{}", s.name));
+        let tls = upstream_tls(&dir);
+        let (mut provider, issuer) = start_provider(&dir, &tls, s.access_ttl);
+
+        // 1. Through oauthscope.
+        let ca = tls.ca_pem_path.display().to_string();
+        let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--quiet"]);
+        let proxy_ca = proxy.ca_dir.join("ca.pem");
+        run_client(s.name, &issuer, &proxy.url(), &proxy_ca);
+        let capture = proxy.capture.clone();
+        let (status, lines) = proxy.stop();
+        assert!(status.success(), "{lines:#?}");
+        let (rules, report) = analyze(&capture);
+        judge(s, "our capture", &rules, &report);
+        counts[0] += 1;
+
+        // 2. Our redacted HAR of it.
+        let har = dir.join("redacted.har");
+        let out = Command::new(bin())
+            .arg("export")
+            .arg(&capture)
+            .arg("--har")
+            .arg(&har)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let (har_rules, har_report) = analyze(&har);
+        judge(s, "our redacted HAR", &har_rules, &har_report);
+        assert_eq!(
+            har_rules, rules,
+            "{}: the redacted HAR analyzes differently",
+            s.name
+        );
+        counts[1] += 1;
+
+        // 3. The same flow, recorded by a real mitmproxy.
+        let mitm = through_mitmproxy(&dir, &tls, s.name, &issuer);
+        let (mitm_rules, mitm_report) = analyze(&mitm);
+        judge(s, "mitmproxy's HAR", &mitm_rules, &mitm_report);
+        assert_eq!(
+            mitm_rules, rules,
+            "{}: mitmproxy's HAR analyzes differently",
+            s.name
+        );
+        counts[2] += 1;
+
+        let _ = provider.kill();
+        let _ = provider.wait();
+    }
+    eprintln!(
+        "second test bed: {} flows judged from our capture, {} from our redacted HAR, {} from mitmproxy's HAR",
+        counts[0], counts[1], counts[2]
+    );
+}

@@ -1,0 +1,50 @@
+// A real, certified OpenID Connect provider (the npm package `oidc-provider`, which we
+// did not write) on 127.0.0.1 over TLS, for the second test bed. It validates what a
+// production server validates: client authentication, PKCE, single-use codes, refresh
+// token rotation with reuse detection, token lifetimes.
+//
+// usage: node oidc-server.mjs CERT.pem KEY.pem '{"accessTtl": 3600}'
+// Prints one JSON line {"issuer": "https://127.0.0.1:PORT"} once it listens.
+import https from 'node:https';
+import fs from 'node:fs';
+import Provider from 'oidc-provider';
+
+const [certPath, keyPath, optsJson] = process.argv.slice(2);
+const opts = JSON.parse(optsJson || '{}');
+let handler = (req, res) => { res.statusCode = 503; res.end(); };
+const server = https.createServer(
+  { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) },
+  (req, res) => handler(req, res),
+);
+server.listen(0, '127.0.0.1', () => {
+  const issuer = `https://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: 'stack-app',
+      client_secret: 'stack-secret-Value_1',
+      redirect_uris: [`${issuer}/cb`],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }],
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+    ttl: {
+      AccessToken: opts.accessTtl || 3600,
+      AuthorizationCode: 60,
+      Grant: 3600,
+      IdToken: 3600,
+      Interaction: 600,
+      RefreshToken: 86400,
+      Session: 3600,
+    },
+    rotateRefreshToken: true,
+    clockTolerance: 0,
+    issueRefreshToken: async (ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    findAccount: async (ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
+    cookies: { keys: ['oauthscope-test-bed'] },
+  });
+  provider.on('server_error', (ctx, err) => console.error('server_error', err));
+  handler = provider.callback();
+  console.log(JSON.stringify({ issuer }));
+});

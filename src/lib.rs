@@ -1,22 +1,30 @@
 //! oauthscope: an intercepting proxy that records OAuth 2.0 traffic and explains why
 //! integrations break.
 //!
-//! Module map (one module, one job):
+//! Module map (one module, one job; each may use only the modules listed after it):
+//! - [`commands`]: one file per subcommand, a thin `run` that parses options, calls the
+//!   library and renders. Uses everything below.
 //! - [`cli`]: clap definitions and the validation of raw flags into options.
-//! - [`ca`]: the local root CA under `certs/` and the leaf certificates it issues
-//!   (IP SANs for IP literals).
-//! - [`proxy`]: the connection layer, the recording handler, the capturing body tap, upstream TLS, scope rules,
-//!   the live console.
-//! - [`capture`]: the `Exchange` record, the JSON Lines capture writer and reader, body
-//!   decoding, secret fingerprints and masking.
-//! - [`oauth`]: parse forms/JSON/JWT/WWW-Authenticate, classify an exchange into a
-//!   `Step`, and build the flow state (tokens and their lineage) as a stream.
-//! - [`analyze`]: the `Analyzer` trait, the rule families, the engine and its registry.
-//! - [`report`]: verdict, findings and timeline as terminal text or JSON.
+//! - [`proxy`]: the connection layer, the recording handler, the capturing body tap,
+//!   scope rules, the live console. Uses ca, upstream, report, analyze, oauth, capture.
+//! - [`replay`]: re-send a capture (`replay`), answer from one (`serve`), the checklist.
+//!   Uses upstream, oauth, capture, wire.
 //! - [`connector`]: connector definitions (Power Platform, Swagger, OpenAPI, TOML): load,
-//!   lint, and compare with the wire.
-//! - [`commands`]: each subcommand's `run`.
-//! - [`wire`]: the form/URL codec (below everything else).
+//!   lint, and compare with the wire. Uses analyze, oauth, capture.
+//! - [`report`]: verdict, findings and timeline as text, JSON, Markdown or HTML;
+//!   `report::style` for colour. Uses analyze, oauth, capture.
+//! - [`analyze`]: the rule catalog (`analyze::rules`), the rule families, the engine
+//!   (a `Flow` plus analyzers) and the diagnosis that links symptoms to causes. Uses
+//!   oauth, capture.
+//! - [`oauth`]: parse what OAuth puts on the wire, classify each exchange once into a
+//!   `Step`, and the `Flow`: flow state (tokens and their lineage), secrets seen, events,
+//!   the hints a redacted HAR keeps. Uses capture, wire.
+//! - [`upstream`]: the TLS client side shared by proxy and replay (trust, connector,
+//!   what a forwarding failure means). Uses capture.
+//! - [`ca`]: the local root CA under `certs/` and the leaf certificates it issues.
+//! - [`capture`]: the `Exchange` record, the JSON Lines capture writer and reader, HAR
+//!   import and export, body decoding, the one secret policy. Uses wire.
+//! - [`wire`]: the form/URL codec and URL helpers (below everything else).
 //!
 //! Data path: client → proxy → upstream; each finished exchange goes through a bounded
 //! queue to the capture writer thread, which appends one JSON line and feeds observers.

@@ -210,3 +210,64 @@ fn flow_state_stays_bounded_on_endless_grants() {
     assert!(newest.superseded_by.is_none());
     assert!(state.token("at-1", &fpr).is_none());
 }
+
+#[test]
+fn a_token_in_a_cookie_or_custom_header_is_bearer_missing_and_github_200_errors_are_refusals() {
+    let token = "at-cookie-0123456789abcdef";
+    let issue = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "https://auth.example.com/token",
+            &[FORM],
+            "grant_type=authorization_code&code=c&client_id=ci&client_secret=cs",
+        ),
+        200,
+        &[JSON, ("cache-control", "no-store")],
+        format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":3600,"refresh_token":"r"}}"#).as_bytes(),
+    );
+    let cookie = respond(
+        ex(
+            2,
+            5,
+            "GET",
+            "https://api.example.com/me",
+            &[("cookie", &format!("theme=dark; session_token={token}"))],
+            "",
+        ),
+        401,
+        &[("www-authenticate", r#"Bearer realm="api""#)],
+        b"",
+    );
+    let r = rules(&[issue.clone(), cookie]);
+    let (_, detail) = r
+        .iter()
+        .find(|(id, _)| *id == "bearer-missing")
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert!(detail.contains("the cookie `session_token`"), "{detail}");
+    assert!(
+        !detail.contains(token),
+        "the token is shown by fingerprint only"
+    );
+    // GitHub answers a bad code with 200 and an `error` body.
+    let gh = respond(
+        ex(
+            3,
+            6,
+            "POST",
+            "https://github.com/login/oauth/access_token",
+            &[FORM, ("accept", "application/json")],
+            "client_id=ci&client_secret=cs&code=bad&grant_type=authorization_code",
+        ),
+        200,
+        &[JSON],
+        br#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#,
+    );
+    let r = rules(&[gh]);
+    let (_, detail) = r
+        .iter()
+        .find(|(id, _)| *id == "token-error")
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert!(detail.contains("HTTP 200"), "{detail}");
+}

@@ -1,4 +1,7 @@
 //! Reading connector definitions, detected by content, keys matched case-insensitively.
+//!
+//! Long on purpose: four definition formats (apiProperties, Swagger, OpenAPI, TOML)
+//! read into one model, with the notes each can raise.
 
 use std::path::Path;
 

@@ -4,6 +4,8 @@
 //!
 //! Memory follows live tokens and token families, not exchanges: events are kept only
 //! when a timeline is asked for.
+//!
+//! Long on purpose: the flow state and how each step changes it are one data model.
 
 use std::collections::HashMap;
 

@@ -12,6 +12,9 @@
 //! Faults: `--expire-after` (API answers 401 invalid_token once a token is older),
 //! `--no-refresh-token` (token responses carry none), `--rotate-refresh-tokens` (each
 //! refresh issues a new one and rejects reuse).
+//!
+//! Long on purpose: the mock upstream's routing, its OAuth checks (clients, codes,
+//! tokens) and its faults are one behaviour.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

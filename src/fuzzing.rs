@@ -63,7 +63,6 @@ pub fn parsers(data: &[u8]) {
         let _ = (jwt.claim_i64("exp"), jwt.claim_str("iss"), jwt.audiences());
     }
     let _ = parse::json_object(&s);
-    let _ = classify::classify_response_json(data);
     let _ = parse::needs_form_encoding(&s);
     let _ = (redact_url(&fpr, &s), redact_url_safe(&fpr, &s));
     let _ = sanitize_for_terminal(&s);

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bin, secrets_in, temp_dir};
+use common::{bin, run, secrets_in, temp_dir};
 
 fn samples() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
@@ -17,15 +17,6 @@ fn samples() -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn export(input: &Path, out: &Path, extra: &[&str]) {

@@ -909,29 +909,6 @@ async fn record_with(
     (capture, lines)
 }
 
-/// The finding rule ids `analyze --format json` reports for a capture, sorted.
-fn analyze_rules(capture: &Path) -> (Vec<String>, serde_json::Value) {
-    let out = std::process::Command::new(bin())
-        .args(["analyze", "--format", "json"])
-        .arg(capture)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut rules: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap().to_string())
-        .collect();
-    rules.sort();
-    (rules, v)
-}
-
 /// Every secret in the capture (tokens, codes, client secrets) is absent from what
 /// oauthscope prints: the live console, `analyze` (text and JSON) and `timeline`.
 fn assert_no_secret_leaks(capture: &Path, console: &[String], name: &str) {

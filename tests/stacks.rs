@@ -130,30 +130,6 @@ fn run_client(name: &str, issuer: &str, proxy_url: &str, proxy_ca: &Path) {
     );
 }
 
-/// (sorted rule ids, the JSON report) of `analyze --format json`.
-fn analyze(path: &Path) -> (Vec<String>, serde_json::Value) {
-    let out = Command::new(bin())
-        .args(["analyze", "--format", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut rules: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap().to_string())
-        .collect();
-    rules.sort();
-    rules.dedup();
-    (rules, v)
-}
-
 /// The staged findings are there, the cause is named, and nothing high or critical
 /// beyond what the flow justifies.
 fn judge(s: &Staged, source: &str, rules: &[String], report: &serde_json::Value) {
@@ -257,7 +233,7 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
         let capture = proxy.capture.clone();
         let (status, lines) = proxy.stop();
         assert!(status.success(), "{lines:#?}");
-        let (rules, report) = analyze(&capture);
+        let (rules, report) = analyze_rules(&capture);
         judge(s, "our capture", &rules, &report);
         counts[0] += 1;
 
@@ -271,7 +247,7 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
             .output()
             .unwrap();
         assert!(out.status.success());
-        let (har_rules, har_report) = analyze(&har);
+        let (har_rules, har_report) = analyze_rules(&har);
         judge(s, "our redacted HAR", &har_rules, &har_report);
         assert_eq!(
             har_rules, rules,
@@ -282,7 +258,7 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
 
         // 3. The same flow, recorded by a real mitmproxy.
         let mitm = through_mitmproxy(&dir, &tls, s.name, &issuer);
-        let (mitm_rules, mitm_report) = analyze(&mitm);
+        let (mitm_rules, mitm_report) = analyze_rules(&mitm);
         judge(s, "mitmproxy's HAR", &mitm_rules, &mitm_report);
         assert_eq!(
             mitm_rules, rules,

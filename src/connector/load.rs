@@ -18,7 +18,7 @@ pub fn load(path: &Path) -> Result<Connector, ConnectorError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| ConnectorError::Io {
         path: name.clone(),
-        cause: source,
+        source,
     })?;
     let toml = path
         .extension()
@@ -35,9 +35,9 @@ pub fn parse(bytes: &[u8], name: &str, toml: bool) -> Result<Connector, Connecto
     if !looks_json || toml {
         return load_toml(text, name);
     }
-    let v: Value = serde_json::from_str(text).map_err(|e| ConnectorError::Json {
+    let v: Value = serde_json::from_str(text).map_err(|source| ConnectorError::Json {
         path: name.to_string(),
-        message: e.to_string(),
+        source,
     })?;
     from_json(&v, name)
 }
@@ -65,7 +65,7 @@ fn load_folder(dir: &Path) -> Result<Connector, ConnectorError> {
     let mut swag = None;
     let entries = std::fs::read_dir(dir).map_err(|source| ConnectorError::Io {
         path: dir.display().to_string(),
-        cause: source,
+        source,
     })?;
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().to_ascii_lowercase();

@@ -68,10 +68,20 @@ impl Connector {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    #[error("cannot read {path}: {cause}")]
-    Io { path: String, cause: std::io::Error },
-    #[error("{path}: invalid JSON: {message}")]
-    Json { path: String, message: String },
+    #[error("cannot read {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid JSON")]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Only the parser's message, not its display: that quotes the offending line,
+    /// which in a TOML profile may hold the client secret.
     #[error("{path}: invalid TOML: {message}")]
     Toml { path: String, message: String },
     #[error("{path}: not a connector definition we know ({hint})")]

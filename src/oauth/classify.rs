@@ -621,19 +621,5 @@ pub fn token_response(ex: &Exchange) -> TokenResponse {
     out
 }
 
-/// `access_token` and `refresh_token` of a token response body (JSON or form).
-pub fn classify_response_json(body: &[u8]) -> Option<(Option<String>, Option<String>)> {
-    let text = std::str::from_utf8(body).ok()?;
-    if let Some(obj) = json_object(text) {
-        let s = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        return Some((s("access_token"), s("refresh_token")));
-    }
-    let p = Params(parse_form(text));
-    Some((
-        p.get("access_token").map(str::to_string),
-        p.get("refresh_token").map(str::to_string),
-    ))
-}
-
 #[cfg(test)]
 mod tests;

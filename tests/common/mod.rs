@@ -569,3 +569,41 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Run `oauthscope` with `args` (`NO_COLOR=1`): (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `analyze --format json` of a capture or HAR: (the findings' rule ids, sorted, one per
+/// finding; the whole report). Fails the test when analyze fails.
+pub fn analyze_rules(capture: &Path) -> (Vec<String>, serde_json::Value) {
+    let out = Command::new(bin())
+        .args(["analyze", "--format", "json"])
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rules: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    rules.sort();
+    (rules, v)
+}

@@ -11,10 +11,10 @@ use crate::capture::{Body, Exchange, Header, Kind, Request, Response, Timings, f
 
 #[derive(Debug, thiserror::Error)]
 pub enum HarError {
-    #[error("{0}: not a HAR file: {1}")]
-    NotHar(String, String),
-    #[error("{0}: invalid JSON: {1}")]
-    Json(String, String),
+    #[error("{0}: not a HAR file")]
+    NotHar(String, #[source] serde_json::Error),
+    #[error("{0}: invalid JSON")]
+    Json(String, #[source] serde_json::Error),
 }
 
 /// What the HAR's `log` said about itself.
@@ -71,8 +71,8 @@ pub fn read_har<R: Read>(
 fn classify_error(name: &str, e: serde_json::Error) -> HarError {
     use serde_json::error::Category;
     match e.classify() {
-        Category::Data => HarError::NotHar(name.into(), e.to_string()),
-        _ => HarError::Json(name.into(), e.to_string()),
+        Category::Data => HarError::NotHar(name.into(), e),
+        _ => HarError::Json(name.into(), e),
     }
 }
 

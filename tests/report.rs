@@ -199,3 +199,34 @@ fn markdown_reports_escape_captured_text() {
     let timeline = html.split("<h2>timeline</h2>").nth(1).unwrap_or(&html);
     assert_eq!(timeline.matches("<tr>").count(), 2, "{timeline}");
 }
+
+/// Every report leads with the cause and folds what it led to under it: the refresh sent
+/// to a URL that answers 404 comes first, the refused refresh and the dead connection
+/// after it, each saying what caused it.
+#[test]
+fn reports_list_the_cause_first_with_its_consequences_under_it() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/refresh-404.jsonl");
+    let sample = sample.to_str().unwrap();
+    let (code, text, _) = common::run(&["analyze", sample]);
+    assert_eq!(code, 0);
+    let verdict = text.lines().next().unwrap();
+    assert!(
+        verdict.starts_with("Refresh sent to a different URL than the code exchange:")
+            && verdict.contains("token endpoint answered 404 without an OAuth error")
+            && verdict.ends_with("(checklist step 5: the refresh URL must be the token URL)."),
+        "{verdict}"
+    );
+    let cause = text.find("HIGH     refresh-url-mismatch").expect("cause listed");
+    let folded = text.find("  ↳ HIGH     token-error").expect("symptom folded");
+    assert!(cause < folded, "{text}");
+    assert!(text.contains("caused by: refresh-url-mismatch"), "{text}");
+    let (_, md, _) = common::run(&["analyze", sample, "--format", "markdown"]);
+    let cause = md.find("`refresh-url-mismatch`").unwrap();
+    let symptom = md.find("`token-error`").unwrap();
+    assert!(cause < symptom, "{md}");
+    assert!(md.contains("- Caused by: `refresh-url-mismatch`"), "{md}");
+    assert!(md.contains("- Led to failures: #"), "{md}");
+    let (_, html, _) = common::run(&["analyze", sample, "--format", "html"]);
+    assert!(html.contains("caused by refresh-url-mismatch"), "html");
+    assert!(html.contains("led to failures: #"), "html");
+}

@@ -1,5 +1,8 @@
 //! Command-line interface: clap definitions, and the parse-then-validate step that turns
 //! raw flags into the options each subcommand runs with.
+//!
+//! Doc comments here are `--help` text, shown as written (`<UTC timestamp>` is not HTML).
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

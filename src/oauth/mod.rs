@@ -1,5 +1,5 @@
 //! OAuth meaning: parse what OAuth puts on the wire, classify each exchange into a
-//! [`Step`](classify::Step), and build the flow state (tokens and their lineage) as a stream.
+//! [`Step`], and build the flow state (tokens and their lineage) as a stream.
 
 pub mod classify;
 pub mod display;

@@ -2,7 +2,7 @@
 //! mitmproxy really write) and export (complete HAR 1.2, redacted unless asked not to,
 //! with `_oauthscope` fields per entry).
 //!
-//! Import ([`import`]) reads entries one at a time, so memory follows the largest entry, not the file.
+//! Import reads entries one at a time, so memory follows the largest entry, not the file.
 
 mod export;
 mod import;

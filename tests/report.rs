@@ -216,8 +216,12 @@ fn reports_list_the_cause_first_with_its_consequences_under_it() {
             && verdict.ends_with("(checklist step 5: the refresh URL must be the token URL)."),
         "{verdict}"
     );
-    let cause = text.find("HIGH     refresh-url-mismatch").expect("cause listed");
-    let folded = text.find("  ↳ HIGH     token-error").expect("symptom folded");
+    let cause = text
+        .find("HIGH     refresh-url-mismatch")
+        .expect("cause listed");
+    let folded = text
+        .find("  ↳ HIGH     token-error")
+        .expect("symptom folded");
     assert!(cause < folded, "{text}");
     assert!(text.contains("caused by: refresh-url-mismatch"), "{text}");
     let (_, md, _) = common::run(&["analyze", sample, "--format", "markdown"]);

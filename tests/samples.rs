@@ -1119,8 +1119,7 @@ async fn the_proxy_compares_live_traffic_with_the_connector() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hars_written_by_a_real_mitmproxy_import_and_analyze_alike() {
-    let mitmdump = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/mitmdump");
-    if !have_tool(mitmdump.exists(), "mitmdump (target/venv)") {
+    if !have_tool(Mitmdump::path().exists(), "mitmdump (target/venv)") {
         return;
     }
     // Every staged flow, recorded by a real mitmproxy instead of oauthscope.
@@ -1129,41 +1128,11 @@ async fn hars_written_by_a_real_mitmproxy_import_and_analyze_alike() {
         let dir = temp_dir(&format!("mitmproxy-{}", scenario.name));
         let tls = upstream_tls(&dir);
         let srv = oauth::start(scenario.config.clone(), tls.config.clone()).await;
-        let port = free_port();
-        let har = dir.join("mitm.har");
-        let confdir = dir.join("mitmconf");
-        let mut child = std::process::Command::new(&mitmdump)
-            .args([
-                "--listen-host",
-                "127.0.0.1",
-                "--listen-port",
-                &port.to_string(),
-                "-q",
-            ])
-            .arg("--set")
-            .arg(format!("confdir={}", confdir.display()))
-            .arg("--set")
-            .arg(format!(
-                "ssl_verify_upstream_trusted_ca={}",
-                tls.ca_pem_path.display()
-            ))
-            .arg("--set")
-            .arg(format!("hardump={}", har.display()))
-            .spawn()
-            .unwrap();
-        let ca = confdir.join("mitmproxy-ca-cert.pem");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "mitmdump did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let mitm = Mitmdump::start(&dir, &tls.ca_pem_path);
         let http = reqwest::Client::builder()
-            .proxy(reqwest::Proxy::all(format!("http://127.0.0.1:{port}")).unwrap())
+            .proxy(reqwest::Proxy::all(mitm.url()).unwrap())
             .add_root_certificate(
-                reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap(),
+                reqwest::Certificate::from_pem(&std::fs::read(&mitm.ca).unwrap()).unwrap(),
             )
             .tls_built_in_root_certs(false)
             .redirect(reqwest::redirect::Policy::none())
@@ -1175,12 +1144,7 @@ async fn hars_written_by_a_real_mitmproxy_import_and_analyze_alike() {
         )
         .await
         .unwrap_or_else(|_| panic!("{}: the flow through mitmproxy hung", scenario.name));
-        // mitmdump writes the HAR when it shuts down.
-        let _ = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        let _ = child.wait();
-        assert!(har.exists(), "mitmproxy wrote no HAR");
+        let har = mitm.stop();
         let (rules, report) = analyze_rules(&har);
         assert_eq!(
             rules,

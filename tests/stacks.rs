@@ -12,7 +12,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -165,42 +164,9 @@ fn judge(s: &Staged, source: &str, rules: &[String], report: &serde_json::Value)
 
 /// Record the flow with a real mitmproxy (`hardump`); returns the HAR.
 fn through_mitmproxy(dir: &Path, tls: &UpstreamTls, name: &str, issuer: &str) -> PathBuf {
-    let port = free_port();
-    let har = dir.join("mitm.har");
-    let confdir = dir.join("mitmconf");
-    let mut child = Command::new(root().join("target/venv/bin/mitmdump"))
-        .args([
-            "--listen-host",
-            "127.0.0.1",
-            "--listen-port",
-            &port.to_string(),
-            "-q",
-        ])
-        .arg("--set")
-        .arg(format!("confdir={}", confdir.display()))
-        .arg("--set")
-        .arg(format!(
-            "ssl_verify_upstream_trusted_ca={}",
-            tls.ca_pem_path.display()
-        ))
-        .arg("--set")
-        .arg(format!("hardump={}", har.display()))
-        .spawn()
-        .unwrap();
-    let ca = confdir.join("mitmproxy-ca-cert.pem");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
-        assert!(Instant::now() < deadline, "mitmdump did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    run_client(name, issuer, &format!("http://127.0.0.1:{port}"), &ca);
-    // mitmdump writes the HAR when it shuts down.
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    assert!(har.exists(), "mitmproxy wrote no HAR");
-    har
+    let mitm = Mitmdump::start(dir, &tls.ca_pem_path);
+    run_client(name, issuer, &mitm.url(), &mitm.ca);
+    mitm.stop()
 }
 
 #[test]
@@ -215,7 +181,7 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
     let node = Command::new("node").arg("--version").output().is_ok();
     if !have_tool(node && npm.exists(), "node with oidc-provider (target/npm)")
         || !have_tool(authlib, "Authlib and httpx (target/venv)")
-        || !have_tool(root().join("target/venv/bin/mitmdump").exists(), "mitmdump")
+        || !have_tool(Mitmdump::path().exists(), "mitmdump")
     {
         return;
     }

@@ -607,3 +607,74 @@ pub fn analyze_rules(capture: &Path) -> (Vec<String>, serde_json::Value) {
     rules.sort();
     (rules, v)
 }
+
+/// A real mitmproxy (`mitmdump` from target/venv) recording a HAR (`hardump`) into
+/// `dir`, trusting `upstream_ca` for the servers it forwards to.
+pub struct Mitmdump {
+    child: Child,
+    pub port: u16,
+    /// mitmproxy's CA, for the client to trust.
+    pub ca: PathBuf,
+    pub har: PathBuf,
+}
+
+impl Mitmdump {
+    pub fn path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/mitmdump")
+    }
+
+    /// Start it and wait until it listens (its CA exists then too).
+    pub fn start(dir: &Path, upstream_ca: &Path) -> Self {
+        let port = free_port();
+        let har = dir.join("mitm.har");
+        let confdir = dir.join("mitmconf");
+        let child = Command::new(Self::path())
+            .args([
+                "--listen-host",
+                "127.0.0.1",
+                "--listen-port",
+                &port.to_string(),
+                "-q",
+            ])
+            .arg("--set")
+            .arg(format!("confdir={}", confdir.display()))
+            .arg("--set")
+            .arg(format!(
+                "ssl_verify_upstream_trusted_ca={}",
+                upstream_ca.display()
+            ))
+            .arg("--set")
+            .arg(format!("hardump={}", har.display()))
+            .spawn()
+            .expect("start mitmdump");
+        let ca = confdir.join("mitmproxy-ca-cert.pem");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "mitmdump did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Mitmdump {
+            child,
+            port,
+            ca,
+            har,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stop it (it writes the HAR on the way out) and return the HAR's path.
+    pub fn stop(mut self) -> PathBuf {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        assert!(self.har.exists(), "mitmproxy wrote no HAR");
+        self.har.clone()
+    }
+}

@@ -49,55 +49,17 @@ impl Analyzer for Expiry {
             return;
         }
         let id = cx.ex.id;
-        if let Some(exp) = info.expires_at.filter(|e| *e < cx.at) {
+        if let Some((detail, fix)) = expired_use(cx, call, info) {
             out.add(
                 info.fp.clone(),
                 finding(
                     &rules::TOKEN_EXPIRED_USED,
                     vec![info.issued_by, id],
                     format!("access token fp:{} used after it expired", info.fp),
-                    format!(
-                        "The token was issued {} into the capture with a lifetime of {}; it was sent {} after it expired.",
-                        human_duration(cx.state.rel(info.issued_at)),
-                        info.lifetime.map(human_duration).unwrap_or_else(|| "?".into()),
-                        human_duration(cx.at - exp)
-                    ),
-                    "Refresh the access token before it expires (e.g. when less than a minute is left), or at the latest on the first 401.",
+                    detail,
+                    fix,
                 ),
             );
-        }
-        // No lifetime was given (Salesforce sends `issued_at`, no `expires_in`): the API's
-        // own 401 says the token expired.
-        if info.lifetime.is_none() && call.status == Some(401) {
-            let expired = call.challenges.iter().find_map(|c| {
-                let desc = c.get("error_description").unwrap_or_default();
-                (c.get("error") == Some("invalid_token")
-                    && desc.to_ascii_lowercase().contains("expired"))
-                .then_some(desc)
-            });
-            if let Some(desc) = expired {
-                let family = cx.state.families.get(info.family);
-                let refresh = match family {
-                    Some(f) if f.refresh_token_issued && info.superseded_by.is_none() => {
-                        " The client held a refresh token and had not refreshed."
-                    }
-                    Some(f) if !f.refresh_token_issued => " No refresh token was issued.",
-                    _ => "",
-                };
-                out.add(
-                    info.fp.clone(),
-                    finding(
-                        &rules::TOKEN_EXPIRED_USED,
-                        vec![info.issued_by, id],
-                        format!("access token fp:{} used after it expired", info.fp),
-                        format!(
-                            "The API answered 401 `error=\"invalid_token\"` (\"{desc}\") {} after the token was issued. The token response gave no `expires_in`, so the client could not know the lifetime in advance and had to treat this 401 as the expiry.{refresh}",
-                            human_duration(cx.at - info.issued_at)
-                        ),
-                        "On a 401 with `error=\"invalid_token\"`, refresh the access token and retry the call with the new one (Salesforce sessions end after the org's session timeout, 2 hours by default, and their token responses carry no `expires_in`).",
-                    ),
-                );
-            }
         }
         if let Some(newer) = info
             .superseded_by
@@ -321,6 +283,51 @@ pub fn parse_http_date(s: &str) -> Option<f64> {
     );
     let t = time::PrimitiveDateTime::parse(s.trim(), &fmt).ok()?;
     Some(t.assume_utc().unix_timestamp() as f64)
+}
+
+/// Why this call's access token was expired (detail, fix), if it was: past its known
+/// lifetime, or (no lifetime given, as Salesforce's `issued_at` responses) the API's own
+/// 401 says it expired.
+fn expired_use(
+    cx: &Cx<'_>,
+    call: &crate::oauth::classify::ApiCall,
+    info: &crate::oauth::timeline::TokenInfo,
+) -> Option<(String, &'static str)> {
+    if let Some(exp) = info.expires_at.filter(|e| *e < cx.at) {
+        return Some((
+            format!(
+                "The token was issued {} into the capture with a lifetime of {}; it was sent {} after it expired.",
+                human_duration(cx.state.rel(info.issued_at)),
+                info.lifetime
+                    .map(human_duration)
+                    .unwrap_or_else(|| "?".into()),
+                human_duration(cx.at - exp)
+            ),
+            "Refresh the access token before it expires (e.g. when less than a minute is left), or at the latest on the first 401.",
+        ));
+    }
+    if info.lifetime.is_some() || call.status != Some(401) {
+        return None;
+    }
+    let desc = call.challenges.iter().find_map(|c| {
+        let desc = c.get("error_description").unwrap_or_default();
+        (c.get("error") == Some("invalid_token") && desc.to_ascii_lowercase().contains("expired"))
+            .then_some(desc)
+    })?;
+    let refresh = match cx.state.families.get(info.family) {
+        Some(f) if f.refresh_token_issued && info.superseded_by.is_none() => {
+            " The client held a refresh token and had not refreshed."
+        }
+        Some(f) if !f.refresh_token_issued => " No refresh token was issued.",
+        _ => "",
+    };
+    Some((
+        format!(
+            "The API answered 401 `error=\"invalid_token\"` (\"{desc}\") {} after the token was issued. The token response gave no `expires_in`, so the client could not know the lifetime in advance and had to treat this 401 as the expiry.{refresh}",
+            human_duration(cx.at - info.issued_at)
+        ),
+        "On a 401 with `error=\"invalid_token\"`, refresh the access token and retry the call with the new one (Salesforce sessions end after the org's session timeout, 2 hours by default, and their token responses carry no `expires_in`).",
+    ))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bin, run, secrets_in, temp_dir};
+use common::{bin, export_har, run, secrets_in, temp_dir};
 
 fn samples() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
@@ -17,18 +17,6 @@ fn samples() -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn export(input: &Path, out: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "export",
-        input.to_str().unwrap(),
-        "--har",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let (code, _, err) = run(&args);
-    assert_eq!(code, 0, "{err}");
 }
 
 fn entries(har: &Path) -> Vec<serde_json::Value> {
@@ -85,7 +73,7 @@ fn every_interop_har_imports() {
         );
         // And they export again.
         let har = out.join(format!("{name}.out.har"));
-        export(&p, &har, &[]);
+        export_har(&p, &har, &[]);
         assert_eq!(entries(&har).len(), n, "{name}");
     }
 }
@@ -100,8 +88,8 @@ fn export_import_export_is_stable() {
             dir.join(format!("{name}.a.har")),
             dir.join(format!("{name}.b.har")),
         );
-        export(&s, &a, &["--no-redact"]);
-        export(&a, &b, &["--no-redact"]);
+        export_har(&s, &a, &["--no-redact"]);
+        export_har(&a, &b, &["--no-redact"]);
         assert_eq!(
             std::fs::read(&a).unwrap(),
             std::fs::read(&b).unwrap(),
@@ -113,8 +101,8 @@ fn export_import_export_is_stable() {
             dir.join(format!("{name}.c.har")),
             dir.join(format!("{name}.d.har")),
         );
-        export(&s, &c, &[]);
-        export(&c, &d, &[]);
+        export_har(&s, &c, &[]);
+        export_har(&c, &d, &[]);
         let strip = |mut v: Vec<serde_json::Value>| {
             for e in v.iter_mut() {
                 e.as_object_mut().unwrap().remove("_oauthscope");
@@ -156,7 +144,7 @@ fn redacted_exports_hold_no_secret_and_clear_ones_are_private() {
         let secrets = secrets_in(&s);
         assert!(!secrets.is_empty(), "{name}");
         let red = dir.join(format!("{name}.har"));
-        export(&s, &red, &[]);
+        export_har(&s, &red, &[]);
         let text = std::fs::read_to_string(&red).unwrap();
         for sec in &secrets {
             assert!(
@@ -170,7 +158,7 @@ fn redacted_exports_hold_no_secret_and_clear_ones_are_private() {
             "{name}: client secret in clear"
         );
         let clear = dir.join(format!("{name}.clear.har"));
-        export(&s, &clear, &["--no-redact"]);
+        export_har(&s, &clear, &["--no-redact"]);
         let text = std::fs::read_to_string(&clear).unwrap();
         assert!(
             secrets.iter().any(|sec| text.contains(sec.as_str())),
@@ -195,7 +183,7 @@ fn exported_hars_pass_the_har_1_2_schema() {
     let mut files = Vec::new();
     for s in samples() {
         let out = dir.join(format!("{}.har", s.file_stem().unwrap().to_string_lossy()));
-        export(&s, &out, &[]);
+        export_har(&s, &out, &[]);
         files.push(out);
     }
     let script = format!(

@@ -1524,18 +1524,7 @@ fn redacted_hars_keep_the_diagnosis_of_every_sample() {
             continue;
         };
         let har = dir.join(format!("{name}.har"));
-        let out = std::process::Command::new(bin())
-            .arg("export")
-            .arg(&path)
-            .arg("--har")
-            .arg(&har)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        export_har(&path, &har, &[]);
         let text = std::fs::read_to_string(&har).unwrap();
         for s in secrets_in(&path) {
             assert!(

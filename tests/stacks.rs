@@ -205,14 +205,7 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
 
         // 2. Our redacted HAR of it.
         let har = dir.join("redacted.har");
-        let out = Command::new(bin())
-            .arg("export")
-            .arg(&capture)
-            .arg("--har")
-            .arg(&har)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        export_har(&capture, &har, &[]);
         let (har_rules, har_report) = analyze_rules(&har);
         judge(s, "our redacted HAR", &har_rules, &har_report);
         assert_eq!(

@@ -329,15 +329,24 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
     match api {
         Some(a) if is_userinfo => Step::UserInfo(a),
         Some(a) => Step::ApiCall(a),
-        // No credentials, but the API asked for a bearer token (RFC 6750 §3), or the
-        // origin is one the flow's tokens went to.
-        None if known.api_origins.contains(&origin) || bearer_challenge(ex) => {
+        None => {
+            // No credentials, but the API asked for a bearer token (RFC 6750 §3), or the
+            // origin is one the flow's tokens went to.
+            let status = ex.response.as_ref().map(|r| r.status);
+            let challenges = challenges(ex);
+            let asked = status == Some(401)
+                && challenges
+                    .iter()
+                    .any(|c| c.scheme.eq_ignore_ascii_case("bearer"));
+            if !asked && !known.api_origins.contains(&origin) {
+                return Step::Other;
+            }
             let call = ApiCall {
                 placement: Placement::None,
                 scheme: None,
                 token: None,
-                status: ex.response.as_ref().map(|r| r.status),
-                challenges: challenges(ex),
+                status,
+                challenges,
             };
             if is_userinfo {
                 Step::UserInfo(call)
@@ -345,22 +354,7 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
                 Step::ApiCall(call)
             }
         }
-        None => Step::Other,
     }
-}
-
-/// A `401` with a `WWW-Authenticate: Bearer` challenge: a protected resource asking for
-/// a token.
-fn bearer_challenge(ex: &Exchange) -> bool {
-    ex.response.as_ref().is_some_and(|r| {
-        r.status == 401
-            && r.headers.iter().any(|h| {
-                h.name().eq_ignore_ascii_case("www-authenticate")
-                    && parse_www_authenticate(h.value())
-                        .iter()
-                        .any(|c| c.scheme.eq_ignore_ascii_case("bearer"))
-            })
-    })
 }
 
 fn challenges(ex: &Exchange) -> Vec<Challenge> {

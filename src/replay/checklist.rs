@@ -32,12 +32,6 @@ impl CheckResult {
     }
 }
 
-impl PartialEq<&str> for CheckResult {
-    fn eq(&self, other: &&str) -> bool {
-        self.name() == *other
-    }
-}
-
 /// What a request in the run was, for the checklist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

@@ -108,8 +108,8 @@ pub fn consequences_of<'a>(findings: &'a [Finding], cause: &str) -> Vec<&'a Find
             frontier.push(f.rule);
         }
     }
-    out.sort_by_key(|f| (f.role != Role::Symptom, std::cmp::Reverse(f.severity)));
     out.retain(|f| f.role == Role::Symptom);
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 

@@ -678,3 +678,16 @@ impl Mitmdump {
         self.har.clone()
     }
 }
+
+/// `oauthscope export INPUT --har OUT [extra...]`; fails the test when it fails.
+pub fn export_har(input: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "export",
+        input.to_str().unwrap(),
+        "--har",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+}

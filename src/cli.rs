@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the recording proxy (HTTP and HTTPS via CONNECT, HTTP/1.1 and HTTP/2).
     Proxy(ProxyArgs),
+    /// Run a recording reverse proxy for a connector in someone else's cloud: point its
+    /// token URL, refresh URL and API host at the gateway's public URL.
+    Gateway(GatewayArgs),
     /// Show the local CA (creating it on first use), its fingerprint, and how to trust it.
     Ca(CaArgs),
     /// Say what is wrong with the OAuth flow in a capture, with evidence and fixes.
@@ -274,6 +277,32 @@ pub struct ProxyArgs {
     /// Allow listening on a non-loopback address (anyone who can reach it can use the proxy).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Intercept only hosts matching this regex (repeatable). Others are tunnelled untouched
+    /// and recorded as tunnel entries.
+    #[arg(long, value_name = "REGEX")]
+    pub scope: Vec<String>,
+    /// Never intercept hosts matching this regex (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub ignore: Vec<String>,
+    /// Folder of the local CA (ca.pem, ca.key).
+    #[arg(
+        long,
+        env = "OAUTHSCOPE_CA_DIR",
+        value_name = "DIR",
+        default_value = "certs"
+    )]
+    pub ca_dir: PathBuf,
+    /// Compare live traffic with the connector's definition (see `analyze --help`).
+    #[arg(long, value_name = "FILE")]
+    pub connector: Option<PathBuf>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+/// What the proxy and the gateway share: where and how they record, the live console,
+/// upstream TLS and time limits.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
     /// Capture file to write [default: captures/<UTC timestamp>.jsonl].
     #[arg(long, short, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -285,30 +314,12 @@ pub struct ProxyArgs {
     /// cut short (marked truncated) while traffic flows on in full.
     #[arg(long, default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
     pub body_memory: usize,
-    /// Intercept only hosts matching this regex (repeatable). Others are tunnelled untouched
-    /// and recorded as tunnel entries.
-    #[arg(long, value_name = "REGEX")]
-    pub scope: Vec<String>,
-    /// Never intercept hosts matching this regex (repeatable).
-    #[arg(long, value_name = "REGEX")]
-    pub ignore: Vec<String>,
     #[command(flatten)]
     pub upstream: UpstreamTls,
-    /// Folder of the local CA (ca.pem, ca.key).
-    #[arg(
-        long,
-        env = "OAUTHSCOPE_CA_DIR",
-        value_name = "DIR",
-        default_value = "certs"
-    )]
-    pub ca_dir: PathBuf,
     /// Print only failed exchanges (and findings).
     #[arg(long, short)]
     pub quiet: bool,
-    /// Compare live traffic with the connector's definition (see `analyze --help`).
-    #[arg(long, value_name = "FILE")]
-    pub connector: Option<PathBuf>,
-    /// Also write a HAR 1.2 file (redacted) of the capture when the proxy stops.
+    /// Also write a HAR 1.2 file (redacted) of the capture when it stops.
     #[arg(long, value_name = "FILE")]
     pub har: Option<PathBuf>,
     /// Seconds in-flight exchanges may take to finish after Ctrl-C.
@@ -325,6 +336,68 @@ pub struct ProxyArgs {
     /// Write no capture file: live view and findings only.
     #[arg(long, conflicts_with_all = ["out", "har"])]
     pub no_capture: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Route requests under /<secret>/PREFIX to an upstream origin:
+    /// `--route /idp=https://login.example.com` (repeatable; the longest prefix wins; the
+    /// prefix is stripped, the rest of the path and the query kept).
+    #[arg(long, value_name = "/PREFIX=ORIGIN")]
+    pub route: Vec<String>,
+    /// Custom connector definition (folder, apiProperties.json, Swagger or OpenAPI): derive
+    /// the routes from its token URL, refresh URL and API host, write a copy pointing at
+    /// the gateway (needs --public-url), and compare live traffic with it.
+    #[arg(long, value_name = "DIR_OR_FILE")]
+    pub connector: Option<PathBuf>,
+    /// Where to write the patched connector definition [default: beside the original,
+    /// `NAME.gateway.json`, or `DIR.gateway/` for a folder].
+    #[arg(long, value_name = "PATH", requires = "connector")]
+    pub patched: Option<PathBuf>,
+    /// Address to listen on. Non-loopback addresses need --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Allow listening on a non-loopback address (the path secret then guards every route).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// The gateway's address as the connector reaches it, an origin such as
+    /// https://gw.example.com (behind a tunnel or load balancer that terminates TLS)
+    /// [default: the listening address].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// TLS certificate chain (PEM) to serve; reloaded on SIGHUP. Without it the gateway
+    /// speaks plain HTTP (put it behind something that terminates TLS).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The path secret every route lives under (at least 16 of A-Z a-z 0-9 - _ . ~)
+    /// [default: 128 random bits, printed once].
+    #[arg(
+        long,
+        env = "OAUTHSCOPE_GATEWAY_SECRET",
+        value_name = "VALUE",
+        hide_env_values = true
+    )]
+    pub secret: Option<String>,
+    /// Store fingerprints instead of secret values (tokens, codes, client secrets,
+    /// passwords, cookies, Authorization values) in the capture; analysis works the same,
+    /// replay is refused. The default on a non-loopback address.
+    #[arg(long, conflicts_with = "keep_secrets")]
+    pub redact_at_capture: bool,
+    /// Keep secret values in the capture even on a non-loopback address.
+    #[arg(long)]
+    pub keep_secrets: bool,
+    /// Requests a second each client address may send (bursts of four times as many);
+    /// 0: no limit.
+    #[arg(long, default_value = "50", value_name = "N")]
+    pub rate_limit: u32,
+    /// Requests that may wait for an upstream answer at once (more queue).
+    #[arg(long, default_value = "256", value_name = "N")]
+    pub max_upstream: usize,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(Debug, Args)]
@@ -407,7 +480,7 @@ pub fn default_capture_path() -> PathBuf {
     PathBuf::from("captures").join(format!("{stamp}Z.jsonl"))
 }
 
-impl ProxyArgs {
+impl RecordArgs {
     pub fn grace(&self) -> Duration {
         Duration::from_secs(self.grace)
     }

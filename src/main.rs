@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         Command::Proxy(args) => runtime()
             .and_then(|rt| rt.block_on(oauthscope::commands::proxy(args)))
             .map(|()| false),
+        Command::Gateway(args) => runtime()
+            .and_then(|rt| rt.block_on(oauthscope::commands::gateway(args)))
+            .map(|()| false),
         Command::Analyze(args) => oauthscope::commands::analyze(args),
         Command::Timeline(args) => oauthscope::commands::timeline(args).map(|()| false),
         Command::LintConnector(args) => oauthscope::commands::lint_connector(args),

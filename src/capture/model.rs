@@ -22,6 +22,10 @@ pub struct CaptureHeader {
     /// be, so a reader can skip longer (damaged) lines without holding them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body: Option<u64>,
+    /// Taken with `--redact-at-capture`: secret values are fingerprints, so the capture
+    /// can be analyzed but not replayed.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub redacted: bool,
 }
 
 impl CaptureHeader {
@@ -33,6 +37,7 @@ impl CaptureHeader {
             started,
             salt,
             max_body: None,
+            redacted: false,
         }
     }
 

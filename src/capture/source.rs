@@ -25,6 +25,8 @@ pub struct Source {
     /// Bytes read so far (for progress bars).
     pub position: Arc<AtomicU64>,
     pub size: u64,
+    /// A capture taken with `--redact-at-capture` (fingerprints, not secret values).
+    pub redacted_at_capture: bool,
     path: std::path::PathBuf,
 }
 
@@ -63,8 +65,10 @@ impl Source {
         let n = read_up_to(&mut f, &mut head)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut redacted_at_capture = false;
         let (kind, salt) = if looks_like_capture(&head[..n]) {
             let r = CaptureReader::open(path)?;
+            redacted_at_capture = r.header().redacted;
             (SourceKind::Capture, r.header().salt.clone())
         } else if looks_like_har(&head[..n]) {
             let salt =
@@ -85,6 +89,7 @@ impl Source {
             salt,
             position: Arc::new(AtomicU64::new(0)),
             size,
+            redacted_at_capture,
             path: path.to_path_buf(),
         })
     }

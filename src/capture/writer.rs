@@ -52,6 +52,12 @@ pub trait Observer: Send {
     fn finish(&mut self) {}
 }
 
+/// Changes each exchange before it is written (`--redact-at-capture`); runs on the
+/// writer thread, in capture order.
+pub trait Transform: Send {
+    fn apply(&mut self, exchange: &mut Exchange);
+}
+
 /// Totals reported when the writer stops.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
@@ -221,13 +227,25 @@ impl CaptureWriter {
         max_body: usize,
         observers: Vec<Box<dyn Observer>>,
     ) -> io::Result<Self> {
+        Self::start_with(file, path, max_body, observers, None)
+    }
+
+    /// Like [`CaptureWriter::start`], with every exchange passed through `transform`
+    /// before it is written and observed.
+    pub fn start_with(
+        file: Option<File>,
+        path: PathBuf,
+        max_body: usize,
+        observers: Vec<Box<dyn Observer>>,
+        transform: Option<Box<dyn Transform>>,
+    ) -> io::Result<Self> {
         let (tx, rx) = channel();
         let backlog = Arc::new(Backlog::default());
         let observers = ObserverThread::start(observers)?;
         let b = backlog.clone();
         let handle = std::thread::Builder::new()
             .name("capture-writer".into())
-            .spawn(move || write_loop(file, path, max_body, rx, &b, observers))?;
+            .spawn(move || write_loop(file, path, max_body, rx, &b, observers, transform))?;
         Ok(CaptureWriter {
             tx,
             handle,
@@ -256,7 +274,15 @@ fn write_loop(
     rx: Receiver<Msg>,
     backlog: &Backlog,
     observers: Option<ObserverThread>,
+    mut transform: Option<Box<dyn Transform>>,
 ) -> Summary {
+    let mut prepare = |p: PendingExchange| {
+        let mut ex = with_bodies(p, max_body);
+        if let Some(t) = transform.as_mut() {
+            t.apply(&mut ex);
+        }
+        ex
+    };
     let mut summary = Summary {
         path,
         ..Summary::default()
@@ -275,7 +301,7 @@ fn write_loop(
         let mut bytes = match rx.recv() {
             Ok(Msg::Exchange(p)) => {
                 let n = p.body_bytes();
-                batch.push(with_bodies(*p, max_body));
+                batch.push(prepare(*p));
                 n
             }
             Ok(Msg::Stop) | Err(_) => break,
@@ -284,7 +310,7 @@ fn write_loop(
             match rx.try_recv() {
                 Ok(Msg::Exchange(p)) => {
                     bytes += p.body_bytes();
-                    batch.push(with_bodies(*p, max_body));
+                    batch.push(prepare(*p));
                 }
                 Ok(Msg::Stop) => {
                     stop = true;

@@ -84,6 +84,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         client_timeout: std::time::Duration::from_secs(30),
         record: true,
         connector: None,
+        gateway: None,
+        redact_at_capture: false,
     };
     crate::outln!(
         "demo `{name}`: a built-in client signs in through the proxy; the sample is served back as the service\n"

@@ -3,13 +3,12 @@
 use anyhow::Context as _;
 
 use super::{export::export_har, load_connector};
-use crate::cli::{ProxyArgs, check_listen, default_capture_path};
+use crate::cli::{ProxyArgs, RecordArgs, check_listen, default_capture_path};
 use crate::proxy::{self, ProxyOptions, scope::Scope};
 
 /// `oauthscope proxy`
 pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     check_listen(&args.listen, args.allow_remote).map_err(anyhow::Error::msg)?;
-    ignore_file_size_signal();
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "WARNING: listening on {} (not loopback): anyone who can reach this address can \
@@ -19,30 +18,54 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     }
     let scope = Scope::new(&args.scope, &args.ignore).context("invalid --scope/--ignore regex")?;
     let connector = args.connector.as_deref().map(load_connector).transpose()?;
+    let mut opts = options(&args.record, connector);
+    opts.scope = scope;
+    opts.ca_dir = args.ca_dir.clone();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let opts = ProxyOptions {
-        out: args.out.clone().unwrap_or_else(default_capture_path),
-        max_body: args.max_body,
-        body_memory: args.body_memory,
-        scope,
-        upstream_cas: args.upstream.upstream_ca.clone(),
-        insecure_upstream: args.upstream.insecure_upstream,
-        ca_dir: args.ca_dir.clone(),
-        quiet: args.quiet,
-        grace: args.grace(),
-        upstream_timeout: args.upstream_timeout,
-        client_timeout: args.client_timeout,
-        record: !args.no_capture,
+    record_until_stopped(opts, listener, &args.record, args.connector.as_deref()).await
+}
+
+/// The options both the proxy and the gateway start from.
+pub(super) fn options(
+    rec: &RecordArgs,
+    connector: Option<crate::connector::Connector>,
+) -> ProxyOptions {
+    ProxyOptions {
+        out: rec.out.clone().unwrap_or_else(default_capture_path),
+        max_body: rec.max_body,
+        body_memory: rec.body_memory,
+        scope: Scope::default(),
+        upstream_cas: rec.upstream.upstream_ca.clone(),
+        insecure_upstream: rec.upstream.insecure_upstream,
+        ca_dir: std::path::PathBuf::from("certs"),
+        quiet: rec.quiet,
+        grace: rec.grace(),
+        upstream_timeout: rec.upstream_timeout,
+        client_timeout: rec.client_timeout,
+        record: !rec.no_capture,
         connector,
-    };
+        gateway: None,
+        redact_at_capture: false,
+    }
+}
+
+/// Serve until Ctrl-C or SIGTERM, then write the HAR if asked and say what was recorded.
+pub(super) async fn record_until_stopped(
+    opts: ProxyOptions,
+    listener: tokio::net::TcpListener,
+    rec: &RecordArgs,
+    connector: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    ignore_file_size_signal();
+    let gateway = opts.gateway.as_ref().map(|m| m.gateway.clone());
     let summary = proxy::run(opts, listener, shutdown_signal()).await?;
-    if let Some(har) = &args.har {
-        let n = export_har(&summary.path, har, false, args.connector.as_deref())?;
+    if let Some(har) = &rec.har {
+        let n = export_har(&summary.path, har, false, connector)?;
         crate::outln!("wrote {n} entries (redacted) to {}", har.display());
     }
-    if args.no_capture {
+    if rec.no_capture {
         crate::outln!(
             "\nstopped: {} exchange(s) seen ({} with errors, {} incomplete), none recorded",
             summary.exchanges,
@@ -57,6 +80,11 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
             summary.incomplete,
             summary.path.display()
         );
+    }
+    if let Some(gw) = gateway {
+        for (why, n) in gw.refusals() {
+            crate::outln!("refused {n} request(s) {} (none forwarded)", why.describe());
+        }
     }
     if summary.live_skipped > 0 {
         crate::sayln!(

@@ -39,6 +39,14 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         targets: crate::replay::client::Targets::parse(&args.target).map_err(anyhow::Error::msg)?,
     };
     let source = Source::open(&args.capture)?;
+    if source.redacted_at_capture {
+        anyhow::bail!(
+            "{} was recorded with --redact-at-capture: it holds fingerprints, not the tokens, \
+             codes and secrets a replay must send. Analyze it with `oauthscope analyze`; to \
+             replay, record again without --redact-at-capture (on a machine you trust).",
+            args.capture.display()
+        );
+    }
     let mut flow = Flow::new(&source.salt, false);
     let mut exchanges = Vec::new();
     source.run(

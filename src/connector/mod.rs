@@ -7,6 +7,7 @@
 pub mod analyzer;
 pub mod lint;
 mod load;
+pub mod patch;
 
 pub use load::{load, parse};
 

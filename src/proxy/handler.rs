@@ -43,6 +43,8 @@ pub struct HandlerConfig {
     /// The CA certificate clients must trust, and its folder (for hints).
     pub ca_pem: std::path::PathBuf,
     pub ca_dir: std::path::PathBuf,
+    /// Gateway mode: requests are routed by path instead of proxied.
+    pub gateway: Option<Arc<super::gateway::Gateway>>,
 }
 
 /// The recording handler: one per client connection (its number), cloned per request.
@@ -85,6 +87,9 @@ impl Recorder {
         tunnel: Option<Tunnel>,
         shared: &Arc<Shared>,
     ) -> Response<Body> {
+        if let Some(gw) = self.cfg.gateway.clone() {
+            return self.gateway_request(client, req, &gw).await;
+        }
         if req.method() == Method::CONNECT {
             return self.connect(client, req, tunnel.is_some(), shared).await;
         }
@@ -152,6 +157,16 @@ impl Recorder {
                 Some(_) => {}
             },
         }
+        self.record_and_forward(client, req).await
+    }
+
+    /// Record `req` (in absolute form) and forward it; the response streams back through
+    /// the response tap.
+    pub(crate) async fn record_and_forward(
+        &self,
+        client: SocketAddr,
+        mut req: Request<Body>,
+    ) -> Response<Body> {
         let upgrade = is_upgrade(req.headers());
         let exchange = self.new_exchange(
             client,

@@ -4,8 +4,10 @@
 //! [`run`] takes a bound listener and a shutdown future, so tests bind port 0.
 
 pub mod console;
+pub mod gateway;
 pub mod handler;
 pub mod recording;
+mod redact_at_capture;
 pub mod scope;
 pub mod server;
 pub mod tap;
@@ -53,6 +55,18 @@ pub struct ProxyOptions {
     pub record: bool,
     /// Connector definition to compare live traffic with.
     pub connector: Option<crate::connector::Connector>,
+    /// Gateway mode: a reverse proxy routing by path (None: the forward proxy).
+    pub gateway: Option<GatewayMode>,
+    /// Store fingerprints instead of secret values in the capture.
+    pub redact_at_capture: bool,
+}
+
+/// What the gateway runs with.
+pub struct GatewayMode {
+    pub gateway: Arc<gateway::Gateway>,
+    /// TLS with the user's certificate; `None`: plain HTTP (behind a TLS-terminating
+    /// tunnel or load balancer).
+    pub tls: Option<Arc<gateway::tls::Reloading>>,
 }
 
 /// Serve on `listener` until `shutdown` resolves; return the capture's totals.
@@ -62,16 +76,22 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Summary> {
     let style = console::Style::detect();
-    let ca = LocalCa::load_or_create(&opts.ca_dir).context("loading the CA")?;
-    if ca.info.created {
-        crate::sayln!(
-            "created a new CA: {} (trust it in your client: `oauthscope ca` shows how)",
-            ca.info.cert_path.display()
-        );
-    }
-    // Upstreams signed by our own CA (`oauthscope serve`) are trusted too.
+    // The gateway intercepts nothing: it needs no CA of ours.
+    let ca = match opts.gateway {
+        Some(_) => None,
+        None => Some(LocalCa::load_or_create(&opts.ca_dir).context("loading the CA")?),
+    };
     let mut upstream_cas = opts.upstream_cas.clone();
-    upstream_cas.push(ca.info.cert_path.clone());
+    if let Some(ca) = &ca {
+        if ca.info.created {
+            crate::sayln!(
+                "created a new CA: {} (trust it in your client: `oauthscope ca` shows how)",
+                ca.info.cert_path.display()
+            );
+        }
+        // Upstreams signed by our own CA (`oauthscope serve`) are trusted too.
+        upstream_cas.push(ca.info.cert_path.clone());
+    }
     let tls = crate::upstream::client_config(&upstream_cas, opts.insecure_upstream)?;
     if opts.insecure_upstream {
         eprintln!(
@@ -84,8 +104,9 @@ pub async fn run(
     }
 
     let salt = random_salt();
-    let header =
+    let mut header =
         CaptureHeader::new(capture::now_rfc3339(), salt.clone()).with_max_body(opts.max_body);
+    header.redacted = opts.redact_at_capture;
     let file = if opts.record {
         Some(create_capture_file(&opts.out, &header)?)
     } else {
@@ -99,7 +120,16 @@ pub async fn run(
         }));
     }
     let observers: Vec<Box<dyn Observer>> = vec![Box::new(console)];
-    let writer = CaptureWriter::start(file, opts.out.clone(), opts.max_body, observers)?;
+    let transform: Option<Box<dyn crate::capture::writer::Transform>> =
+        opts.redact_at_capture.then(|| {
+            let mut r = redact_at_capture::AtCapture::new(&salt);
+            if let Some(m) = &opts.gateway {
+                r.also_secret(m.gateway.secret());
+            }
+            Box::new(r) as Box<dyn crate::capture::writer::Transform>
+        });
+    let writer =
+        CaptureWriter::start_with(file, opts.out.clone(), opts.max_body, observers, transform)?;
     let run_state = Arc::new(RunState::new(
         writer.sink(),
         opts.max_body,
@@ -122,8 +152,12 @@ pub async fn run(
             .build(crate::upstream::connector(tls.clone(), false)),
         client: client.build(crate::upstream::connector(tls.clone(), true)),
         upstream_timeout: opts.upstream_timeout,
-        ca_pem: ca.info.cert_path.clone(),
+        ca_pem: ca
+            .as_ref()
+            .map(|c| c.info.cert_path.clone())
+            .unwrap_or_default(),
         ca_dir: opts.ca_dir.clone(),
+        gateway: opts.gateway.as_ref().map(|m| m.gateway.clone()),
     });
     server::raise_fd_limit();
     let mut limits = server::Limits::for_this_process();
@@ -132,7 +166,12 @@ pub async fn run(
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let shared = Arc::new(server::Shared {
         recorder: Recorder::new(run_state.clone(), cfg),
-        ca: Arc::new(ca),
+        ca: ca.map(Arc::new),
+        tls: opts
+            .gateway
+            .as_ref()
+            .and_then(|m| m.tls.as_ref())
+            .map(|t| t.acceptor()),
         builder: server::server_builder(&limits, MAX_HEAD_BYTES),
         limits,
         own: local,
@@ -142,7 +181,19 @@ pub async fn run(
     let task = tokio::spawn(server::serve(listener, shared, async move {
         let _ = stop_rx.await;
     }));
-    crate::sayln!("oauthscope proxy listening on http://{local}");
+    match &opts.gateway {
+        None => crate::sayln!("oauthscope proxy listening on http://{local}"),
+        Some(m) => {
+            let scheme = if m.tls.is_some() { "https" } else { "http" };
+            crate::sayln!("oauthscope gateway listening on {scheme}://{local}");
+            for r in m.gateway.routes() {
+                crate::sayln!("  {} -> {}", m.gateway.public_base(r), r.upstream);
+            }
+        }
+    }
+    if opts.redact_at_capture {
+        crate::sayln!("secrets are stored as fingerprints (--redact-at-capture)");
+    }
     if opts.record {
         crate::sayln!("recording to {}", opts.out.display());
     } else {

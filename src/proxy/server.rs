@@ -92,7 +92,10 @@ pub struct Tunnel {
 /// Everything a connection needs.
 pub struct Shared {
     pub recorder: Recorder,
-    pub ca: Arc<LocalCa>,
+    /// Our CA, for intercepted tunnels (none in gateway mode: no CONNECT is served).
+    pub ca: Option<Arc<LocalCa>>,
+    /// TLS on the listening socket itself (the gateway with --tls-cert).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub builder: Builder<TokioExecutor>,
     pub limits: Limits,
     /// The proxy's own listening address (requests to it are loops).
@@ -177,7 +180,17 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
-            serve_connection(tcp, client, None, &shared).await;
+            match shared.tls.clone() {
+                None => serve_connection(tcp, client, None, &shared).await,
+                Some(acceptor) => {
+                    let limit = shared.limits.handshake_timeout;
+                    // A client that fails or stalls its handshake reached nothing: no
+                    // request was made, so there is nothing to record.
+                    if let Ok(Ok(tls)) = tokio::time::timeout(limit, acceptor.accept(tcp)).await {
+                        serve_connection(tls, client, None, &shared).await;
+                    }
+                }
+            }
             drop(permit);
         });
     }
@@ -460,6 +473,8 @@ async fn intercept_tls(
             .unwrap_or_else(|| target.host().to_string());
         let config = shared
             .ca
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no CA: this listener intercepts nothing"))?
             .config_for(&host)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         start.into_stream(config).await

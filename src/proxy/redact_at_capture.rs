@@ -16,18 +16,64 @@ use crate::oauth::Flow;
 
 pub struct AtCapture {
     flow: Flow,
+    /// Values masked as plain substrings wherever they occur, inside longer runs too
+    /// (the gateway's path secret inside a `redirect_uri`): (value, its mask).
+    substrings: Vec<(String, String)>,
 }
 
 impl AtCapture {
     pub fn new(salt: &str) -> Self {
         AtCapture {
             flow: Flow::new(salt, false),
+            substrings: Vec::new(),
         }
     }
 
-    /// Mask this value too wherever it appears (the gateway's path secret).
+    /// Mask this value too wherever it appears, even inside a URL path (the gateway's
+    /// path secret).
     pub fn also_secret(&mut self, value: &str) {
-        self.flow.known.add(value);
+        let mask = self.flow.fpr.mask(value);
+        self.substrings.push((value.to_string(), mask));
+    }
+
+    fn scrub(&self, s: &mut String) {
+        for (v, m) in &self.substrings {
+            if s.contains(v.as_str()) {
+                *s = s.replace(v.as_str(), m);
+            }
+        }
+    }
+
+    fn scrub_body(&self, b: &mut Body) {
+        if let Some(t) = b.text.as_mut() {
+            self.scrub(t);
+        }
+        if let Some(d) = b.decoded.as_mut() {
+            self.scrub_body(d);
+        }
+    }
+
+    fn scrub_all(&self, ex: &mut Exchange) {
+        if self.substrings.is_empty() {
+            return;
+        }
+        self.scrub(&mut ex.request.url);
+        ex.request
+            .headers
+            .iter_mut()
+            .for_each(|h| self.scrub(&mut h.1));
+        self.scrub_body(&mut ex.request.body);
+        if let Some(r) = ex.response.as_mut() {
+            r.headers.iter_mut().for_each(|h| self.scrub(&mut h.1));
+            self.scrub_body(&mut r.body);
+        }
+        if let Some(e) = ex.error.as_mut() {
+            self.scrub(&mut e.message);
+            e.chain.iter_mut().for_each(|c| self.scrub(c));
+            if let Some(h) = e.hint.as_mut() {
+                self.scrub(h);
+            }
+        }
     }
 }
 
@@ -66,6 +112,7 @@ impl Transform for AtCapture {
                 *h = pol.text(h);
             }
         }
+        self.scrub_all(ex);
     }
 }
 

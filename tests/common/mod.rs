@@ -365,7 +365,6 @@ impl ProxyProc {
 
     /// Like [`ProxyProc::start`], run by a wrapper command (`bash -c 'ulimit ...; exec "$@"'`).
     pub fn start_under(dir: &Path, extra: &[&str], wrapper: &[&str]) -> Self {
-        let capture = dir.join("capture.jsonl");
         let ca_dir = dir.join("certs");
         let mut cmd = match wrapper.split_first() {
             Some((first, rest)) => {
@@ -375,12 +374,28 @@ impl ProxyProc {
             }
             None => Command::new(bin()),
         };
+        cmd.args(["proxy", "--ca-dir"]).arg(&ca_dir);
+        Self::spawn(cmd, dir, extra)
+    }
+
+    /// `oauthscope gateway` on 127.0.0.1:0 writing into `dir`, with `extra` flags (routes,
+    /// secret, TLS). `url()` is then the gateway's own address.
+    pub fn gateway(dir: &Path, extra: &[&str]) -> Self {
+        let mut cmd = Command::new(bin());
+        cmd.arg("gateway");
+        Self::spawn(cmd, dir, extra)
+    }
+
+    fn spawn(mut cmd: Command, dir: &Path, extra: &[&str]) -> Self {
+        let capture = dir.join("capture.jsonl");
+        let ca_dir = dir.join("certs");
+        if !extra.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
         let mut child = cmd
-            .args(["proxy", "--listen", "127.0.0.1:0", "--grace", "5"])
+            .args(["--grace", "5"])
             .arg("--out")
             .arg(&capture)
-            .arg("--ca-dir")
-            .arg(&ca_dir)
             .args(extra)
             .env("NO_COLOR", "1")
             .env_remove("OAUTHSCOPE_CA_DIR")
@@ -394,7 +409,11 @@ impl ProxyProc {
         let l = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("oauthscope proxy listening on http://") {
+                let listening = line
+                    .strip_prefix("oauthscope proxy listening on http://")
+                    .or_else(|| line.strip_prefix("oauthscope gateway listening on http://"))
+                    .or_else(|| line.strip_prefix("oauthscope gateway listening on https://"));
+                if let Some(a) = listening {
                     let _ = tx.send(a.parse::<SocketAddr>().unwrap());
                 }
                 l.lock().unwrap().push(line);

@@ -106,7 +106,7 @@ impl Gateway {
     ) -> Self {
         let mut routes = routes;
         // Longest prefix first: the first match wins.
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Gateway {
             routes,
             secret,
@@ -237,9 +237,13 @@ impl Gateway {
                 None => false,
             },
             // `mtls_endpoint_aliases` (RFC 8705) holds endpoints one level down.
+            // (Every value is visited: no short-circuit.)
             serde_json::Value::Object(m) => m
                 .values_mut()
-                .fold(false, |acc, v| self.rewrite_urls_in(v) || acc),
+                .map(|v| self.rewrite_urls_in(v))
+                .filter(|changed| *changed)
+                .count()
+                > 0,
             _ => false,
         }
     }

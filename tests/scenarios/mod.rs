@@ -1,0 +1,899 @@
+//! The scenarios of the first test bed: each stages one misconfiguration in the test
+//! authorization server and drives a real OAuth client through whatever `Flow::http`
+//! goes through (the proxy, mitmproxy, the gateway). Shared by `samples.rs` and
+//! `gateway.rs`.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::common::oauth::{self, AsConfig, AuthServer, CLIENT_ID, CLIENT_SECRET};
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+};
+
+pub type Oauth =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+pub struct Flow {
+    pub http: reqwest::Client,
+    pub srv: AuthServer,
+}
+
+impl Flow {
+    pub fn oauth_at(&self, token_path: &str) -> Oauth {
+        BasicClient::new(ClientId::new(CLIENT_ID.into()))
+            .set_client_secret(ClientSecret::new(CLIENT_SECRET.into()))
+            .set_auth_uri(AuthUrl::new(self.srv.url("/authorize")).unwrap())
+            .set_token_uri(TokenUrl::new(self.srv.url(token_path)).unwrap())
+            .set_redirect_uri(RedirectUrl::new(self.srv.url("/callback")).unwrap())
+    }
+
+    pub fn oauth(&self) -> Oauth {
+        self.oauth_at("/token")
+    }
+
+    /// Play the browser: open the authorize URL, follow the redirect to the callback.
+    pub async fn browser(&self, url: &str) -> Option<String> {
+        let r = self.http.get(url).send().await.unwrap();
+        let loc = r.headers().get("location")?.to_str().ok()?.to_string();
+        let _ = self.http.get(&loc).send().await.unwrap().bytes().await;
+        oauthscope::oauth::parse::query_params(&loc)
+            .get("code")
+            .map(str::to_string)
+    }
+
+    /// Sign in with PKCE, state and the given scopes; returns (access, refresh) tokens.
+    pub async fn sign_in(&self, scopes: &[&str]) -> (String, Option<String>) {
+        let client = self.oauth();
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut req = client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge);
+        for s in scopes {
+            req = req.add_scope(Scope::new(s.to_string()));
+        }
+        let (url, _state) = req.url();
+        let code = self.browser(url.as_str()).await.expect("code");
+        let tok = client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .request_async(&self.http)
+            .await
+            .expect("code exchange");
+        (
+            tok.access_token().secret().clone(),
+            tok.refresh_token().map(|r| r.secret().clone()),
+        )
+    }
+
+    pub async fn refresh(&self, rt: &str) -> Result<(String, Option<String>), String> {
+        self.oauth()
+            .exchange_refresh_token(&RefreshToken::new(rt.to_string()))
+            .request_async(&self.http)
+            .await
+            .map(|t| {
+                (
+                    t.access_token().secret().clone(),
+                    t.refresh_token().map(|r| r.secret().clone()),
+                )
+            })
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Call the API with this Authorization header value (or none); returns the status.
+    pub async fn api(&self, authorization: Option<&str>) -> u16 {
+        let mut r = self.http.get(self.srv.url("/api/me"));
+        if let Some(a) = authorization {
+            r = r.header("authorization", a);
+        }
+        let res = r.send().await.unwrap();
+        let s = res.status().as_u16();
+        let _ = res.bytes().await;
+        s
+    }
+
+    /// A hand-made token request (for clients that get it wrong).
+    pub async fn raw_token(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> serde_json::Value {
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        let mut r = self
+            .http
+            .post(self.srv.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body.join("&"));
+        if let Some((u, p)) = basic {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            r = r.header("authorization", format!("Basic {raw}"));
+        }
+        let res = r.send().await.unwrap();
+        let text = res.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+
+    /// Authorize by hand (no PKCE, optional state) and return the code.
+    pub async fn raw_authorize(&self, extra: &str) -> String {
+        let url = format!(
+            "{}?response_type=code&client_id={CLIENT_ID}&redirect_uri={}{extra}",
+            self.srv.url("/authorize"),
+            urlencode(&self.srv.url("/callback"))
+        );
+        self.browser(&url).await.expect("code")
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One staged misconfiguration.
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub config: AsConfig,
+    /// The root cause the verdict must name (`summary.cause`; `None` when none is found).
+    pub cause: Option<&'static str>,
+    /// Rules the staged problem must produce (the expected file may hold more).
+    pub must: &'static [&'static str],
+}
+
+/// The scenario called `name`.
+pub fn scenario(name: &str) -> Scenario {
+    scenarios().into_iter().find(|s| s.name == name).unwrap()
+}
+
+pub fn scenarios() -> Vec<Scenario> {
+    let d = AsConfig::default;
+    vec![
+        Scenario {
+            name: "good-flow",
+            about: "PKCE, state, offline_access, refresh before expiry, rotation honored",
+            config: AsConfig {
+                rotate_refresh: true,
+                ..d()
+            },
+            cause: None,
+            must: &[],
+        },
+        Scenario {
+            name: "no-refresh-token",
+            about: "no refresh token issued; the 2 s access token expires and the API refuses it",
+            config: AsConfig {
+                issue_refresh: false,
+                expires_in: Some(2),
+                ..d()
+            },
+            cause: Some("refresh-token-absent"),
+            must: &[
+                "refresh-token-absent",
+                "offline-access-missing",
+                "token-expired-used",
+                "fails-after-interval",
+                "api-rejected",
+            ],
+        },
+        Scenario {
+            name: "bearer-header",
+            about: "token sent as `Token x`, then not at all, then in the query string",
+            config: d(),
+            cause: Some("bearer-scheme"),
+            must: &["bearer-scheme", "bearer-missing", "token-in-url"],
+        },
+        Scenario {
+            name: "refresh-mismatch",
+            about: "refresh sent to another URL, with the client secret in the body instead of Basic, and a wrong one",
+            config: d(),
+            cause: Some("client-secret-mismatch"),
+            must: &[
+                "refresh-url-mismatch",
+                "client-secret-mismatch",
+                "client-auth-method-mismatch",
+                "token-error",
+            ],
+        },
+        Scenario {
+            name: "rotation-ignored",
+            about: "the server rotates refresh tokens; the client reuses the first one",
+            config: AsConfig {
+                rotate_refresh: true,
+                ..d()
+            },
+            cause: Some("refresh-rotation-ignored"),
+            must: &["refresh-rotation-ignored", "token-error"],
+        },
+        Scenario {
+            name: "stale-token",
+            about: "after a refresh the client keeps calling the API with the old access token",
+            config: d(),
+            cause: Some("stale-token-used"),
+            must: &["stale-token-used", "api-rejected"],
+        },
+        Scenario {
+            name: "github-form",
+            about: "form-encoded token response (GitHub style), no expires_in",
+            config: AsConfig {
+                form_response: true,
+                expires_in: None,
+                ..d()
+            },
+            cause: Some("token-response-format"),
+            must: &["token-response-format"],
+        },
+        Scenario {
+            name: "client-credentials",
+            about: "client credentials grant instead of authorization code",
+            config: d(),
+            cause: Some("grant-unsupported"),
+            must: &["grant-unsupported"],
+        },
+        Scenario {
+            name: "no-pkce-no-state",
+            about: "authorize request without PKCE and without state",
+            config: d(),
+            cause: Some("state-missing"),
+            must: &["pkce-missing", "state-missing"],
+        },
+        Scenario {
+            name: "redirect-mismatch",
+            about: "code exchanged with a different redirect_uri",
+            config: d(),
+            cause: Some("redirect-uri-mismatch"),
+            must: &["redirect-uri-mismatch", "token-error"],
+        },
+        Scenario {
+            name: "code-reused",
+            about: "the same authorization code exchanged twice",
+            config: d(),
+            cause: Some("code-reused"),
+            must: &["code-reused", "token-error"],
+        },
+        Scenario {
+            name: "refresh-race",
+            about: "two refreshes with one rotating refresh token at once",
+            config: AsConfig {
+                rotate_refresh: true,
+                // Both refreshes are in flight together even on a loaded machine.
+                token_delay_ms: 300,
+                ..d()
+            },
+            cause: Some("refresh-race"),
+            must: &["refresh-race", "token-error"],
+        },
+        Scenario {
+            name: "cacheable-string-expiry",
+            about: "token response without no-store, expires_in as a string",
+            config: AsConfig {
+                no_store: false,
+                expires_in_as_string: true,
+                ..d()
+            },
+            cause: Some("token-response-format"),
+            must: &["token-response-format", "token-response-cacheable"],
+        },
+        Scenario {
+            name: "revoked-token",
+            about: "access token used after the client revoked it",
+            config: d(),
+            cause: Some("revoked-token-used"),
+            must: &["revoked-token-used", "api-rejected"],
+        },
+        Scenario {
+            name: "client-id-mismatch",
+            about: "refresh with another client's id and secret",
+            config: d(),
+            cause: Some("client-id-mismatch"),
+            must: &[
+                "client-id-mismatch",
+                "client-secret-mismatch",
+                "token-error",
+            ],
+        },
+        Scenario {
+            name: "token-url-mismatch",
+            about: "discovery names /token; the client uses /oauth2/token",
+            config: d(),
+            cause: Some("token-url-mismatch"),
+            must: &["token-url-mismatch"],
+        },
+        Scenario {
+            name: "basic-not-encoded",
+            about: "client secret with reserved characters sent in Basic without form-encoding",
+            config: d(),
+            cause: Some("basic-not-form-encoded"),
+            must: &["basic-not-form-encoded", "token-error"],
+        },
+        Scenario {
+            name: "scope-widened",
+            about: "refresh asks for a scope the sign-in did not have",
+            config: d(),
+            cause: Some("scope-change"),
+            must: &["scope-change", "token-error"],
+        },
+        Scenario {
+            name: "jwt-audience-skew",
+            about: "JWT access token for another audience; server clock 10 minutes ahead",
+            config: AsConfig {
+                jwt_audience: Some("https://other-api.example".into()),
+                date_offset: 600,
+                ..d()
+            },
+            cause: Some("jwt-claims"),
+            must: &["jwt-claims", "clock-skew"],
+        },
+        Scenario {
+            name: "secret-in-url",
+            about: "client secret sent in the token URL's query string",
+            config: d(),
+            cause: Some("secret-in-url"),
+            must: &["secret-in-url"],
+        },
+        Scenario {
+            name: "metadata-mismatch",
+            about: "discovery lists only S256; the client uses PKCE `plain`",
+            config: d(),
+            cause: Some("pkce-missing"),
+            must: &["metadata-mismatch", "pkce-missing"],
+        },
+        Scenario {
+            name: "no-bearer",
+            about: "API called with no credentials (401 with a Bearer challenge), then with the token in X-Access-Token, then with `Authorization: Bearer` and no token",
+            config: AsConfig {
+                challenge_error: true,
+                ..d()
+            },
+            cause: Some("bearer-missing"),
+            must: &["bearer-missing"],
+        },
+        Scenario {
+            name: "state-mismatch",
+            about: "the redirect back carries another state than the authorize request sent; the client exchanges the code anyway",
+            config: AsConfig {
+                tamper_state: true,
+                ..d()
+            },
+            cause: Some("state-missing"),
+            must: &["state-missing"],
+        },
+        Scenario {
+            name: "http-token-endpoint",
+            about: "the HTTPS discovery document names a plain-HTTP token endpoint; the client sends Basic credentials there",
+            config: AsConfig {
+                plain_token_endpoint: true,
+                ..d()
+            },
+            cause: Some("plain-http"),
+            must: &["plain-http"],
+        },
+        Scenario {
+            name: "salesforce-expiry",
+            about: "Salesforce-style token response (issued_at, instance_url, no expires_in); the session ends after 2 s, the API answers 401 and the client never refreshes",
+            config: AsConfig {
+                salesforce_session: Some(2),
+                ..d()
+            },
+            cause: Some("token-expired-used"),
+            must: &["token-expired-used", "api-rejected"],
+        },
+        Scenario {
+            name: "refresh-404",
+            about: "the refresh goes to /other/token, which answers 404; the 2 s access token then expires and the API refuses it",
+            config: AsConfig {
+                expires_in: Some(2),
+                ..d()
+            },
+            cause: Some("refresh-url-mismatch"),
+            must: &[
+                "refresh-url-mismatch",
+                "token-error",
+                "fails-after-interval",
+            ],
+        },
+        Scenario {
+            name: "pkce-mismatch",
+            about: "the code exchange sends a PKCE verifier that does not match the challenge",
+            config: d(),
+            cause: Some("pkce-missing"),
+            must: &["pkce-missing", "token-error"],
+        },
+        Scenario {
+            name: "aadsts-secret",
+            about: "Microsoft-style invalid_client (AADSTS7000215 with error_codes) for a wrong client secret",
+            config: AsConfig {
+                aad_errors: true,
+                ..d()
+            },
+            cause: None,
+            must: &["token-error"],
+        },
+        Scenario {
+            name: "implicit-grant",
+            about: "implicit grant (response_type=token)",
+            config: d(),
+            cause: Some("grant-unsupported"),
+            must: &["grant-unsupported"],
+        },
+    ]
+}
+
+pub async fn play(name: &str, f: &Flow) {
+    let srv = &f.srv;
+    match name {
+        "good-flow" => {
+            let _ = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await;
+            let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            let (at2, rt2) = f.refresh(&rt.unwrap()).await.unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at2}"))).await, 200);
+            let (at3, _) = f.refresh(&rt2.unwrap()).await.unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at3}"))).await, 200);
+        }
+        "no-refresh-token" => {
+            let (at, rt) = f.sign_in(&["read"]).await;
+            assert!(rt.is_none());
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            tokio::time::sleep(Duration::from_millis(2600)).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "bearer-header" => {
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Token {at}"))).await, 401);
+            assert_eq!(f.api(None).await, 401);
+            let r = f
+                .http
+                .get(format!("{}?access_token={at}", srv.url("/api/me")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        "refresh-mismatch" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let v = f
+                .raw_token(
+                    "/token/refresh",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt.unwrap()),
+                        ("client_id", CLIENT_ID),
+                        ("client_secret", "old-secret"),
+                    ],
+                    None,
+                )
+                .await;
+            assert_eq!(v["error"], "invalid_client");
+        }
+        "rotation-ignored" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let rt = rt.unwrap();
+            let (_, rt2) = f.refresh(&rt).await.unwrap();
+            assert!(rt2.is_some());
+            assert!(f.refresh(&rt).await.is_err(), "old refresh token refused");
+        }
+        "stale-token" => {
+            let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            f.refresh(&rt.unwrap()).await.unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "github-form" => {
+            let code = f.raw_authorize("&state=s1").await;
+            let r = f
+                .http
+                .post(srv.url("/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "grant_type=authorization_code&code={code}&redirect_uri={}&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}",
+                    urlencode(&srv.url("/callback"))
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.text().await.unwrap().starts_with("access_token="));
+        }
+        "client-credentials" => {
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[("grant_type", "client_credentials")],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            let at = v["access_token"].as_str().unwrap();
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+        }
+        "no-pkce-no-state" => {
+            let code = f.raw_authorize("&scope=read%20offline_access").await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert!(v["access_token"].is_string());
+        }
+        "redirect-mismatch" => {
+            let code = f.raw_authorize("&state=xyz&scope=read%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback/")),
+                        (
+                            "code_verifier",
+                            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                        ),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert_eq!(v["error"], "invalid_grant");
+        }
+        "code-reused" => {
+            let code = f.raw_authorize("&state=xyz&scope=read%20offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", &srv.url("/callback")),
+                (
+                    "code_verifier",
+                    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                ),
+            ];
+            let first = f
+                .raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET)))
+                .await;
+            assert!(first["access_token"].is_string());
+            let again = f
+                .raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET)))
+                .await;
+            assert_eq!(again["error"], "invalid_grant");
+        }
+        "refresh-race" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let rt = rt.unwrap();
+            let (a, b) = tokio::join!(f.refresh(&rt), f.refresh(&rt));
+            assert!(a.is_ok() != b.is_ok(), "exactly one refresh wins");
+        }
+        "cacheable-string-expiry" => {
+            // The oauth2 crate itself rejects `"expires_in": "3600"`: that is the point.
+            let client = f.oauth();
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .add_scope(Scope::new("offline_access".into()))
+                .set_pkce_challenge(challenge)
+                .url();
+            let code = f.browser(url.as_str()).await.unwrap();
+            let err = client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(verifier)
+                .request_async(&f.http)
+                .await;
+            assert!(format!("{err:?}").contains("expires_in"), "{err:?}");
+        }
+        "revoked-token" => {
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            let r = f
+                .http
+                .post(srv.url("/revoke"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+                .body(format!("token={at}&token_type_hint=access_token"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "client-id-mismatch" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt.unwrap()),
+                    ],
+                    Some((oauth::OTHER_CLIENT_ID, oauth::OTHER_CLIENT_SECRET)),
+                )
+                .await;
+            assert_eq!(v["error"], "invalid_grant");
+        }
+        "token-url-mismatch" => {
+            let _ = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await;
+            let client = f.oauth_at("/oauth2/token");
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .add_scope(Scope::new("offline_access".into()))
+                .set_pkce_challenge(challenge)
+                .url();
+            let code = f.browser(url.as_str()).await.unwrap();
+            client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(verifier)
+                .request_async(&f.http)
+                .await
+                .unwrap();
+        }
+        "basic-not-encoded" => {
+            let url = format!(
+                "{}?response_type=code&client_id={}&redirect_uri={}&state=s&scope=offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+                srv.url("/authorize"),
+                oauth::ODD_CLIENT_ID,
+                urlencode(&srv.url("/callback"))
+            );
+            let code = f.browser(&url).await.unwrap();
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                        (
+                            "code_verifier",
+                            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                        ),
+                    ],
+                    Some((oauth::ODD_CLIENT_ID, oauth::ODD_CLIENT_SECRET)),
+                )
+                .await;
+            assert_eq!(v["error"], "invalid_client");
+        }
+        "scope-widened" => {
+            let (_, rt) = f.sign_in(&["read", "offline_access"]).await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt.unwrap()),
+                        ("scope", "read admin"),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert_eq!(v["error"], "invalid_scope");
+        }
+        "jwt-audience-skew" => {
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+        }
+        "secret-in-url" => {
+            let code = f.raw_authorize("&state=q&scope=offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256").await;
+            let url = format!(
+                "{}?client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}",
+                srv.url("/token")
+            );
+            let r = f
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                    urlencode(&srv.url("/callback"))
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        "metadata-mismatch" => {
+            let _ = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await;
+            let verifier = "plain-verifier-0123456789012345678901234567890";
+            let code = f
+                .raw_authorize(&format!("&state=m&scope=offline_access&code_challenge={verifier}&code_challenge_method=plain"))
+                .await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                        ("code_verifier", verifier),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert!(v["access_token"].is_string(), "{v}");
+        }
+        "implicit-grant" => {
+            let url = format!(
+                "{}?response_type=token&client_id={CLIENT_ID}&redirect_uri={}&state=abc",
+                srv.url("/authorize"),
+                urlencode(&srv.url("/callback"))
+            );
+            let r = f.http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 302);
+        }
+        "no-bearer" => {
+            assert_eq!(f.api(None).await, 401);
+            let (at, _) = f.sign_in(&["read", "offline_access"]).await;
+            let r = f
+                .http
+                .get(srv.url("/api/me"))
+                .header("x-access-token", &at)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401);
+            let _ = r.bytes().await;
+            // `Bearer` and nothing after it (a field value's trailing space is not part of
+            // it: RFC 9110 §5.5, and HTTP/2 stacks refuse to send one).
+            assert_eq!(f.api(Some("Bearer")).await, 401);
+        }
+        "state-mismatch" => {
+            let code = f.raw_authorize("&state=sent-by-client").await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert!(v["access_token"].is_string(), "{v}");
+        }
+        "http-token-endpoint" => {
+            let meta: serde_json::Value = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token_url = meta["token_endpoint"].as_str().unwrap().to_string();
+            assert!(token_url.starts_with("http://"), "{token_url}");
+            let client = BasicClient::new(ClientId::new(CLIENT_ID.into()))
+                .set_client_secret(ClientSecret::new(CLIENT_SECRET.into()))
+                .set_auth_uri(AuthUrl::new(srv.url("/authorize")).unwrap())
+                .set_token_uri(TokenUrl::new(token_url).unwrap())
+                .set_redirect_uri(RedirectUrl::new(srv.url("/callback")).unwrap());
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .set_pkce_challenge(challenge)
+                .add_scope(Scope::new("offline_access".into()))
+                .url();
+            let code = f.browser(url.as_str()).await.expect("code");
+            client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(verifier)
+                .request_async(&f.http)
+                .await
+                .expect("code exchange over http");
+        }
+        "salesforce-expiry" => {
+            let (at, rt) = f.sign_in(&["api", "refresh_token"]).await;
+            assert!(rt.is_some());
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            tokio::time::sleep(Duration::from_millis(2600)).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "refresh-404" => {
+            let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            let refused = f
+                .oauth_at("/other/token")
+                .exchange_refresh_token(&RefreshToken::new(rt.unwrap()))
+                .request_async(&f.http)
+                .await;
+            assert!(refused.is_err());
+            tokio::time::sleep(Duration::from_millis(2600)).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+        }
+        "pkce-mismatch" => {
+            let client = f.oauth();
+            let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+            let (_, other_verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .set_pkce_challenge(challenge)
+                .add_scope(Scope::new("offline_access".into()))
+                .url();
+            let code = f.browser(url.as_str()).await.expect("code");
+            let refused = client
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(other_verifier)
+                .request_async(&f.http)
+                .await;
+            assert!(refused.is_err());
+        }
+        "aadsts-secret" => {
+            let code = f.raw_authorize("&state=s1").await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                    ],
+                    Some((CLIENT_ID, "the-secret-id-not-its-value")),
+                )
+                .await;
+            assert_eq!(v["error"], "invalid_client");
+        }
+        other => panic!("no script for scenario {other}"),
+    }
+}
+
+pub fn samples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+/// The root cause a sample's verdict names (`None`: none).
+pub fn expected_cause(name: &str) -> Option<String> {
+    let p = samples_dir().join(format!("{name}.expected.json"));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["cause"].as_str().map(str::to_string)
+}
+
+pub fn expected_rules(name: &str) -> Vec<String> {
+    let p = samples_dir().join(format!("{name}.expected.json"));
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap();
+    let mut rules: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    rules.sort();
+    rules
+}

@@ -6,11 +6,14 @@
 //!   library and renders. Uses everything below.
 //! - [`cli`]: clap definitions and the validation of raw flags into options.
 //! - [`proxy`]: the connection layer, the recording handler, the capturing body tap,
-//!   scope rules, the live console. Uses ca, upstream, report, analyze, oauth, capture.
+//!   scope rules, the live console, and the gateway (`proxy::gateway`: the reverse mode
+//!   that routes by path under a secret). Uses ca, upstream, report, connector, analyze,
+//!   oauth, capture.
 //! - [`replay`]: re-send a capture (`replay`), answer from one (`serve`), the checklist.
 //!   Uses upstream, oauth, capture, wire.
 //! - [`connector`]: connector definitions (Power Platform, Swagger, OpenAPI, TOML): load,
-//!   lint, and compare with the wire. Uses analyze, oauth, capture.
+//!   lint, compare with the wire, and patch a copy to point at the gateway. Uses analyze,
+//!   oauth, capture.
 //! - [`report`]: verdict, findings and timeline as text, JSON, Markdown or HTML;
 //!   `report::style` for colour. Uses analyze, oauth, capture.
 //! - [`analyze`]: the rule catalog (`analyze::rules`), the rule families, the engine

@@ -30,6 +30,25 @@ fn direct_client(ca: &Path) -> reqwest::Client {
         .unwrap()
 }
 
+/// A gateway routing `/idp` to the server at `base` (trusting the test CA), with `extra`.
+fn gateway_to(dir: &Path, base: &str, tls: &UpstreamTls, extra: &[&str]) -> ProxyProc {
+    let route = format!("/idp={base}");
+    let ca = tls.ca_pem_path.display().to_string();
+    let mut args = vec!["--route", &route, "--secret", SECRET, "--upstream-ca", &ca];
+    args.extend_from_slice(extra);
+    ProxyProc::gateway(dir, &args)
+}
+
+/// `--tls-cert` and `--tls-key` with the test CA's leaf.
+fn tls_args(tls: &UpstreamTls) -> [String; 4] {
+    [
+        "--tls-cert".into(),
+        tls.leaf_pem_path.display().to_string(),
+        "--tls-key".into(),
+        tls.leaf_key_path.display().to_string(),
+    ]
+}
+
 /// The findings and cause `analyze` gives for a capture.
 fn diagnosis(capture: &Path) -> (Vec<String>, Option<String>) {
     let (rules, report) = analyze_rules(capture);
@@ -69,23 +88,8 @@ async fn a_client_configured_with_gateway_urls_runs_its_flow_over_tls() {
     let tls = upstream_tls(&dir);
     let s = scenario("good-flow");
     let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
-    let ca = tls.ca_pem_path.display().to_string();
-    let route = format!("/idp={}", srv.base);
-    let gw = ProxyProc::gateway(
-        &dir,
-        &[
-            "--route",
-            &route,
-            "--secret",
-            SECRET,
-            "--upstream-ca",
-            &ca,
-            "--tls-cert",
-            &tls.leaf_pem_path.display().to_string(),
-            "--tls-key",
-            &tls.leaf_key_path.display().to_string(),
-        ],
-    );
+    let t = tls_args(&tls);
+    let gw = gateway_to(&dir, &srv.base, &tls, &t.each_ref().map(String::as_str));
     let base = format!("https://{}/{SECRET}/idp", gw.addr);
     // The route's public URL is printed.
     wait_for_line(&gw, &format!("{base} -> {}", srv.base));
@@ -132,22 +136,8 @@ async fn plain_http_behind_a_tunnel_names_the_public_url_and_a_wrong_refresh_url
     let listen = format!("127.0.0.1:{port}");
     // The name the outside world uses (a tunnel's), not the listening address.
     let public = format!("http://localhost:{port}");
-    let route = format!("/idp={}", srv.base);
-    let gw = ProxyProc::gateway(
-        &dir,
-        &[
-            "--listen",
-            &listen,
-            "--public-url",
-            &public,
-            "--route",
-            &route,
-            "--secret",
-            SECRET,
-            "--upstream-ca",
-            &tls.ca_pem_path.display().to_string(),
-        ],
-    );
+    let extra = ["--listen", &listen, "--public-url", &public];
+    let gw = gateway_to(&dir, &srv.base, &tls, &extra);
     let base = format!("{public}/{SECRET}/idp");
     let flow = Flow {
         http: direct_client(&tls.ca_pem_path),
@@ -160,21 +150,7 @@ async fn plain_http_behind_a_tunnel_names_the_public_url_and_a_wrong_refresh_url
 
     // Discovery and Location through a fresh gateway name the public URL.
     let dir = temp_dir("gateway-plain-rewrite");
-    let gw = ProxyProc::gateway(
-        &dir,
-        &[
-            "--listen",
-            &listen,
-            "--public-url",
-            &public,
-            "--route",
-            &route,
-            "--secret",
-            SECRET,
-            "--upstream-ca",
-            &tls.ca_pem_path.display().to_string(),
-        ],
-    );
+    let gw = gateway_to(&dir, &srv.base, &tls, &extra);
     let http = direct_client(&tls.ca_pem_path);
     let doc: serde_json::Value = http
         .get(format!("{base}/.well-known/oauth-authorization-server"))
@@ -336,27 +312,12 @@ async fn redact_at_capture_keeps_no_secret_and_the_same_diagnosis() {
     let s = scenario("good-flow");
     let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
     let ca = tls.ca_pem_path.display().to_string();
-    let route = format!("/idp={}", srv.base);
-    let gdir = dir.join("gateway");
-    std::fs::create_dir_all(&gdir).unwrap();
-    let gw = ProxyProc::gateway(
-        &gdir,
-        &[
-            "--route",
-            &route,
-            "--secret",
-            SECRET,
-            "--upstream-ca",
-            &ca,
-            "--tls-cert",
-            &tls.leaf_pem_path.display().to_string(),
-            "--tls-key",
-            &tls.leaf_key_path.display().to_string(),
-            "--redact-at-capture",
-        ],
-    );
-    let pdir = dir.join("proxy");
-    std::fs::create_dir_all(&pdir).unwrap();
+    let gdir = dir.join("gateway").tap_create();
+    let t = tls_args(&tls);
+    let mut extra: Vec<&str> = t.iter().map(String::as_str).collect();
+    extra.push("--redact-at-capture");
+    let gw = gateway_to(&gdir, &srv.base, &tls, &extra);
+    let pdir = dir.join("proxy").tap_create();
     let proxy = ProxyProc::start(&pdir, &["--upstream-ca", &ca, "--quiet"]);
     let flow = Flow {
         http: proxy
@@ -408,19 +369,7 @@ async fn redact_at_capture_keeps_no_secret_and_the_same_diagnosis() {
         let tls = upstream_tls(&dir);
         let s = scenario(name);
         let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
-        let route = format!("/idp={}", srv.base);
-        let gw = ProxyProc::gateway(
-            &dir,
-            &[
-                "--route",
-                &route,
-                "--secret",
-                SECRET,
-                "--upstream-ca",
-                &tls.ca_pem_path.display().to_string(),
-                "--redact-at-capture",
-            ],
-        );
+        let gw = gateway_to(&dir, &srv.base, &tls, &["--redact-at-capture"]);
         let flow = Flow {
             http: direct_client(&tls.ca_pem_path),
             srv: AuthServer::external(&format!("{}/{SECRET}/idp", gw.url())),

@@ -8,10 +8,8 @@
 //! Long on purpose: the replay walk (what to send, in which order, with which token,
 //! and what to record) is one loop.
 
-use std::time::Instant;
-
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
@@ -254,23 +252,6 @@ fn carries_credentials(p: &Prepared, step: &Step) -> bool {
     secret_header || secret_param || matches!(step, Step::Token(_))
 }
 
-/// The response body as the application sees it (content coding undone).
-fn decoded(headers: &[Header], body: &[u8]) -> Vec<u8> {
-    let codings: Vec<String> = headers
-        .iter()
-        .filter(|h| h.0.eq_ignore_ascii_case("content-encoding"))
-        .flat_map(|h| h.1.split(','))
-        .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty() && c != "identity")
-        .collect();
-    if codings.is_empty() {
-        return body.to_vec();
-    }
-    crate::capture::decode::decode_all(body, &codings, 16 << 20)
-        .map(|(d, _)| d)
-        .unwrap_or_else(|_| body.to_vec())
-}
-
 /// Put the first refresh ahead of the first API call, when the API calls come first: the
 /// captured access token may have expired or been revoked by now. Returns the flow with
 /// each entry marked early or not.
@@ -390,63 +371,30 @@ where
             ));
             continue;
         }
-        let mut req = hyper::Request::builder()
-            .method(ex.request.method.as_str())
-            .uri(p.url.as_str());
-        for h in &p.headers {
-            req = req.header(h.0.as_str(), h.1.as_str());
-        }
-        let Ok(req) = req.body(Full::new(Bytes::from(p.body.clone()))) else {
-            outcomes.push(Outcome {
-                verdict: Verdict::Failed("the captured request cannot be rebuilt".into()),
-                ..base
-            });
-            continue;
+        let out = super::send::Outgoing {
+            method: ex.request.method.clone(),
+            url: p.url.clone(),
+            headers: p.headers,
+            body: p.body,
         };
-        let started = crate::capture::now_rfc3339();
-        let t0 = Instant::now();
-        let (status, resp_headers, resp_body, error) = match client.request(req).await {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                let hs: Vec<Header> = res
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| {
-                        Header(
-                            n.to_string(),
-                            crate::capture::header_value_string(v.as_bytes()),
-                        )
-                    })
-                    .collect();
-                let body = res
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|c| c.to_bytes().to_vec())
-                    .unwrap_or_default();
-                (Some(status), hs, body, None)
+        let sent = match super::send::send(&client, &out).await {
+            Ok(s) => s,
+            Err(_) => {
+                outcomes.push(Outcome {
+                    verdict: Verdict::Failed("the captured request cannot be rebuilt".into()),
+                    ..base
+                });
+                continue;
             }
-            Err(e) => (
-                None,
-                Vec::new(),
-                Vec::new(),
-                Some(crate::upstream::classify_upstream_error(&e)),
-            ),
         };
-        let elapsed = t0.elapsed().as_secs_f64() * 1000.0;
-        let plain = decoded(&resp_headers, &resp_body);
+        let status = sent.status;
         // Learn what this answer issued in place of the captured one.
         let now_issued = match &step {
             Step::Token(_) if status.is_some_and(|s| (200..300).contains(&s)) => {
-                Issued::from_token_body(&plain)
+                Issued::from_token_body(&sent.plain)
             }
             Step::Token(_) => Issued::default(),
-            _ => Issued::from_location(
-                resp_headers
-                    .iter()
-                    .find(|h| h.0.eq_ignore_ascii_case("location"))
-                    .map(|h| h.1.as_str()),
-            ),
+            _ => Issued::from_location(sent.header("location")),
         };
         lineage.learn(
             &url_origin(&ex.request.url),
@@ -462,44 +410,13 @@ where
         if let Some(role) = role {
             checklist.saw(role, ex.id, status, now_issued.access.is_some());
         }
-        let verdict = match (&error, status) {
+        let verdict = match (&sent.error, status) {
             (Some(e), _) => Verdict::Failed(e.message.clone()),
-            (None, Some(s)) => shape_change(&ex.response, s, &plain),
+            (None, Some(s)) => shape_change(&ex.response, s, &sent.plain),
             _ => Verdict::Failed(String::new()),
         };
-        let content_encoding = resp_headers
-            .iter()
-            .find(|h| h.0.eq_ignore_ascii_case("content-encoding"))
-            .map(|h| h.1.clone());
-        let mut now = ex.clone();
-        now.id = next_id;
+        let (now, req_raw, resp_raw) = super::send::record(&ex, next_id, out, sent);
         next_id += 1;
-        now.started = started;
-        now.timings = crate::capture::Timings {
-            request_sent: None,
-            response_start: None,
-            end: Some(elapsed),
-        };
-        now.request.url = p.url.clone();
-        now.request.headers = p.headers;
-        now.response = status.map(|s| Response {
-            status: s,
-            version: "HTTP/1.1".into(),
-            headers: resp_headers,
-            body: Default::default(),
-        });
-        now.error = error;
-        let req_raw = RawBody {
-            size: p.body.len() as u64,
-            bytes: p.body,
-            ..RawBody::default()
-        };
-        let resp_raw = RawBody {
-            size: resp_body.len() as u64,
-            bytes: resp_body,
-            content_encoding,
-            ..RawBody::default()
-        };
         record(now, req_raw, resp_raw);
         outcomes.push(Outcome {
             now_status: status,

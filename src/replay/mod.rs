@@ -6,4 +6,5 @@
 pub mod checklist;
 pub mod client;
 pub mod lineage;
+pub mod send;
 pub mod serve;

@@ -238,12 +238,13 @@ impl Gateway {
             },
             // `mtls_endpoint_aliases` (RFC 8705) holds endpoints one level down.
             // (Every value is visited: no short-circuit.)
-            serde_json::Value::Object(m) => m
-                .values_mut()
-                .map(|v| self.rewrite_urls_in(v))
-                .filter(|changed| *changed)
-                .count()
-                > 0,
+            serde_json::Value::Object(m) => {
+                m.values_mut()
+                    .map(|v| self.rewrite_urls_in(v))
+                    .filter(|changed| *changed)
+                    .count()
+                    > 0
+            }
             _ => false,
         }
     }

@@ -33,6 +33,9 @@ pub enum Command {
     /// Run a recording reverse proxy for a connector in someone else's cloud: point its
     /// token URL, refresh URL and API host at the gateway's public URL.
     Gateway(GatewayArgs),
+    /// Walk Microsoft's "Troubleshoot OAuth 2.0" steps from a connector definition: sign
+    /// in, exchange the code, call the API, refresh, call again, compare the settings.
+    Walk(WalkArgs),
     /// Show the local CA (creating it on first use), its fingerprint, and how to trust it.
     Ca(CaArgs),
     /// Say what is wrong with the OAuth flow in a capture, with evidence and fixes.
@@ -66,6 +69,74 @@ pub enum Command {
     ///
     /// Exit codes: 0 the rule exists, 2 no such rule.
     Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WalkArgs {
+    /// The connector definition: a folder (apiProperties.json + apiDefinition.swagger.json),
+    /// one of those files, an OpenAPI 3 document, or a TOML profile.
+    #[arg(long, value_name = "DIR_OR_FILE")]
+    pub connector: PathBuf,
+    /// Environment variable holding the client secret (never a flag value).
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Scopes to ask for instead of the definition's (repeatable, or space-separated).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Vec<String>,
+    /// Redirect URI instead of the definition's. A loopback http address is listened on;
+    /// any other is pasted back.
+    #[arg(long, value_name = "URL")]
+    pub redirect_uri: Option<String>,
+    /// Token URL instead of the definition's.
+    #[arg(long, value_name = "URL")]
+    pub token_url: Option<String>,
+    /// Refresh URL instead of the definition's (which defaults to the token URL).
+    #[arg(long, value_name = "URL")]
+    pub refresh_url: Option<String>,
+    /// An API call for steps 2 and 4: "METHOD URL", "METHOD /path" (under the Swagger's
+    /// host) or "METHOD operationId" (repeatable) [default: the first GET operation that
+    /// needs no parameter].
+    #[arg(long, value_name = "\"METHOD URL_OR_OPERATION_ID\"")]
+    pub call: Vec<String>,
+    /// How the client credentials go to the token endpoint [default: as the connector
+    /// sends them: in the body, or Basic for a generic provider whose token body template
+    /// leaves the secret out].
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub client_auth: Option<ClientAuthArg>,
+    /// Command that opens the authorize URL (split like a shell command line; the URL is
+    /// its last argument) [default: print it, and open it with the desktop's opener when
+    /// there is one].
+    #[arg(long, value_name = "CMD")]
+    pub browser: Option<String>,
+    /// How long to wait for the sign-in (the redirect, or the pasted address).
+    #[arg(long, default_value = "5min", value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Also wait until the first access token has expired, call the API with it (the
+    /// failure the connector meets), then refresh and call again.
+    #[arg(long)]
+    pub wait_expiry: bool,
+    /// The longest token lifetime --wait-expiry waits out.
+    #[arg(long, default_value = "10min", value_name = "DURATION", value_parser = parse_duration)]
+    pub max_wait: Duration,
+    /// Capture file of the walk [default: captures/walk-<UTC timestamp>.jsonl].
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write a HAR 1.2 file (redacted) of the walk.
+    #[arg(long, value_name = "FILE")]
+    pub har: Option<PathBuf>,
+    #[command(flatten)]
+    pub upstream: UpstreamTls,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextFormat,
+}
+
+/// `--client-auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientAuthArg {
+    /// client_secret_basic: `Authorization: Basic`.
+    Basic,
+    /// client_secret_post: in the form body.
+    Post,
 }
 
 #[derive(Debug, Args)]

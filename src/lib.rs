@@ -9,8 +9,12 @@
 //!   scope rules, the live console, and the gateway (`proxy::gateway`: the reverse mode
 //!   that routes by path under a secret). Uses ca, upstream, report, connector, analyze,
 //!   oauth, capture.
-//! - [`replay`]: re-send a capture (`replay`), answer from one (`serve`), the checklist.
-//!   Uses upstream, oauth, capture, wire.
+//! - [`walk`]: the "Troubleshoot OAuth 2.0" walk from a connector definition (sign-in,
+//!   code exchange, API, refresh, API, step 5). Uses replay (its sender), connector,
+//!   analyze (AADSTS texts), oauth, capture, wire.
+//! - [`replay`]: re-send a capture (`replay`), answer from one (`serve`), the checklist,
+//!   and `replay::send` (one request sent and made a capture record). Uses upstream,
+//!   oauth, capture, wire.
 //! - [`connector`]: connector definitions (Power Platform, Swagger, OpenAPI, TOML): load,
 //!   lint, compare with the wire, and patch a copy to point at the gateway. Uses analyze,
 //!   oauth, capture.
@@ -88,4 +92,5 @@ pub mod proxy;
 pub mod replay;
 pub mod report;
 pub mod upstream;
+pub mod walk;
 pub mod wire;

@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Gateway(args) => runtime()
             .and_then(|rt| rt.block_on(oauthscope::commands::gateway(args)))
             .map(|()| false),
+        Command::Walk(args) => {
+            runtime().and_then(|rt| rt.block_on(oauthscope::commands::walk(args)))
+        }
         Command::Analyze(args) => oauthscope::commands::analyze(args),
         Command::Timeline(args) => oauthscope::commands::timeline(args).map(|()| false),
         Command::LintConnector(args) => oauthscope::commands::lint_connector(args),

@@ -13,6 +13,7 @@ mod grant;
 mod provider;
 mod refresh;
 mod response;
+pub use response::explain_aadsts;
 pub mod rules;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ mod proxy;
 mod replay;
 mod rules;
 mod serve;
+mod walk;
 
 pub use analyze::{analyze, timeline};
 pub use ca::ca;
@@ -23,6 +24,7 @@ pub use proxy::proxy;
 pub use replay::replay;
 pub use rules::{explain, rules};
 pub use serve::serve;
+pub use walk::walk;
 
 use crate::analyze::Engine;
 use crate::capture::source::Source;

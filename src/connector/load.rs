@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Connector, ConnectorError, Field, Source};
+use super::{Api, Connector, ConnectorError, Field, Operation, Source};
 
 /// Load a definition file, or a folder holding `apiProperties.json` and/or
 /// `apiDefinition.swagger.json`.
@@ -91,6 +91,7 @@ fn load_folder(dir: &Path) -> Result<Connector, ConnectorError> {
             c.authorization_url = c.authorization_url.or(sw.authorization_url);
             c.token_url = c.token_url.or(sw.token_url);
             c.scopes = c.scopes.or(sw.scopes);
+            c.api = c.api.or(sw.api);
             c.kind = "custom connector folder";
             Ok(c)
         }
@@ -348,8 +349,24 @@ fn swagger(v: &Value, file: &str) -> Result<Connector, ConnectorError> {
         });
     };
     let path = format!("securityDefinitions.{name}");
+    let api = get(v, "host").and_then(Value::as_str).map(|host| {
+        let scheme = match get(v, "schemes").and_then(Value::as_array) {
+            Some(list) if !list.iter().any(|s| s.as_str() == Some("https")) => list
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("https")
+                .to_string(),
+            _ => "https".to_string(),
+        };
+        let base_path = get(v, "basePath").and_then(Value::as_str).unwrap_or("");
+        Api {
+            base: format!("{scheme}://{host}{}", base_path.trim_end_matches('/')),
+            operations: operations(v),
+        }
+    });
     Ok(Connector {
         kind: "Swagger 2.0",
+        api,
         flow: field_str(def, "flow", file, &path)?,
         authorization_url: field_str(def, "authorizationUrl", file, &path)?,
         token_url: field_str(def, "tokenUrl", file, &path)?,
@@ -400,8 +417,18 @@ fn openapi(v: &Value, file: &str) -> Result<Connector, ConnectorError> {
             message: "no flow declared".into(),
         })?;
     let path = format!("{flows_path}.{flow_name}");
+    let api = get(v, "servers")
+        .and_then(Value::as_array)
+        .and_then(|s| s.first())
+        .and_then(|s| get(s, "url"))
+        .and_then(Value::as_str)
+        .map(|url| Api {
+            base: url.trim_end_matches('/').to_string(),
+            operations: operations(v),
+        });
     Ok(Connector {
         kind: "OpenAPI 3",
+        api,
         flow: Some(Field {
             value: flow_name.clone(),
             source: src(file, &path),
@@ -417,6 +444,43 @@ fn openapi(v: &Value, file: &str) -> Result<Connector, ConnectorError> {
             }),
         ..Connector::default()
     })
+}
+
+/// The operations of a Swagger 2.0 or OpenAPI 3 document's `paths`, in order.
+fn operations(v: &Value) -> Vec<Operation> {
+    let Some(paths) = get(v, "paths").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let required = |params: Option<&Value>| {
+        params.and_then(Value::as_array).is_some_and(|ps| {
+            ps.iter().any(|p| {
+                get(p, "required").and_then(Value::as_bool) == Some(true)
+                    || get(p, "in").and_then(Value::as_str) == Some("path")
+            })
+        })
+    };
+    let mut out = Vec::new();
+    for (path, item) in paths {
+        let shared = required(get(item, "parameters"));
+        for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
+            let Some(op) = get(item, method) else {
+                continue;
+            };
+            let body_required = get(op, "requestBody")
+                .and_then(|b| get(b, "required"))
+                .and_then(Value::as_bool)
+                == Some(true);
+            out.push(Operation {
+                method: method.to_ascii_uppercase(),
+                path: path.clone(),
+                operation_id: get(op, "operationId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                needs_parameters: shared || body_required || required(get(op, "parameters")),
+            });
+        }
+    }
+    out
 }
 
 fn load_toml(text: &str, file: &str) -> Result<Connector, ConnectorError> {

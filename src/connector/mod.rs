@@ -55,6 +55,52 @@ pub struct Connector {
     pub templates: Vec<(String, Field<String>)>,
     /// Things noticed while reading (unknown identity provider, ...).
     pub notes: Vec<String>,
+    /// The API the Swagger/OpenAPI document describes (for `walk`'s calls).
+    pub api: Option<Api>,
+}
+
+/// The API of a Swagger 2.0 or OpenAPI 3 document.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Api {
+    /// `scheme://host[:port]/basePath` (Swagger) or the first server URL (OpenAPI),
+    /// without a trailing slash.
+    pub base: String,
+    /// In document order.
+    pub operations: Vec<Operation>,
+}
+
+/// One operation of the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// Upper case.
+    pub method: String,
+    /// The path as written (`/users/{id}`).
+    pub path: String,
+    pub operation_id: Option<String>,
+    /// It has a required parameter (path, query, header or body).
+    pub needs_parameters: bool,
+}
+
+impl Api {
+    /// The operation called `id` (operationId, compared without case).
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.operations.iter().find(|o| {
+            o.operation_id
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(id))
+        })
+    }
+
+    /// The first GET operation that needs no parameter (what `walk` calls by default).
+    pub fn first_plain_get(&self) -> Option<&Operation> {
+        self.operations
+            .iter()
+            .find(|o| o.method == "GET" && !o.needs_parameters && !o.path.contains('{'))
+    }
+
+    pub fn url_of(&self, op: &Operation) -> String {
+        format!("{}{}", self.base, op.path)
+    }
 }
 
 impl Connector {

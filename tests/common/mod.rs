@@ -520,6 +520,7 @@ pub fn stop_and_read(proxy: ProxyProc) -> (Vec<Exchange>, Vec<String>) {
     assert!(status.success(), "proxy exit {status:?}: {lines:#?}");
     (read_capture(&capture), lines)
 }
+pub mod cdp;
 pub mod oauth;
 
 /// The secrets a capture holds: tokens, codes, verifiers and client secrets found in its

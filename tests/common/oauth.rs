@@ -53,6 +53,14 @@ pub struct AsConfig {
     pub salesforce_session: Option<u64>,
     /// Microsoft-style errors: `AADSTS` codes in the description and `error_codes`.
     pub aad_errors: bool,
+    /// A refresh token only when the authorization asked for `offline_access` (Microsoft,
+    /// Okta, Auth0).
+    pub refresh_needs_offline_access: bool,
+    /// Accept only this client authentication: `"basic"` or `"post"`.
+    pub client_auth_only: Option<&'static str>,
+    /// `/authorize` shows a sign-in form (user `alice`, password `wonderland`) instead of
+    /// approving at once; the form posts to `/authorize/login`.
+    pub login_form: bool,
 }
 
 impl Default for AsConfig {
@@ -73,6 +81,9 @@ impl Default for AsConfig {
             plain_token_endpoint: false,
             salesforce_session: None,
             aad_errors: false,
+            refresh_needs_offline_access: false,
+            client_auth_only: None,
+            login_form: false,
         }
     }
 }
@@ -89,6 +100,7 @@ struct CodeInfo {
     client_id: String,
     redirect_uri: Option<String>,
     challenge: Option<(String, String)>,
+    scope: Option<String>,
     used: bool,
 }
 
@@ -331,12 +343,35 @@ async fn handle(
                 ),
                 "revocation_endpoint": format!("{base}/revoke"),
                 "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "token_endpoint_auth_methods_supported": match cfg.client_auth_only {
+                    Some("basic") => vec!["client_secret_basic"],
+                    Some(_) => vec!["client_secret_post"],
+                    None => vec!["client_secret_basic", "client_secret_post"],
+                },
+                "scopes_supported": ["read", "write", "offline_access"],
                 "code_challenge_methods_supported": ["S256"],
                 "response_types_supported": ["code"],
             }),
             false,
         ),
+        "/authorize" if cfg.login_form => login_form(&query),
+        "/authorize/login" => {
+            let f = form(&body);
+            if f.get("username").map(String::as_str) == Some("alice")
+                && f.get("password").map(String::as_str) == Some("wonderland")
+            {
+                authorize(
+                    f.get("query").map(String::as_str).unwrap_or(""),
+                    &state,
+                    &cfg,
+                )
+            } else {
+                Response::builder()
+                    .status(403)
+                    .body(full("wrong user or password"))
+                    .unwrap()
+            }
+        }
         "/authorize" => authorize(&query, &state, &cfg),
         "/callback" => Response::builder()
             .header("content-type", "text/plain")
@@ -399,6 +434,7 @@ fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body
                                 .unwrap_or_else(|| "plain".into()),
                         )
                     }),
+                    scope: q.get("scope").cloned(),
                     used: false,
                 },
             );
@@ -432,8 +468,33 @@ fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body
         .unwrap()
 }
 
+/// The sign-in page: a form that carries the authorization request along.
+fn login_form(query: &str) -> Response<Body> {
+    let escaped = query
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    let page = format!(
+        "<!doctype html><title>Sign in</title><form method=post action=/authorize/login>\
+         <input name=username><input name=password type=password>\
+         <input type=hidden name=query value=\"{escaped}\"><button>Sign in</button></form>"
+    );
+    Response::builder()
+        .header("content-type", "text/html; charset=utf-8")
+        .body(full(page))
+        .unwrap()
+}
+
 /// Client authentication as a strict server does it: Basic (form-decoded) or body.
-fn client_auth(f: &HashMap<String, String>, auth: Option<&str>) -> Option<String> {
+fn client_auth(
+    f: &HashMap<String, String>,
+    auth: Option<&str>,
+    only: Option<&str>,
+) -> Option<String> {
+    let basic = auth.is_some_and(|a| a.starts_with("Basic "));
+    if only.is_some_and(|o| (o == "basic") != basic) {
+        return None;
+    }
     let (id, secret) = match auth.and_then(|a| a.strip_prefix("Basic ")) {
         Some(b64) => {
             let raw = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
@@ -525,7 +586,7 @@ fn token(
     for (k, v) in form(query) {
         f.entry(k).or_insert(v);
     }
-    let Some(client) = client_auth(&f, auth) else {
+    let Some(client) = client_auth(&f, auth, cfg.client_auth_only) else {
         return oauth_error(cfg, 401, "invalid_client", "Client authentication failed.");
     };
     let mut s = state.lock().unwrap();
@@ -566,7 +627,11 @@ fn token(
                     return oauth_error(cfg, 400, "invalid_grant", "PKCE verification failed.");
                 }
             }
-            let refresh = cfg.issue_refresh;
+            let offline = info
+                .scope
+                .as_deref()
+                .is_some_and(|sc| sc.split([' ', '+']).any(|x| x == "offline_access"));
+            let refresh = cfg.issue_refresh && (offline || !cfg.refresh_needs_offline_access);
             let v = issue(cfg, &mut s, &client, refresh, f.get("scope"));
             json_response(cfg, 200, v, cfg.no_store)
         }

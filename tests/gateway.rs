@@ -652,3 +652,62 @@ fn wait_for_line(p: &ProxyProc, text: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_on_every_address_redacts_by_default_and_needs_allow_remote() {
+    let dir = temp_dir("gateway-remote");
+    let up = start_upstream(None).await;
+    let route = format!("/api={}", up.http_url(""));
+    let out = dir.join("refused.jsonl").display().to_string();
+    let (code, _, err) = run(&[
+        "gateway",
+        "--listen",
+        "0.0.0.0:0",
+        "--route",
+        &route,
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--allow-remote"), "{err}");
+    // Listening on every address (reached here over loopback only).
+    let gw = ProxyProc::gateway(
+        &dir,
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--allow-remote",
+            "--route",
+            &route,
+            "--secret",
+            SECRET,
+        ],
+    );
+    let url = format!("http://127.0.0.1:{}/{SECRET}/api/echo", gw.addr.port());
+    let token = "at-remote-token-0123456789";
+    let status = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(&url)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let (exchanges, lines) = stop_and_read(gw);
+    assert_eq!(exchanges.len(), 1);
+    let text = std::fs::read_to_string(dir.join("capture.jsonl")).unwrap();
+    assert!(
+        !text.contains(token),
+        "the token is stored as a fingerprint"
+    );
+    assert!(text.lines().next().unwrap().contains("\"redacted\":true"));
+    assert!(
+        lines
+            .join("\n")
+            .contains("secrets are stored as fingerprints"),
+        "{lines:?}"
+    );
+}

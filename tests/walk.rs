@@ -553,7 +553,12 @@ async fn wait_expiry_reproduces_the_failure_after_the_token_lifetime() {
         "{reason}"
     );
     assert!(reason.contains("→ 401"), "{reason}");
-    assert!(reason.contains("refreshed"), "{reason}");
+    // The refresh and the new token recover; the order is the connector's.
+    let order: Vec<String> = results(&v).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(order, ["sign-in", "1", "2", "expiry", "3", "4", "5"]);
+    assert_eq!(step(&v, "3").0, "passed");
+    assert_eq!(step(&v, "4").0, "passed");
+    assert_eq!(v["expired_on_purpose"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -601,6 +606,38 @@ async fn serve_faults_show_at_the_right_step() {
         assert_eq!(step(&v, "1").0, "passed", "{v:#}");
         assert_eq!(step(&v, "2").0, "passed", "{v:#}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_expire_after_is_met_by_wait_expiry() {
+    // A recording whose tokens live 2 s, served back with tokens that die after 1 s.
+    let dir = temp_dir("walk-serve-expiry");
+    let ca_dir = dir.join("certs");
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/refresh-404.jsonl");
+    let (mut child, base) = start_serve(&sample, &ca_dir, &["--expire-after", "1s"]);
+    let folder = definition(
+        &dir,
+        &base,
+        &loopback_redirect(),
+        &["read", "offline_access"],
+        "/token",
+    );
+    let (code, v, err) = walk_json(
+        &folder,
+        &dir,
+        &ca_dir.join("ca.pem"),
+        CURL_BROWSER,
+        &["--wait-expiry", "--max-wait", "30s"],
+        Some(CLIENT_SECRET),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(v.get("steps").is_some(), "{v}\n{err}");
+    let (r, reason) = step(&v, "expiry");
+    assert!(reason.contains("the first access token fails"), "{reason}");
+    assert!(reason.contains("→ 401"), "{reason}");
+    assert_eq!(r, "passed", "{reason}");
+    assert_eq!(code, 0, "{v:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -112,6 +112,7 @@ pub async fn walk(args: WalkArgs) -> anyhow::Result<bool> {
             let v = serde_json::json!({
                 "steps": walk.steps,
                 "compared": walk.compared,
+                "expired_on_purpose": walk.expired_on_purpose,
                 "analysis": {"summary": sum, "findings": analysis.findings},
                 "capture": out.display().to_string(),
             });
@@ -163,6 +164,17 @@ pub async fn walk(args: WalkArgs) -> anyhow::Result<bool> {
             }
             crate::outln!("\nAnalysis of the walk's own capture:");
             crate::out!("{}", report::text(&analysis.findings, &sum, &style));
+            if !walk.expired_on_purpose.is_empty() {
+                let ids: Vec<String> = walk
+                    .expired_on_purpose
+                    .iter()
+                    .map(|i| format!("#{i}"))
+                    .collect();
+                crate::outln!(
+                    "note: {} used the expired access token on purpose (--wait-expiry): findings citing it show what the connector meets",
+                    ids.join(", ")
+                );
+            }
             crate::outln!("capture: {}", out.display());
         }
     }

@@ -4,6 +4,7 @@
 //! tokens, and the server keeps them consistent: a refresh with a served refresh token is
 //! answered, an API call with a served access token is accepted.
 //!
+//! An API call with a token it issued gets a captured success (not a captured 401).
 //! Like the real service, it refuses what it does not know: a bearer token it neither
 //! issued nor saw in the capture (401 `invalid_token`), client credentials other than the
 //! captured ones (401 `invalid_client`), a refresh token or code it never issued nor saw
@@ -439,6 +440,11 @@ async fn answer(
         Some(Credentials::Bare(value)) => Some(value),
         _ => get("access_token"),
     };
+    // A token this mock issued (and --expire-after has not expired) is good: the API
+    // answers it with a success the capture holds, not a captured refusal.
+    let served_bearer = presented
+        .as_ref()
+        .is_some_and(|t| st.tokens.access.contains_key(t));
     if let Some(token) = presented {
         let known = st.tokens.access.contains_key(&token) || st.known.access.contains(&token);
         if !known {
@@ -527,7 +533,8 @@ async fn answer(
     let start = st.cursor.get(&key).copied().unwrap_or(0);
     let n = cands.len();
     let score = |c: &Candidate| {
-        c.params.iter().filter(|p| want.contains(p)).count() as i64
+        let accepted = i64::from(served_bearer && (200..300).contains(&c.status)) * 1000;
+        accepted + c.params.iter().filter(|p| want.contains(p)).count() as i64
             - (c.params.len() as i64 - want.len() as i64).abs()
     };
     let best = (0..n)

@@ -329,6 +329,9 @@ where
             "no access token to call it with",
         )
         .await?;
+        if o.wait_expiry {
+            self.expiry(s, o, &mut walk, &first).await?;
+        }
         let refresh_worked = self.refresh(s, meta.as_ref(), &mut t, &mut walk).await?;
         let new_access = t.access.clone().filter(|_| refresh_worked == Some(true));
         self.api_step(
@@ -340,10 +343,6 @@ where
             "no new access token",
         )
         .await?;
-        if o.wait_expiry {
-            self.expiry(s, o, &mut walk, &first, t.refresh.clone(), t.auth)
-                .await?;
-        }
         walk.compared = report::compared(s, &self.fpr, &t, token_worked, refresh_worked);
         Ok(walk)
     }

@@ -36,6 +36,10 @@ pub enum Command {
     /// Walk Microsoft's "Troubleshoot OAuth 2.0" steps from a connector definition: sign
     /// in, exchange the code, call the API, refresh, call again, compare the settings.
     Walk(WalkArgs),
+    /// Look at a capture or HAR in the browser: verdict, findings, timeline, exchanges.
+    View(ViewArgs),
+    /// Print one exchange (headers, bodies, decoded JWTs, tokens), secrets masked.
+    Show(ShowArgs),
     /// Show the local CA (creating it on first use), its fingerprint, and how to trust it.
     Ca(CaArgs),
     /// Say what is wrong with the OAuth flow in a capture, with evidence and fixes.
@@ -137,6 +141,44 @@ pub enum ClientAuthArg {
     Basic,
     /// client_secret_post: in the form body.
     Post,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Capture file (or HAR file) to look at.
+    pub capture: PathBuf,
+    /// Address of the web view. Non-loopback addresses need --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Allow a non-loopback address (the view then needs its access token; secrets are
+    /// never revealed there).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Compare the traffic with the connector's definition (see `analyze --help`).
+    #[arg(long, value_name = "FILE")]
+    pub connector: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Capture file (or HAR file).
+    pub capture: PathBuf,
+    /// The exchange's id (`#5` in the console, the list and the findings).
+    #[arg(value_parser = parse_exchange_id)]
+    pub id: u64,
+    /// Show tokens, codes, secrets, passwords and cookies in clear.
+    #[arg(long)]
+    pub reveal: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextFormat,
+}
+
+/// `5` or `#5`.
+fn parse_exchange_id(s: &str) -> Result<u64, String> {
+    s.trim()
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| format!("{s:?} is not an exchange id (a number, as in #5)"))
 }
 
 #[derive(Debug, Args)]
@@ -407,6 +449,11 @@ pub struct RecordArgs {
     /// Write no capture file: live view and findings only.
     #[arg(long, conflicts_with_all = ["out", "har"])]
     pub no_capture: bool,
+    /// Also serve the live web view here [default address: 127.0.0.1:8081]. Another
+    /// address than loopback needs --allow-remote, and the view then needs the access
+    /// token printed with its URL.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
+    pub web: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,9 @@
 //!   scope rules, the live console, and the gateway (`proxy::gateway`: the reverse mode
 //!   that routes by path under a secret). Uses ca, upstream, report, connector, analyze,
 //!   oauth, capture.
+//! - [`web`]: the web view (`proxy --web`, `view`): the page, its API, live events, and
+//!   the exchange detail `show` prints too. Uses report, analyze, connector, oauth,
+//!   capture, wire.
 //! - [`walk`]: the "Troubleshoot OAuth 2.0" walk from a connector definition (sign-in,
 //!   code exchange, API, refresh, API, step 5). Uses replay (its sender), connector,
 //!   analyze (AADSTS texts), oauth, capture, wire.
@@ -93,4 +96,5 @@ pub mod replay;
 pub mod report;
 pub mod upstream;
 pub mod walk;
+pub mod web;
 pub mod wire;

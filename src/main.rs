@@ -22,6 +22,10 @@ fn main() -> ExitCode {
         Command::Gateway(args) => runtime()
             .and_then(|rt| rt.block_on(oauthscope::commands::gateway(args)))
             .map(|()| false),
+        Command::View(args) => runtime()
+            .and_then(|rt| rt.block_on(oauthscope::commands::view(args)))
+            .map(|()| false),
+        Command::Show(args) => oauthscope::commands::show(args).map(|()| false),
         Command::Walk(args) => {
             runtime().and_then(|rt| rt.block_on(oauthscope::commands::walk(args)))
         }

@@ -86,6 +86,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         connector: None,
         gateway: None,
         redact_at_capture: false,
+        web: None,
     };
     crate::outln!(
         "demo `{name}`: a built-in client signs in through the proxy; the sample is served back as the service\n"

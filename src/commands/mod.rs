@@ -12,6 +12,7 @@ mod proxy;
 mod replay;
 mod rules;
 mod serve;
+mod view;
 mod walk;
 
 pub use analyze::{analyze, timeline};
@@ -24,6 +25,7 @@ pub use proxy::proxy;
 pub use replay::replay;
 pub use rules::{explain, rules};
 pub use serve::serve;
+pub use view::{show, view};
 pub use walk::walk;
 
 use crate::analyze::Engine;

@@ -24,7 +24,14 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    record_until_stopped(opts, listener, &args.record, args.connector.as_deref()).await
+    record_until_stopped(
+        opts,
+        listener,
+        &args.record,
+        args.connector.as_deref(),
+        args.allow_remote,
+    )
+    .await
 }
 
 /// The options both the proxy and the gateway start from.
@@ -48,6 +55,7 @@ pub(super) fn options(
         connector,
         gateway: None,
         redact_at_capture: false,
+        web: None,
     }
 }
 
@@ -57,8 +65,13 @@ pub(super) async fn record_until_stopped(
     listener: tokio::net::TcpListener,
     rec: &RecordArgs,
     connector: Option<&std::path::Path>,
+    allow_remote: bool,
 ) -> anyhow::Result<()> {
     ignore_file_size_signal();
+    let mut opts = opts;
+    if let Some(addr) = rec.web {
+        opts.web = Some(super::view::bind_web(addr, allow_remote).await?);
+    }
     let gateway = opts.gateway.as_ref().map(|m| m.gateway.clone());
     let summary = proxy::run(opts, listener, shutdown_signal()).await?;
     if let Some(har) = &rec.har {

@@ -59,6 +59,15 @@ pub struct ProxyOptions {
     pub gateway: Option<GatewayMode>,
     /// Store fingerprints instead of secret values in the capture.
     pub redact_at_capture: bool,
+    /// The live web view, when asked for.
+    pub web: Option<WebSetup>,
+}
+
+/// A bound listener for the live web view, who may use it, and its URL to print.
+pub struct WebSetup {
+    pub listener: TcpListener,
+    pub access: crate::web::Access,
+    pub url: String,
 }
 
 /// What the gateway runs with.
@@ -113,13 +122,28 @@ pub async fn run(
         None
     };
     let fingerprinter = Fingerprinter::new(&salt);
+    let web_view = opts.web.as_ref().map(|_| {
+        let title = if opts.gateway.is_some() {
+            "gateway"
+        } else {
+            "proxy"
+        };
+        Arc::new(std::sync::Mutex::new(crate::web::View::live(
+            &salt,
+            opts.connector.clone(),
+            title,
+        )))
+    });
     let mut console = console::Console::new(style, &salt, opts.quiet);
     if let (Some(c), Some(engine)) = (opts.connector, console.engine.as_mut()) {
         engine.add_analyzer(Box::new(crate::connector::analyzer::ConnectorCheck {
             connector: c,
         }));
     }
-    let observers: Vec<Box<dyn Observer>> = vec![Box::new(console)];
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(console)];
+    if let Some(v) = &web_view {
+        observers.push(Box::new(crate::web::WebObserver(v.clone())));
+    }
     let transform: Option<Box<dyn crate::capture::writer::Transform>> =
         opts.redact_at_capture.then(|| {
             let mut r = redact_at_capture::AtCapture::new(&salt);
@@ -194,6 +218,13 @@ pub async fn run(
     if opts.redact_at_capture {
         crate::sayln!("secrets are stored as fingerprints (--redact-at-capture)");
     }
+    let (web_stop_tx, web_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    if let (Some(w), Some(view)) = (opts.web, web_view) {
+        crate::sayln!("web view: {}", w.url);
+        tokio::spawn(crate::web::serve(w.listener, view, w.access, async move {
+            let _ = web_stop_rx.await;
+        }));
+    }
     if opts.record {
         crate::sayln!("recording to {}", opts.out.display());
     } else {
@@ -214,6 +245,7 @@ pub async fn run(
     }
     let abandoned = run_state.in_flight.load(Ordering::Relaxed);
     let summary = tokio::task::spawn_blocking(move || writer.finish()).await?;
+    let _ = web_stop_tx.send(());
     if abandoned > 0 {
         eprintln!("{abandoned} exchange(s) still in flight at shutdown were not recorded");
     }

@@ -4,7 +4,9 @@
 //! tokens, and the server keeps them consistent: a refresh with a served refresh token is
 //! answered, an API call with a served access token is accepted.
 //!
-//! An API call with a token it issued gets a captured success (not a captured 401).
+//! An API call with a token it issued gets a captured success (not a captured 401) until
+//! the token is older than the `expires_in` it was issued with (then 401, as the real
+//! service did).
 //! Like the real service, it refuses what it does not know: a bearer token it neither
 //! issued nor saw in the capture (401 `invalid_token`), client credentials other than the
 //! captured ones (401 `invalid_client`), a refresh token or code it never issued nor saw
@@ -68,6 +70,9 @@ struct Candidate {
 #[derive(Default)]
 struct Tokens {
     access: HashMap<String, Instant>,
+    /// The `expires_in` each served access token was issued with: past it, the API
+    /// refuses the token, as the real service did.
+    lifetime: HashMap<String, Duration>,
     refresh: HashMap<String, bool>,
     codes: std::collections::HashSet<String>,
 }
@@ -415,13 +420,21 @@ async fn answer(
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     let now = Instant::now();
 
-    // Faults on the API side: tokens we served, older than --expire-after.
+    // Tokens we served, older than --expire-after or than their own expires_in.
     if let Some(Credentials::Scheme { value, .. }) = auth.as_deref().and_then(parse_authorization) {
-        if let (Some(limit), Some(issued)) = (st.faults.expire_after, st.tokens.access.get(&value))
-        {
+        let limit = match (st.faults.expire_after, st.tokens.lifetime.get(&value)) {
+            (Some(a), Some(b)) => Some(a.min(*b)),
+            (a, b) => a.or(b.copied()),
+        };
+        if let (Some(limit), Some(issued)) = (limit, st.tokens.access.get(&value)) {
             if now.duration_since(*issued) > limit {
                 (st.log)(format!(
-                    "{method} {path}: 401, the access token is older than --expire-after"
+                    "{method} {path}: 401, the access token is older than {}",
+                    if st.faults.expire_after == Some(limit) {
+                        "--expire-after"
+                    } else {
+                        "its expires_in"
+                    }
                 ));
                 return Ok(json_error(
                     401,
@@ -553,6 +566,15 @@ async fn answer(
             if obj.contains_key("access_token") {
                 let at = random_token("at-");
                 st.tokens.access.insert(at.clone(), now);
+                let expires_in = obj.get("expires_in").and_then(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                });
+                if let Some(e) = expires_in {
+                    st.tokens
+                        .lifetime
+                        .insert(at.clone(), Duration::from_secs(e));
+                }
                 obj.insert("access_token".into(), at.into());
                 let had_rt = obj.contains_key("refresh_token");
                 if st.faults.no_refresh_token {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::{Summary, fmt_rel};
 use crate::analyze::{Finding, Severity};
-use crate::oauth::timeline::{Event, FlowState, TokenKind};
+use crate::oauth::timeline::{Event, FlowState};
 
 /// Escape text for HTML.
 pub fn esc(s: &str) -> String {
@@ -45,194 +45,179 @@ fn status_color(status: Option<u16>) -> &'static str {
     }
 }
 
-/// The SVG timeline.
+/// The SVG timeline, laid out by [`super::layout`]: idle gaps compressed (a dashed line
+/// and the idle time mark each break), marks kept apart, one lane per token from issue
+/// to expiry, finding flags, the first 401, and a legend.
 pub fn timeline_svg(events: &[Event], state: &FlowState, findings: &[Finding]) -> String {
-    let end = events.iter().map(|e| e.t).fold(0.0f64, f64::max);
-    let mut tokens: Vec<_> = state.tokens.values().collect();
-    tokens.sort_by_key(|t| (t.issued_by, t.kind == TokenKind::Refresh));
-    let horizon = tokens
-        .iter()
-        .filter_map(|t| t.expires_at.map(|e| state.rel(e)))
-        .filter(|e| *e <= end * 1.5 + 60.0)
-        .fold(end, f64::max)
-        .max(1e-3);
-    let (left, width) = (170.0, 770.0);
-    let x = |t: f64| left + (t.max(0.0) / horizon) * width;
-    let lane_h = 26.0;
-    let lanes = tokens.len() + 2;
-    let height = 40.0 + lane_h * lanes as f64 + 30.0;
+    const LEFT: f64 = 150.0;
+    let l = super::layout::layout(events, state, 860.0, 3_000);
+    let rows = [
+        ("sign-in", "sign-in"),
+        ("token", "token requests"),
+        ("api", "API calls"),
+        ("other", "other"),
+    ];
+    let row_y = |row: &str| match row {
+        "sign-in" => 34.0,
+        "token" => 56.0,
+        "api" => 78.0,
+        _ => 100.0,
+    };
+    let lane_top = 126.0;
+    let lane_h = 18.0;
+    let axis_y = lane_top + lane_h * l.lanes.len() as f64 + 16.0;
+    let height = axis_y + 36.0;
+    let width = LEFT + l.width;
+    let x = |v: f64| LEFT + v;
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg id="timeline" width="1000" height="{height}" viewBox="0 0 1000 {height}" font-family="sans-serif" font-size="11">"#
+        r#"<svg id="timeline" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">"#
     );
-    // Axis.
-    let axis_y = height - 20.0;
-    let _ = write!(
-        s,
-        r##"<line x1="{left}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#999"/>"##,
-        left + width
-    );
-    for i in 0..=4 {
-        let t = horizon * i as f64 / 4.0;
+    for (row, name) in rows {
         let _ = write!(
             s,
-            r##"<text x="{}" y="{}" text-anchor="middle" fill="#666">+{}</text>"##,
-            x(t),
-            axis_y + 14.0,
-            esc(&fmt_rel(t))
+            r##"<text x="4" y="{}" fill="#333">{name}</text><line x1="{LEFT}" y1="{y}" x2="{width}" y2="{y}" stroke="#eee"/>"##,
+            row_y(row) + 4.0,
+            y = row_y(row)
         );
     }
-    // Lane 0: grants (authorize, code exchange, refreshes) and other OAuth steps.
-    let lane_y = |i: usize| 30.0 + lane_h * i as f64;
-    let _ = write!(
-        s,
-        r##"<text x="4" y="{}" fill="#333">grants &amp; refreshes</text>"##,
-        lane_y(0) + 4.0
-    );
-    for e in events
-        .iter()
-        .filter(|e| e.step.starts_with("token") || e.step == "authorize" || e.step == "callback")
-    {
-        let (cx, cy) = (x(e.t), lane_y(0));
-        let fill = status_color(e.status);
+    for b in &l.breaks {
         let _ = write!(
             s,
-            r#"<polygon class="grant" points="{},{} {},{} {},{} {},{}" fill="{fill}"><title>#{} {} {}</title></polygon>"#,
-            cx,
-            cy - 7.0,
-            cx + 7.0,
-            cy,
-            cx,
-            cy + 7.0,
-            cx - 7.0,
-            cy,
-            e.id,
-            esc(e.step),
-            e.status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "error".into())
+            r##"<g class="break"><line x1="{0}" y1="20" x2="{0}" y2="{axis_y}" stroke="#999" stroke-dasharray="3,3"/><text x="{0}" y="{1}" text-anchor="middle" fill="#666">⋯ {2} idle</text></g>"##,
+            x(b.x),
+            axis_y + 28.0,
+            esc(&crate::oauth::display::human_duration(b.seconds))
         );
     }
-    // One lane per token.
-    let mut first_401_drawn = false;
-    for (i, t) in tokens.iter().enumerate() {
-        let y = lane_y(i + 1);
-        let kind = if t.kind == TokenKind::Access {
-            "access"
-        } else {
-            "refresh"
-        };
-        let _ = write!(
-            s,
-            r##"<text x="4" y="{}" fill="#333">{kind} fp:{}</text>"##,
-            y + 4.0,
-            esc(&t.fp)
-        );
-        let start = state.rel(t.issued_at);
-        let stop = t
-            .expires_at
-            .map(|e| state.rel(e))
-            .unwrap_or(horizon)
-            .min(horizon);
-        let color = if t.kind == TokenKind::Access {
+    for (i, lane) in l.lanes.iter().enumerate() {
+        let y = lane_top + lane_h * i as f64;
+        let color = if lane.kind == "access" {
             "#90caf9"
         } else {
             "#ce93d8"
         };
         let _ = write!(
             s,
-            r#"<rect class="lane" x="{}" y="{}" width="{}" height="10" rx="3" fill="{color}"><title>{kind} token fp:{} issued by #{}{}</title></rect>"#,
-            x(start),
+            r##"<text x="4" y="{}" fill="#333">{} fp:{}</text><rect class="lane" x="{}" y="{}" width="{}" height="10" rx="3" fill="{color}"{}><title>{} token fp:{} issued by #{}{}</title></rect>"##,
+            y + 4.0,
+            lane.kind,
+            esc(&lane.fp),
+            x(lane.x0),
             y - 5.0,
-            (x(stop) - x(start)).max(2.0),
-            esc(&t.fp),
-            t.issued_by,
-            t.expires_at
-                .map(|e| format!(", expires +{}", fmt_rel(state.rel(e))))
-                .unwrap_or_default()
+            (lane.x1 - lane.x0).max(2.0),
+            if lane.open {
+                r##" stroke="#555" stroke-dasharray="3,2""##
+            } else {
+                ""
+            },
+            lane.kind,
+            esc(&lane.fp),
+            lane.issued_by,
+            lane.lifetime_s
+                .map(|t| format!(", lives {}", crate::oauth::display::human_duration(t)))
+                .unwrap_or_else(|| ", lifetime unknown".into())
         );
-        if t.expires_at.is_some_and(|e| state.rel(e) <= horizon) {
+        if let Some(sx) = lane.superseded_x {
             let _ = write!(
                 s,
-                r##"<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#555" stroke-dasharray="2,2"/>"##,
-                x(stop),
-                y - 9.0,
-                y + 9.0
+                r##"<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#333"><title>replaced by a newer token</title></line>"##,
+                x(sx),
+                y - 8.0,
+                y + 8.0
             );
-        }
-        // API calls made with this token.
-        for e in events.iter().filter(|e| {
-            (e.step == "api" || e.step == "userinfo")
-                && e.facts
-                    .iter()
-                    .any(|f| f.starts_with(&format!("token fp:{}", t.fp)))
-        }) {
-            let _ = write!(
-                s,
-                r#"<circle class="call" cx="{}" cy="{y}" r="4" fill="{}"><title>#{} {} {}</title></circle>"#,
-                x(e.t),
-                status_color(e.status),
-                e.id,
-                esc(&e.url),
-                e.status.map(|s| s.to_string()).unwrap_or_default()
-            );
-            if e.status == Some(401) && !first_401_drawn {
-                first_401_drawn = true;
-                let _ = write!(
-                    s,
-                    r##"<text class="first401" x="{}" y="{}" fill="#c62828" font-weight="bold" text-anchor="end">first 401</text>"##,
-                    x(e.t) - 6.0,
-                    y - 8.0
-                );
-            }
         }
     }
-    // API calls without a known token.
-    let other = lane_y(lanes - 1);
-    let _ = write!(
-        s,
-        r##"<text x="4" y="{}" fill="#333">calls without a known token</text>"##,
-        other + 4.0
-    );
-    for e in events.iter().filter(|e| {
-        (e.step == "api" || e.step == "userinfo")
-            && !e.facts.iter().any(|f| {
-                tokens
-                    .iter()
-                    .any(|t| f.starts_with(&format!("token fp:{}", t.fp)))
-            })
-    }) {
+    let mut first_401_drawn = false;
+    for m in &l.marks {
+        let (cx, cy) = (x(m.x), row_y(m.row));
+        let status = m
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "no answer".into());
         let _ = write!(
             s,
-            r#"<circle class="call" cx="{}" cy="{other}" r="4" fill="{}"><title>#{} {}</title></circle>"#,
-            x(e.t),
-            status_color(e.status),
-            e.id,
-            esc(&e.url)
+            r##"<rect class="mark {row}" data-id="{id}" x="{}" y="{}" width="8" height="8" fill="{fill}" stroke="#333" stroke-width="0.5"><title>#{id} {step} {status} at +{t}</title></rect>"##,
+            cx - 4.0,
+            cy - 4.0,
+            row = m.row,
+            id = m.id,
+            fill = status_color(m.status),
+            step = esc(m.step),
+            t = esc(&fmt_rel(m.t)),
         );
+        if m.status == Some(401) && !first_401_drawn {
+            first_401_drawn = true;
+            let _ = write!(
+                s,
+                r##"<text class="first401" x="{}" y="{}" fill="#c62828" font-weight="bold">first 401</text>"##,
+                cx + 6.0,
+                cy - 6.0
+            );
+        }
     }
-    // Finding flags at their first evidence.
+    // Finding flags above the rows, stacked where they share an exchange.
+    let mut stacked: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
     for f in findings {
-        let Some(ev) = f
+        let Some(m) = f
             .exchanges
             .first()
-            .and_then(|id| events.iter().find(|e| e.id == *id))
+            .and_then(|id| l.marks.iter().find(|m| m.id == *id))
         else {
             continue;
         };
-        let fx = x(ev.t);
+        let n = stacked.entry(m.id).or_insert(0);
+        let fy = 4.0 + 6.0 * *n as f64;
+        *n += 1;
+        let fx = x(m.x);
         let _ = write!(
             s,
-            r#"<g class="finding-marker" data-rule="{rule}"><line x1="{fx}" y1="12" x2="{fx}" y2="{}" stroke="{c}" stroke-width="1"/><polygon points="{fx},4 {},8 {fx},12" fill="{c}"/><title>{rule}: {title}</title></g>"#,
-            axis_y,
-            fx + 9.0,
+            r#"<g class="finding-marker" data-rule="{rule}"><polygon points="{fx},{fy} {},{} {fx},{}" fill="{c}"/><title>{rule}: {title}</title></g>"#,
+            fx + 8.0,
+            fy + 3.0,
+            fy + 6.0,
             rule = esc(f.rule),
             c = sev_color(f.severity),
             title = esc(&f.title)
         );
     }
+    // Axis: a label at the start, after each break and at the end, none on another.
+    let _ = write!(
+        s,
+        r##"<line x1="{LEFT}" y1="{axis_y}" x2="{width}" y2="{axis_y}" stroke="#999"/>"##
+    );
+    let mut last_label = f64::NEG_INFINITY;
+    for t in &l.ticks {
+        if x(t.x) - last_label < 60.0 {
+            continue;
+        }
+        last_label = x(t.x);
+        let _ = write!(
+            s,
+            r##"<text class="tick" x="{}" y="{}" text-anchor="middle" fill="#666">{}</text>"##,
+            x(t.x),
+            axis_y + 14.0,
+            esc(&t.label)
+        );
+    }
     s.push_str("</svg>");
+    if l.omitted > 0 {
+        let _ = write!(
+            s,
+            "<p class=\"muted\">{} successful API calls are not drawn (the table lists every exchange).</p>",
+            l.omitted
+        );
+    }
+    s.push_str(
+        "<ul class=\"legend\"><li><span style=\"background:#2e7d32\"></span>2xx</li>\
+<li><span style=\"background:#0277bd\"></span>3xx</li><li><span style=\"background:#c62828\"></span>401/403</li>\
+<li><span style=\"background:#e08a00\"></span>other 4xx</li><li><span style=\"background:#7a0000\"></span>5xx or no answer</li>\
+<li><span style=\"background:#90caf9\"></span>access token, issue to expiry</li>\
+<li><span style=\"background:#ce93d8\"></span>refresh token (dashed: no known expiry)</li>\
+<li><span style=\"background:#e08a00;width:0;height:0;border:5px solid transparent;border-left-color:#e08a00\"></span>a finding (its first evidence)</li>\
+<li>⋯ a compressed idle gap</li></ul>",
+    );
     s
 }
 
@@ -271,7 +256,9 @@ body{{font-family:system-ui,sans-serif;margin:2em auto;max-width:1040px;color:#2
 .finding{{border:1px solid #ddd;border-radius:6px;margin:1em 0;padding:.6em 1em}}\
 .sev{{display:inline-block;color:#fff;border-radius:3px;padding:0 .5em;font-size:.85em;margin-right:.5em}}\
 code{{background:#f4f4f4;padding:0 .2em}} table{{border-collapse:collapse;font-size:.9em}}\
-td,th{{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-align:top;word-break:break-all}}\
+td,th{{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-align:top;overflow-wrap:anywhere}}\
+table{{width:100%}} td:first-child{{white-space:nowrap}} #timeline-box{{overflow-x:auto}}\
+.legend{{list-style:none;display:flex;flex-wrap:wrap;gap:1em;padding:0;font-size:.85em}} .legend span{{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}}\
 .muted{{color:#666}}</style></head><body>\n",
         t = esc(title)
     );
@@ -293,7 +280,9 @@ td,th{{border-bottom:1px solid #eee;padding:.2em .6em;text-align:left;vertical-a
         sum.exchanges, sum.sign_ins, sum.tokens_issued, sum.findings
     );
     h.push_str("<h2>Timeline</h2>");
+    h.push_str("<div id=\"timeline-box\">");
     h.push_str(&timeline_svg(events, state, findings));
+    h.push_str("</div>");
     let _ = write!(h, "<h2>Findings</h2>");
     if findings.is_empty() {
         h.push_str("<p>No findings.</p>");

@@ -1,6 +1,7 @@
 //! Reports: the verdict, findings and timeline as terminal text, JSON, Markdown or HTML.
 
 pub mod html;
+pub mod layout;
 pub mod style;
 
 use serde::Serialize;

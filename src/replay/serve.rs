@@ -4,9 +4,9 @@
 //! tokens, and the server keeps them consistent: a refresh with a served refresh token is
 //! answered, an API call with a served access token is accepted.
 //!
-//! An API call with a token it issued gets a captured success (not a captured 401) until
-//! the token is older than the `expires_in` it was issued with (then 401, as the real
-//! service did).
+//! An API call with the newest token it issued gets a captured success (not a captured
+//! 401); a token older than the `expires_in` it was issued with gets 401, as the real
+//! service would.
 //! Like the real service, it refuses what it does not know: a bearer token it neither
 //! issued nor saw in the capture (401 `invalid_token`), client credentials other than the
 //! captured ones (401 `invalid_client`), a refresh token or code it never issued nor saw
@@ -73,6 +73,8 @@ struct Tokens {
     /// The `expires_in` each served access token was issued with: past it, the API
     /// refuses the token, as the real service did.
     lifetime: HashMap<String, Duration>,
+    /// The access token served last: the one a well-behaved client uses.
+    newest: Option<String>,
     refresh: HashMap<String, bool>,
     codes: std::collections::HashSet<String>,
 }
@@ -453,11 +455,10 @@ async fn answer(
         Some(Credentials::Bare(value)) => Some(value),
         _ => get("access_token"),
     };
-    // A token this mock issued (and --expire-after has not expired) is good: the API
-    // answers it with a success the capture holds, not a captured refusal.
-    let served_bearer = presented
-        .as_ref()
-        .is_some_and(|t| st.tokens.access.contains_key(t));
+    // The newest token this mock issued (not expired: see above) is good: the API answers
+    // it with a success the capture holds, not a captured refusal. Older ones get the
+    // captured answers in turn (a service that revokes on refresh refused them).
+    let served_bearer = presented.is_some() && presented == st.tokens.newest;
     if let Some(token) = presented {
         let known = st.tokens.access.contains_key(&token) || st.known.access.contains(&token);
         if !known {
@@ -566,6 +567,7 @@ async fn answer(
             if obj.contains_key("access_token") {
                 let at = random_token("at-");
                 st.tokens.access.insert(at.clone(), now);
+                st.tokens.newest = Some(at.clone());
                 let expires_in = obj.get("expires_in").and_then(|v| {
                     v.as_u64()
                         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))

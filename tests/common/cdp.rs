@@ -6,6 +6,37 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Start headless Chromium on `url` with DevTools on `port` (killed on drop).
+pub struct Browser {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Browser {
+    pub fn launch(port: u16, profile: &std::path::Path, url: &str) -> Browser {
+        let words: Vec<String> = chromium_command(port, profile)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let child = std::process::Command::new(&words[0])
+            .args(&words[1..])
+            .arg("--window-size=1400,1000")
+            .arg(url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        Browser { child, port }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The browser command line (without the URL) with DevTools on `port`.
 pub fn chromium_command(port: u16, profile: &std::path::Path) -> String {
     format!(
@@ -112,6 +143,39 @@ impl Session {
                 "{expression} gave {got}, not {want}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Session {
+    /// Go to `url` and wait until the page says it is ready (`body[data-ready]`) or has
+    /// loaded (a static page).
+    pub async fn navigate(&mut self, url: &str, wait_ready: bool) {
+        self.call("Page.navigate", serde_json::json!({"url": url})).await;
+        let here = serde_json::Value::String(url.trim_end_matches('/').to_string());
+        let probe = if wait_ready {
+            format!(
+                "location.href.startsWith({here}) && document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'"
+            )
+        } else {
+            format!("location.href.startsWith({here}) && document.readyState === 'complete' ? 'ready' : 'no'")
+        };
+        self.eval_until(&probe, "ready", Duration::from_secs(30)).await;
+    }
+
+    /// Save a PNG of the page.
+    pub async fn screenshot(&mut self, path: &std::path::Path) {
+        use base64::Engine;
+        let r = self
+            .call("Page.captureScreenshot", serde_json::json!({"format": "png"}))
+            .await;
+        if let Some(data) = r["data"].as_str() {
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = std::fs::write(path, bytes);
+            }
         }
     }
 }

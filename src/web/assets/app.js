@@ -323,7 +323,12 @@ function connect() {
   });
   es.addEventListener('exchange', () => { refreshList(); refreshAll(); });
   es.addEventListener('findings', () => refreshAll());
-  es.onerror = () => { $('connection').hidden = false; };
+  // Reconnect ourselves: a browser gives up on a stream whose server was down.
+  es.onerror = () => {
+    $('connection').hidden = false;
+    es.close();
+    setTimeout(connect, 1000);
+  };
 }
 
 function report(e) { window.__errors.push(String(e && e.message ? e.message : e)); }

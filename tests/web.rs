@@ -28,19 +28,21 @@ fn shots() -> PathBuf {
 }
 
 /// `oauthscope view FILE` on a free loopback port: (process, URL).
-fn start_view(file: &Path, extra: &[&str]) -> (Child, String) {
+fn start_view(file: &Path, extra: &[&str]) -> (Killed, String) {
     let port = free_port();
-    let mut child = Command::new(bin())
-        .arg("view")
-        .arg(file)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Killed(
+        Command::new(bin())
+            .arg("view")
+            .arg(file)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
     let mut line = String::new();
     loop {
         line.clear();
@@ -69,7 +71,11 @@ fn wait_line(p: &ProxyProc, prefix: &str) -> String {
         if let Some(l) = p.output().iter().find(|l| l.starts_with(prefix)) {
             return l[prefix.len()..].trim().to_string();
         }
-        assert!(std::time::Instant::now() < deadline, "no {prefix:?}: {:?}", p.output());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {prefix:?}: {:?}",
+            p.output()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -92,8 +98,12 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
     let cdp = free_port();
     let _browser = Browser::launch(cdp, &dir.join("profile"), &url);
     let mut page = Session::page(cdp, Duration::from_secs(60)).await;
-    page.eval_until("document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'", "ready", Duration::from_secs(30))
-        .await;
+    page.eval_until(
+        "document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'",
+        "ready",
+        Duration::from_secs(30),
+    )
+    .await;
     let flow = Flow {
         http: proxy
             .client_builder()
@@ -132,7 +142,8 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
         Duration::from_secs(2),
     )
     .await;
-    page.eval("document.querySelector('.row[data-id=\"4\"]').click(); 'ok'").await;
+    page.eval("document.querySelector('.row[data-id=\"4\"]').click(); 'ok'")
+        .await;
     page.eval_until(
         "((document.querySelector('.jwt-claims') || {}).textContent || '').includes('https://other-api.example') ? 'claims' : 'no'",
         "claims",
@@ -140,9 +151,14 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
     )
     .await;
     let bearer = page
-        .eval("Array.from(document.querySelectorAll('#detail td')).map(t => t.textContent).join(' ')")
+        .eval(
+            "Array.from(document.querySelectorAll('#detail td')).map(t => t.textContent).join(' ')",
+        )
         .await;
-    assert!(bearer.as_str().unwrap().contains("Bearer [redacted fp:"), "{bearer}");
+    assert!(
+        bearer.as_str().unwrap().contains("Bearer [redacted fp:"),
+        "{bearer}"
+    );
     assert!(!bearer.as_str().unwrap().contains(&at));
     // The filter narrows the list.
     page.eval(
@@ -155,7 +171,8 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
         Duration::from_secs(2),
     )
     .await;
-    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10)).await;
+    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10))
+        .await;
     page.screenshot(&shots().join("live.png")).await;
 
     // The proxy restarts on the same web address: the page reconnects and starts over.
@@ -169,7 +186,11 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
     )
     .await;
     let http = proxy.client();
-    let r = http.get(srv.url("/.well-known/oauth-authorization-server")).send().await.unwrap();
+    let r = http
+        .get(srv.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     page.eval_until(
         "document.getElementById('count').textContent",
@@ -177,7 +198,8 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
         Duration::from_secs(10),
     )
     .await;
-    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10)).await;
+    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10))
+        .await;
     let (status, _) = proxy.stop();
     assert!(status.success());
 }
@@ -207,20 +229,25 @@ async fn a_capture_of_100000_exchanges_opens_and_scrolls() {
             writeln!(w, "{e}").unwrap();
         }
     }
-    let (view, url) = start_view(&big, &[]);
-    let _view = Killed(view);
+    let (_view, url) = start_view(&big, &[]);
     let cdp = free_port();
     let _browser = Browser::launch(cdp, &dir.join("profile"), &url);
     let mut page = Session::page(cdp, Duration::from_secs(60)).await;
-    page.eval_until("document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'", "ready", Duration::from_secs(60))
-        .await;
+    page.eval_until(
+        "document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'",
+        "ready",
+        Duration::from_secs(60),
+    )
+    .await;
     page.eval_until(
         "document.getElementById('count').textContent",
         "(100,000)",
         Duration::from_secs(5),
     )
     .await;
-    let rendered = page.eval("document.querySelectorAll('#list .row').length").await;
+    let rendered = page
+        .eval("document.querySelectorAll('#list .row').length")
+        .await;
     assert!(rendered.as_u64().unwrap() < 200, "windowed: {rendered}");
     page.eval("(() => { const l = document.getElementById('list'); l.scrollTop = l.scrollHeight; return 'ok'; })()")
         .await;
@@ -237,14 +264,20 @@ async fn a_capture_of_100000_exchanges_opens_and_scrolls() {
         let v = page
             .eval("(() => { const l = document.getElementById('list'); return [l.scrollTop, l.scrollHeight, Array.from(document.querySelectorAll('.row')).slice(0, 3).map(r => r.dataset.id).join('/')].join(' '); })()")
             .await;
-        let probe = page.eval("document.querySelector('.row[data-id=\"50001\"]') ? 'middle' : 'no'").await;
+        let probe = page
+            .eval("document.querySelector('.row[data-id=\"50001\"]') ? 'middle' : 'no'")
+            .await;
         if probe == "middle" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not scrolled to the middle: {v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not scrolled to the middle: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10)).await;
+    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10))
+        .await;
     page.screenshot(&shots().join("100k.png")).await;
 }
 
@@ -277,8 +310,7 @@ async fn no_two_timeline_marks_overlap_on_any_sample() {
     assert!(samples.len() >= 29);
     for sample in &samples {
         let name = sample.file_stem().unwrap().to_string_lossy().to_string();
-        let (view, url) = start_view(sample, &[]);
-        let _view = Killed(view);
+        let (_view, url) = start_view(sample, &[]);
         page.navigate(&url, true).await;
         page.eval_until(
             "document.querySelectorAll('#timeline-svg rect.mark').length > 0 ? 'drawn' : 'no'",
@@ -286,23 +318,37 @@ async fn no_two_timeline_marks_overlap_on_any_sample() {
             Duration::from_secs(5),
         )
         .await;
-        let got = page.eval(&OVERLAPS.replace("SEL", "#timeline-svg rect.mark")).await;
-        assert!(got.as_str().unwrap().ends_with(" 0 overlaps"), "{name} (web view): {got}");
-        page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10)).await;
+        let got = page
+            .eval(&OVERLAPS.replace("SEL", "#timeline-svg rect.mark"))
+            .await;
+        assert!(
+            got.as_str().unwrap().ends_with(" 0 overlaps"),
+            "{name} (web view): {got}"
+        );
+        page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10))
+            .await;
         if name == "refresh-404" {
-            page.screenshot(&shots().join("timeline-refresh-404.png")).await;
+            page.screenshot(&shots().join("timeline-refresh-404.png"))
+                .await;
         }
         // The static report of the same sample.
         let html = dir.join(format!("{name}.html"));
         let (code, out, _) = run(&["analyze", "--format", "html", sample.to_str().unwrap()]);
         assert!(code == 0 || code == 1);
         std::fs::write(&html, out).unwrap();
-        page.navigate(&format!("file://{}", html.display()), false).await;
-        let got = page.eval(&OVERLAPS.replace("SEL", "#timeline rect.mark")).await;
+        page.navigate(&format!("file://{}", html.display()), false)
+            .await;
+        let got = page
+            .eval(&OVERLAPS.replace("SEL", "#timeline rect.mark"))
+            .await;
         let text = got.as_str().unwrap();
-        assert!(!text.starts_with("0 marks") && text.ends_with(" 0 overlaps"), "{name} (report): {got}");
+        assert!(
+            !text.starts_with("0 marks") && text.ends_with(" 0 overlaps"),
+            "{name} (report): {got}"
+        );
         if name == "refresh-404" {
-            page.screenshot(&shots().join("report-refresh-404.png")).await;
+            page.screenshot(&shots().join("report-refresh-404.png"))
+                .await;
         }
     }
 }
@@ -320,7 +366,9 @@ fn hostile_capture(dir: &Path) -> (PathBuf, u64) {
     let jwt = format!(
         "{}.{}.c2ln",
         b64url(&serde_json::json!({"alg": "RS256", "typ": "<b>JWT</b>"})),
-        b64url(&serde_json::json!({"sub": "<script>window.__xss=4</script>", "name": "\u{1b}]0;pwned\u{7}\u{1b}[2J", "exp": 1_900_000_000}))
+        b64url(
+            &serde_json::json!({"sub": "<script>window.__xss=4</script>", "name": "\u{1b}]0;pwned\u{7}\u{1b}[2J", "exp": 1_900_000_000})
+        )
     );
     let mut target = 0;
     for line in lines.iter_mut().skip(1) {
@@ -338,7 +386,10 @@ fn hostile_capture(dir: &Path) -> (PathBuf, u64) {
                     h[1] = format!("Bearer {jwt}").into();
                 }
             }
-            headers.push(serde_json::json!(["x-note", "<script>window.__xss=2</script>\u{1b}[31mred"]));
+            headers.push(serde_json::json!([
+                "x-note",
+                "<script>window.__xss=2</script>\u{1b}[31mred"
+            ]));
             e["response"]["status"] = 401.into();
             e["response"]["body"]["text"] = serde_json::json!({
                 "error": "invalid_token",
@@ -361,31 +412,51 @@ async fn hostile_captured_values_are_shown_as_text_everywhere() {
     // The terminal: no escape sequence gets through.
     for args in [
         vec!["show", capture.to_str().unwrap(), &id.to_string()],
-        vec!["show", capture.to_str().unwrap(), &format!("#{id}"), "--reveal"],
+        vec![
+            "show",
+            capture.to_str().unwrap(),
+            &format!("#{id}"),
+            "--reveal",
+        ],
         vec!["analyze", capture.to_str().unwrap()],
         vec!["timeline", capture.to_str().unwrap()],
     ] {
         let (code, out, err) = run(&args);
         assert!(code == 0 || code == 1, "{args:?}: {err}");
-        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{args:?}: {out:?}");
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}'),
+            "{args:?}: {out:?}"
+        );
     }
     let (_, shown, _) = run(&["show", capture.to_str().unwrap(), &id.to_string()]);
-    assert!(shown.contains("<script>window.__xss=4</script>"), "the claim is shown: {shown}");
+    assert!(
+        shown.contains("<script>window.__xss=4</script>"),
+        "the claim is shown: {shown}"
+    );
     assert!(shown.contains("Bearer [redacted fp:"), "{shown}");
     // The static report escapes every one.
     let (_, html, _) = run(&["analyze", "--format", "html", capture.to_str().unwrap()]);
-    assert!(!html.contains("<img src=x") && !html.contains("<script>window"), "report");
+    assert!(
+        !html.contains("<img src=x") && !html.contains("<script>window"),
+        "report"
+    );
     if !have_chromium() {
         return;
     }
-    let (view, url) = start_view(&capture, &[]);
-    let _view = Killed(view);
+    let (_view, url) = start_view(&capture, &[]);
     let cdp = free_port();
     let _browser = Browser::launch(cdp, &dir.join("profile"), &url);
     let mut page = Session::page(cdp, Duration::from_secs(60)).await;
-    page.eval_until("document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'", "ready", Duration::from_secs(30))
-        .await;
-    page.eval(&format!("document.querySelector('.row[data-id=\"{id}\"]').click(); 'ok'")).await;
+    page.eval_until(
+        "document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'",
+        "ready",
+        Duration::from_secs(30),
+    )
+    .await;
+    page.eval(&format!(
+        "document.querySelector('.row[data-id=\"{id}\"]').click(); 'ok'"
+    ))
+    .await;
     page.eval_until(
         "(document.getElementById('detail').textContent || '').includes('window.__xss=4') ? 'shown' : 'no'",
         "shown",
@@ -396,11 +467,17 @@ async fn hostile_captured_values_are_shown_as_text_everywhere() {
         .eval("[typeof window.__xss, document.querySelectorAll('img, script:not([src])').length].join(',')")
         .await;
     assert_eq!(verdict, "undefined,0");
-    let detail = page.eval("document.getElementById('detail').textContent").await;
+    let detail = page
+        .eval("document.getElementById('detail').textContent")
+        .await;
     let detail = detail.as_str().unwrap();
-    assert!(detail.contains("<img src=x onerror=window.__xss=3>"), "as text: {detail}");
+    assert!(
+        detail.contains("<img src=x onerror=window.__xss=3>"),
+        "as text: {detail}"
+    );
     assert!(detail.contains("<script>window.__xss=2</script>"));
-    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10)).await;
+    page.eval_until(NO_ERRORS, "clean", Duration::from_millis(10))
+        .await;
     page.screenshot(&shots().join("hostile.png")).await;
 }
 
@@ -413,12 +490,20 @@ fn a_view_on_another_address_needs_its_token_and_never_reveals() {
     let (code, _, err) = run(&["view", sample.to_str().unwrap(), "--listen", &listen]);
     assert_eq!(code, 2);
     assert!(err.contains("--allow-remote"), "{err}");
-    let mut child = Command::new(bin())
-        .args(["view", sample.to_str().unwrap(), "--listen", &listen, "--allow-remote"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Killed(
+        Command::new(bin())
+            .args([
+                "view",
+                sample.to_str().unwrap(),
+                "--listen",
+                &listen,
+                "--allow-remote",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
     let mut url = String::new();
     let mut line = String::new();
     while out.read_line(&mut line).unwrap() > 0 {
@@ -428,24 +513,36 @@ fn a_view_on_another_address_needs_its_token_and_never_reveals() {
         }
         line.clear();
     }
-    let _child = Killed(child);
     let token = url.split("token=").nth(1).unwrap().to_string();
     assert_eq!(token.len(), 32);
     let base = format!("http://127.0.0.1:{port}");
     let get = |path: &str| {
         let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{base}{path}")])
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("{base}{path}"),
+            ])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    if !have_tool(Command::new("curl").arg("--version").output().is_ok(), "curl") {
+    if !have_tool(
+        Command::new("curl").arg("--version").output().is_ok(),
+        "curl",
+    ) {
         return;
     }
     assert_eq!(get("/api/summary"), "403");
     assert_eq!(get("/api/summary?token=wrong"), "403");
     assert_eq!(get(&format!("/api/summary?token={token}")), "200");
     assert_eq!(get(&format!("/api/exchange?id=3&token={token}")), "200");
-    assert_eq!(get(&format!("/api/exchange?id=3&reveal=1&token={token}")), "403");
+    assert_eq!(
+        get(&format!("/api/exchange?id=3&reveal=1&token={token}")),
+        "403"
+    );
     drop(dir);
 }

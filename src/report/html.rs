@@ -149,10 +149,15 @@ pub fn timeline_svg(events: &[Event], state: &FlowState, findings: &[Finding]) -
         );
         if m.status == Some(401) && !first_401_drawn {
             first_401_drawn = true;
+            // Left of the mark when the drawing ends soon after it.
+            let (lx, anchor) = if cx + 60.0 > width {
+                (cx - 6.0, "end")
+            } else {
+                (cx + 6.0, "start")
+            };
             let _ = write!(
                 s,
-                r##"<text class="first401" x="{}" y="{}" fill="#c62828" font-weight="bold">first 401</text>"##,
-                cx + 6.0,
+                r##"<text class="first401" x="{lx}" y="{}" text-anchor="{anchor}" fill="#c62828" font-weight="bold">first 401</text>"##,
                 cy - 6.0
             );
         }

@@ -289,10 +289,8 @@ mod tests {
 
     #[test]
     fn idle_gaps_are_compressed_and_marks_never_touch() {
-        let state = FlowState {
-            t0: Some(0.0),
-            ..FlowState::default()
-        };
+        let mut state = FlowState::default();
+        state.t0 = Some(0.0);
         // A 40 s sign-in, then a burst of calls within one second.
         let mut events = vec![ev(1, 0.0, "authorize", 302), ev(2, 40.0, "callback", 200)];
         for i in 0..20 {
@@ -313,10 +311,8 @@ mod tests {
 
     #[test]
     fn past_the_limit_plain_successes_are_left_out_first() {
-        let state = FlowState {
-            t0: Some(0.0),
-            ..FlowState::default()
-        };
+        let mut state = FlowState::default();
+        state.t0 = Some(0.0);
         let mut events: Vec<Event> = (1..=100).map(|i| ev(i, i as f64, "api", 200)).collect();
         events.push(ev(101, 101.0, "api", 401));
         let l = layout(&events, &state, 1000.0, 10);

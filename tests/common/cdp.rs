@@ -151,23 +151,30 @@ impl Session {
     /// Go to `url` and wait until the page says it is ready (`body[data-ready]`) or has
     /// loaded (a static page).
     pub async fn navigate(&mut self, url: &str, wait_ready: bool) {
-        self.call("Page.navigate", serde_json::json!({"url": url})).await;
+        self.call("Page.navigate", serde_json::json!({"url": url}))
+            .await;
         let here = serde_json::Value::String(url.trim_end_matches('/').to_string());
         let probe = if wait_ready {
             format!(
                 "location.href.startsWith({here}) && document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'"
             )
         } else {
-            format!("location.href.startsWith({here}) && document.readyState === 'complete' ? 'ready' : 'no'")
+            format!(
+                "location.href.startsWith({here}) && document.readyState === 'complete' ? 'ready' : 'no'"
+            )
         };
-        self.eval_until(&probe, "ready", Duration::from_secs(30)).await;
+        self.eval_until(&probe, "ready", Duration::from_secs(30))
+            .await;
     }
 
     /// Save a PNG of the page.
     pub async fn screenshot(&mut self, path: &std::path::Path) {
         use base64::Engine;
         let r = self
-            .call("Page.captureScreenshot", serde_json::json!({"format": "png"}))
+            .call(
+                "Page.captureScreenshot",
+                serde_json::json!({"format": "png"}),
+            )
             .await;
         if let Some(data) = r["data"].as_str() {
             if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) {

@@ -141,7 +141,7 @@ function drawTimeline() {
   for (const [row, name] of ROW_NAMES) g.append(sv('text', { x: 2, y: ROWS[row] - 6 }, name));
   for (const b of l.breaks) {
     g.append(sv('line', { class: 'brk', x1: X(b.x), x2: X(b.x), y1: 4, y2: height - 20 }));
-    const t = sv('text', { x: X(b.x) + 2, y: height - 8 }, '⋯ ' + human(b.seconds) + ' idle');
+    const t = sv('text', { x: X(b.x) + 3, y: height - 16 }, '⋯ ' + human(b.seconds) + ' idle');
     g.append(t);
   }
   l.lanes.forEach((lane, i) => {
@@ -159,7 +159,10 @@ function drawTimeline() {
     g.append(r);
     if (m.findings.length) g.append(sv('path', { class: 'flag', d: 'M' + (X(m.x) - 3) + ' ' + (y - 7) + ' l3 -5 l3 5 z' }));
   }
-  for (const t of l.ticks) g.append(sv('text', { x: X(t.x), y: height - 2 }, t.label));
+  l.ticks.forEach((t, i) => {
+    const last = i === l.ticks.length - 1;
+    g.append(sv('text', { x: X(t.x), y: height - 2, 'text-anchor': last ? 'end' : (i === 0 ? 'start' : 'middle') }, t.label));
+  });
   svg.append(g);
   box.replaceChildren(svg);
   if (l.omitted) box.append(el('p', { class: 'hint' }, l.omitted + ' successful API calls are not drawn (the list has every exchange).'));
@@ -203,10 +206,12 @@ function setupTimelineInteraction() {
 }
 
 function human(s) {
-  s = Math.round(s * 10) / 10;
+  if (s < 10) return (Math.round(s * 10) / 10) + ' s';
+  s = Math.round(s);
   if (s < 60) return s + ' s';
-  if (s < 3600) return Math.floor(s / 60) + ' min ' + Math.round(s % 60) + ' s';
-  return Math.floor(s / 3600) + ' h ' + Math.round((s % 3600) / 60) + ' min';
+  if (s < 3600) return Math.floor(s / 60) + ' min' + (s % 60 ? ' ' + (s % 60) + ' s' : '');
+  const m = Math.round((s % 3600) / 60);
+  return Math.floor(s / 3600) + ' h' + (m ? ' ' + m + ' min' : '');
 }
 
 // ---- exchange list (windowed) ----------------------------------------------------

@@ -22,6 +22,15 @@ Exit codes: 0 success; 1 findings at or above --fail-on (analyze, lint-connector
 failed checklist step (replay); 2 error."
 )]
 pub struct Cli {
+    /// Colour: auto (a terminal, and no NO_COLOR; CLICOLOR_FORCE forces it), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: crate::report::style::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -40,6 +49,12 @@ pub enum Command {
     View(ViewArgs),
     /// Print one exchange (headers, bodies, decoded JWTs, tokens), secrets masked.
     Show(ShowArgs),
+    /// Print shell completions: `oauthscope completions bash > ~/.local/share/bash-completion/completions/oauthscope`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `oauthscope man | man -l -`.
+    Man,
+    /// Print the settings taken from oauthscope.toml files, and where each came from.
+    Config(ConfigArgs),
     /// Show the local CA (creating it on first use), its fingerprint, and how to trust it.
     Ca(CaArgs),
     /// Say what is wrong with the OAuth flow in a capture, with evidence and fixes.
@@ -179,6 +194,19 @@ fn parse_exchange_id(s: &str) -> Result<u64, String> {
         .trim_start_matches('#')
         .parse()
         .map_err(|_| format!("{s:?} is not an exchange id (a number, as in #5)"))
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextFormat,
 }
 
 #[derive(Debug, Args)]

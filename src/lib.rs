@@ -5,6 +5,8 @@
 //! - [`commands`]: one file per subcommand, a thin `run` that parses options, calls the
 //!   library and renders. Uses everything below.
 //! - [`cli`]: clap definitions and the validation of raw flags into options.
+//! - [`config`]: `oauthscope.toml`, one's usual flags, turned into flags before parsing.
+//!   Uses cli.
 //! - [`proxy`]: the connection layer, the recording handler, the capturing body tap,
 //!   scope rules, the live console, and the gateway (`proxy::gateway`: the reverse mode
 //!   that routes by path under a secret). Uses ca, upstream, report, connector, analyze,
@@ -87,6 +89,7 @@ pub mod ca;
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod connector;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -12,7 +12,16 @@ use tracing_subscriber::prelude::*;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // oauthscope.toml settings become flags; the command line's own flags win.
+    let args = match oauthscope::config::apply(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
+    oauthscope::report::style::set_choice(cli.color);
     init_tracing();
     let result = match cli.command {
         Command::Ca(args) => oauthscope::commands::ca(args).map(|()| false),
@@ -26,6 +35,9 @@ fn main() -> ExitCode {
             .and_then(|rt| rt.block_on(oauthscope::commands::view(args)))
             .map(|()| false),
         Command::Show(args) => oauthscope::commands::show(args).map(|()| false),
+        Command::Completions(args) => oauthscope::commands::completions(args).map(|()| false),
+        Command::Man => oauthscope::commands::man().map(|()| false),
+        Command::Config(args) => oauthscope::commands::config(args).map(|()| false),
         Command::Walk(args) => {
             runtime().and_then(|rt| rt.block_on(oauthscope::commands::walk(args)))
         }

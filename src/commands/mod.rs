@@ -12,6 +12,7 @@ mod proxy;
 mod replay;
 mod rules;
 mod serve;
+mod shell;
 mod view;
 mod walk;
 
@@ -25,6 +26,7 @@ pub use proxy::proxy;
 pub use replay::replay;
 pub use rules::{explain, rules};
 pub use serve::serve;
+pub use shell::{completions, config, man};
 pub use view::{show, view};
 pub use walk::walk;
 

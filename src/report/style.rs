@@ -1,7 +1,31 @@
-//! Colour and emphasis for terminal output, off when `NO_COLOR` is set or the stream is
-//! not a terminal.
+//! Colour and emphasis for terminal output. `--color auto` (the default): on for a
+//! terminal unless `NO_COLOR` is set, and on anyway with `CLICOLOR_FORCE`; `always` and
+//! `never` decide alone. JSON output never goes through it.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+/// Set once, from `--color`, before anything is printed.
+pub fn set_choice(c: ColorChoice) {
+    CHOICE.store(
+        match c {
+            ColorChoice::Auto => 0,
+            ColorChoice::Always => 1,
+            ColorChoice::Never => 2,
+        },
+        Ordering::Relaxed,
+    );
+}
 
 /// ANSI styling that switches itself off when it should.
 #[derive(Debug, Clone, Copy)]
@@ -21,10 +45,14 @@ impl Style {
     }
 
     fn when(terminal: bool) -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            enabled: !no_color && terminal,
-        }
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+        let enabled = match CHOICE.load(Ordering::Relaxed) {
+            1 => true,
+            2 => false,
+            _ if set("CLICOLOR_FORCE") => true,
+            _ => !set("NO_COLOR") && terminal,
+        };
+        Style { enabled }
     }
 
     pub fn paint(&self, code: &str, s: &str) -> String {

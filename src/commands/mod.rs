@@ -119,3 +119,27 @@ fn load_connector(path: &std::path::Path) -> anyhow::Result<Connector> {
     }
     Ok(c)
 }
+
+/// A capture for the requests a command makes itself (`replay`, `walk`): at `out`, or
+/// `captures/<prefix>-<UTC timestamp>.jsonl`. Returns the path, the salt and the writer.
+fn own_capture(
+    out: Option<std::path::PathBuf>,
+    prefix: &str,
+) -> anyhow::Result<(std::path::PathBuf, String, crate::capture::CaptureWriter)> {
+    let out = out.unwrap_or_else(|| {
+        let p = crate::cli::default_capture_path();
+        p.with_file_name(format!(
+            "{prefix}-{}",
+            p.file_name().unwrap_or_default().to_string_lossy()
+        ))
+    });
+    let salt = crate::capture::redact::random_salt();
+    let file = crate::capture::writer::create_capture_file(
+        &out,
+        &crate::capture::CaptureHeader::new(crate::capture::now_rfc3339(), salt.clone())
+            .with_max_body(1 << 20),
+    )?;
+    let writer =
+        crate::capture::CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
+    Ok((out, salt, writer))
+}

@@ -4,15 +4,14 @@ use anyhow::Context as _;
 
 use super::warn;
 use crate::capture::source::Source;
-use crate::cli::{ReplayArgs, TextFormat, default_capture_path};
+use crate::cli::{ReplayArgs, TextFormat};
 use crate::oauth::Flow;
 use crate::replay::checklist::CheckResult;
 use crate::report::style::Style;
 
 /// `oauthscope replay`: returns whether a checklist step failed.
 pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
-    use crate::capture::writer::{PendingExchange, create_capture_file};
-    use crate::capture::{CaptureHeader, CaptureWriter};
+    use crate::capture::writer::PendingExchange;
     use crate::replay::client::{ReplayOptions, Verdict, replay};
     let env = |v: &Option<String>| -> anyhow::Result<Option<String>> {
         match v {
@@ -71,19 +70,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         &args.upstream.upstream_ca,
         args.upstream.insecure_upstream,
     )?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let p = default_capture_path();
-        p.with_file_name(format!(
-            "replay-{}",
-            p.file_name().unwrap_or_default().to_string_lossy()
-        ))
-    });
-    let salt = crate::capture::redact::random_salt();
-    let file = create_capture_file(
-        &out,
-        &CaptureHeader::new(crate::capture::now_rfc3339(), salt).with_max_body(1 << 20),
-    )?;
-    let writer = CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
+    let (out, _salt, writer) = super::own_capture(args.out.clone(), "replay")?;
     let sink = writer.sink();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::new(0)

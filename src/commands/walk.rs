@@ -5,9 +5,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::{export::export_har, load_connector, run_engine};
-use crate::capture::writer::{PendingExchange, create_capture_file};
-use crate::capture::{CaptureHeader, CaptureWriter};
-use crate::cli::{ClientAuthArg, TextFormat, WalkArgs, default_capture_path};
+use crate::capture::writer::PendingExchange;
+use crate::cli::{ClientAuthArg, TextFormat, WalkArgs};
 use crate::report::{self, style::Style};
 use crate::walk::{Auth, Outcome, Settings, WalkOptions, Walker, step5};
 
@@ -51,19 +50,7 @@ pub async fn walk(args: WalkArgs) -> anyhow::Result<bool> {
             "note: no client secret (--client-secret-env VAR): the walk signs in as a public client"
         );
     }
-    let out = args.out.clone().unwrap_or_else(|| {
-        let p = default_capture_path();
-        p.with_file_name(format!(
-            "walk-{}",
-            p.file_name().unwrap_or_default().to_string_lossy()
-        ))
-    });
-    let salt = crate::capture::redact::random_salt();
-    let file = create_capture_file(
-        &out,
-        &CaptureHeader::new(crate::capture::now_rfc3339(), salt.clone()).with_max_body(1 << 20),
-    )?;
-    let writer = CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
+    let (out, salt, writer) = super::own_capture(args.out.clone(), "walk")?;
     let sink = writer.sink();
     let tls = crate::upstream::client_config(
         &args.upstream.upstream_ca,

@@ -305,8 +305,8 @@ mod tests {
             xs.windows(2).all(|w| w[1] - w[0] >= MIN_DX - 1e-9),
             "{xs:?}"
         );
-        // The burst is spread over the drawing, not squeezed at its right edge.
-        assert!(xs[2] < 200.0, "{xs:?}");
+        // The burst is spread over a good part of the drawing, not squeezed at its edge.
+        assert!(xs[xs.len() - 1] - xs[2] > 300.0, "{xs:?}");
     }
 
     #[test]

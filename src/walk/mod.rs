@@ -362,8 +362,7 @@ where
             (_, Some(why)) => (Outcome::Skipped, Vec::new(), why.clone()),
             (Some(at), None) => {
                 let (ids, ok, said) = self.api_calls(s, &at).await?;
-                let r = if ok { Outcome::Passed } else { Outcome::Failed };
-                (r, ids, said)
+                (Outcome::of(ok), ids, said)
             }
         };
         walk.push(step, title, result, ids, reason);

@@ -16,6 +16,17 @@ pub enum Outcome {
     Skipped,
 }
 
+impl Outcome {
+    /// Passed or failed.
+    pub fn of(passed: bool) -> Self {
+        if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        }
+    }
+}
+
 /// One step of the walk and its evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {

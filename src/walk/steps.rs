@@ -71,7 +71,7 @@ where
             }
             Answer::Refused { .. } => {}
         }
-        let mut reason = match &answer {
+        let reason = match &answer {
             Answer::Issued { .. } => format!(
                 "#{} the token endpoint issued an access token ({}) and {}",
                 ids.last().unwrap_or(&first_id),
@@ -89,19 +89,12 @@ where
             ),
         };
         let passed = t.access.is_some() && variation.is_none();
-        if let Some(v) = variation {
-            reason = format!("{v}. {reason}");
-        }
         walk.push(
             "1",
             "the token URL gives an access token (and a refresh token) for the code",
-            if passed {
-                Outcome::Passed
-            } else {
-                Outcome::Failed
-            },
+            Outcome::of(passed),
             ids,
-            reason,
+            after(variation, reason),
         );
         Ok(t)
     }
@@ -147,7 +140,7 @@ where
             .token_with_variation(s, &s.refresh_url, form, t.auth)
             .await?;
         let last = *ids.last().unwrap_or(&0);
-        let (worked, mut reason) = match answer {
+        let (worked, reason) = match answer {
             Answer::Issued {
                 access, refresh, ..
             } => {
@@ -186,19 +179,12 @@ where
             }
         };
         let passed = worked && variation.is_none();
-        if let Some(v) = variation {
-            reason = format!("{v}. {reason}");
-        }
         walk.push(
             "3",
             title,
-            if passed {
-                Outcome::Passed
-            } else {
-                Outcome::Failed
-            },
+            Outcome::of(passed),
             ids,
-            reason,
+            after(variation, reason),
         );
         Ok(Some(worked))
     }
@@ -209,4 +195,12 @@ pub(super) fn lifetime(expires_in: Option<u64>) -> String {
     expires_in
         .map(|e| format!("expires in {}", human_duration(e as f64)))
         .unwrap_or_else(|| "no expires_in".into())
+}
+
+/// The step's reason, after what the retry with the other client authentication showed.
+fn after(variation: Option<String>, reason: String) -> String {
+    match variation {
+        Some(v) => format!("{v}. {reason}"),
+        None => reason,
+    }
 }

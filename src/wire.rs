@@ -1,56 +1,29 @@
 //! The form/URL codec every layer shares: `application/x-www-form-urlencoded` decoding
-//! and encoding (also query strings), query and fragment parameters, URL base, origin and
-//! host. Total: bad input never panics; invalid escapes are kept as they are.
+//! and encoding (also query strings; on the `form_urlencoded` and `percent-encoding`
+//! crates), query and fragment parameters, URL base, origin and host. Total: bad input
+//! never panics; invalid escapes are kept as they are.
 
 /// Decode `application/x-www-form-urlencoded` (also query strings): `+` is a space,
-/// `%XX` a byte; invalid escapes are kept as they are.
+/// `%XX` a byte; invalid escapes are kept as they are; bytes that are not UTF-8 become
+/// U+FFFD.
 pub fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    let plus_as_space = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Parse `a=1&b=2` into ordered (name, value) pairs, decoded.
 pub fn parse_form(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (form_decode(k), form_decode(v)),
-            None => (form_decode(kv), String::new()),
-        })
+    form_urlencoded::parse(s.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-/// Encode a value for `application/x-www-form-urlencoded` (RFC 6749 Appendix B).
+/// Encode a value for `application/x-www-form-urlencoded` (RFC 6749 Appendix B): letters,
+/// digits and `*-._` as they are, space as `+`, every other byte `%XX`.
 pub fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Ordered parameters with lookup by name.
@@ -136,5 +109,14 @@ mod tests {
                 ("c".into(), "A".into())
             ]
         );
+    }
+
+    #[test]
+    fn escapes_that_are_not_escapes_stay_and_bytes_that_are_not_utf8_are_replaced() {
+        assert_eq!(form_decode("a+b%20c%2"), "a b c%2");
+        assert_eq!(form_decode("%zz%4"), "%zz%4");
+        assert_eq!(form_decode("%FF"), "\u{fffd}");
+        assert_eq!(form_encode("a b*-._~:/?"), "a+b*-._%7E%3A%2F%3F");
+        assert_eq!(parse_form("&&a=%2B+1&"), vec![("a".into(), "+ 1".into())]);
     }
 }

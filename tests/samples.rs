@@ -149,8 +149,13 @@ fn retarget_connectors(old: &Path, new: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scenarios_recorded_live_yield_the_expected_findings() {
-    let regen = std::env::var_os("OAUTHSCOPE_REGEN_SAMPLES").is_some();
+    // `OAUTHSCOPE_REGEN_SAMPLES=1` records every sample afresh; a comma-separated list of
+    // names records only those.
+    let regen_names = std::env::var("OAUTHSCOPE_REGEN_SAMPLES").ok();
     for s in scenarios() {
+        let regen = regen_names
+            .as_deref()
+            .is_some_and(|v| v == "1" || v.split(',').any(|n| n.trim() == s.name));
         let dir = temp_dir(&format!("sample-{}", s.name));
         let (capture, console) = record(&s, &dir).await;
         let (got, report) = analyze_rules(&capture);

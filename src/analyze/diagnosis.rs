@@ -60,6 +60,7 @@ fn token_error_causes(error: Option<&str>) -> &'static [&'static str] {
 
 /// The causes that can explain an API's 401 or 403, most specific first.
 const API_CAUSES: &[&str] = &[
+    "id-token-as-bearer",
     "bearer-missing",
     "bearer-scheme",
     "token-in-url",

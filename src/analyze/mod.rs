@@ -10,6 +10,7 @@ mod client;
 pub mod diagnosis;
 mod expiry;
 mod grant;
+mod oidc;
 mod provider;
 mod refresh;
 mod response;
@@ -180,6 +181,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(refresh::Refresh),
         Box::new(client::Clients),
         Box::new(expiry::Expiry::default()),
+        Box::new(oidc::Oidc::default()),
     ]
 }
 

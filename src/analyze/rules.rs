@@ -81,6 +81,30 @@ rule!(
     "checklist step 2; RFC 6750 §2.1, §3"
 );
 rule!(
+    ID_TOKEN_AS_BEARER,
+    "id-token-as-bearer",
+    High,
+    Cause,
+    Some("2"),
+    "ID token sent to an API as the bearer token",
+    "An OpenID Connect sign-in returns two tokens: the ID token tells the client who signed in, the access token is what APIs accept. The API call carried the ID token in `Authorization: Bearer`; APIs refuse it (401 `invalid_token`, or an audience error, since its `aud` is the client, not the API).",
+    "Send the token response's `access_token` to the API, not its `id_token`. In a custom connector, check the field the connector reads from the token response.",
+    "token response {access_token: at-…, id_token: eyJ…}; GET /api/me with Authorization: Bearer eyJ… (the ID token) → 401",
+    "checklist step 2; OpenID Connect Core §2, §3.1.3.3; RFC 6750 §2.1"
+);
+rule!(
+    ID_TOKEN_CLAIMS,
+    "id-token-claims",
+    High,
+    Cause,
+    Some("1"),
+    "ID token that does not fit its sign-in",
+    "An OpenID Connect client must check the ID token before it trusts the sign-in: `aud` names its client id (and `azp` does when there are several audiences), `iss` is the provider's issuer, `nonce` echoes the authorize request's, `exp` follows `iat`, and `at_hash`/`c_hash` match the access token and the code. One of them does not, and a client that validates the ID token, as it must, rejects it (the signature is not checked here).",
+    "Make the connector's client id the one the provider puts in `aud`, send and expect the same `nonce`, take the issuer from the discovery document; when the provider itself issues the ID token wrong, report it to the provider.",
+    "id_token claims {aud: other-app, nonce: a-nonce-from-elsewhere} for client connector-app, which sent nonce n-1",
+    "checklist step 1; OpenID Connect Core §3.1.3.7, §3.3.2.11"
+);
+rule!(
     BEARER_SCHEME,
     "bearer-scheme",
     High,
@@ -481,6 +505,7 @@ rule!(
 pub const CATALOG: &[&Rule] = &[
     &BEARER_MISSING,
     &BEARER_SCHEME,
+    &ID_TOKEN_AS_BEARER,
     &TOKEN_IN_URL,
     &REFRESH_TOKEN_ABSENT,
     &OFFLINE_ACCESS_MISSING,
@@ -503,6 +528,7 @@ pub const CATALOG: &[&Rule] = &[
     &TOKEN_ERROR,
     &API_REJECTED,
     &JWT_CLAIMS,
+    &ID_TOKEN_CLAIMS,
     &CLOCK_SKEW,
     &STATE_MISSING,
     &PKCE_MISSING,

@@ -130,6 +130,10 @@ pub struct Hints {
     /// The issued access token's JWT header and registered claims.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_jwt: Option<JwtHint>,
+    /// What is wrong with the issued ID token (OpenID Connect), sentence by sentence;
+    /// empty when it fits its sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_problems: Option<Vec<String>>,
 }
 
 /// A JWT's header and registered claims, as a redacted HAR keeps them.

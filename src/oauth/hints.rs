@@ -51,6 +51,12 @@ pub fn of(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> 
             );
         }
     }
+    h.id_token_problems = t
+        .response
+        .as_ref()
+        .and_then(|r| r.id_token.as_deref())
+        .and_then(super::parse::decode_jwt)
+        .map(|jwt| super::oidc::problems(t, &jwt, state, fpr));
     h.access_jwt = t
         .response
         .as_ref()

@@ -131,6 +131,8 @@ pub struct AuthorizeRecord {
     pub redirect_uri: Option<String>,
     pub scope: Option<String>,
     pub state: Option<String>,
+    /// OpenID Connect's `nonce`, which the ID token must echo.
+    pub nonce: Option<String>,
     /// Not shown: with the `plain` method it is the verifier itself.
     #[serde(skip)]
     pub code_challenge: Option<String>,
@@ -167,6 +169,7 @@ impl AuthorizeRecord {
             redirect_uri: s("redirect_uri"),
             scope: s("scope"),
             state: s("state"),
+            nonce: s("nonce"),
             code_challenge: s("code_challenge"),
             code_challenge_method: s("code_challenge_method"),
             offline_requested: offline_requested(p),

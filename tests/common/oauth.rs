@@ -61,6 +61,10 @@ pub struct AsConfig {
     /// `/authorize` shows a sign-in form (user `alice`, password `wonderland`) instead of
     /// approving at once; the form posts to `/authorize/login`.
     pub login_form: bool,
+    /// OpenID Connect: an `id_token` for authorizations that ask for `openid`, wrong in
+    /// the ways named (`"aud"`: another client, `"nonce"`: another nonce, `"at_hash"`;
+    /// `"aud+nonce"` for both; `"none"` for a right one).
+    pub id_token_fault: Option<&'static str>,
 }
 
 impl Default for AsConfig {
@@ -84,6 +88,7 @@ impl Default for AsConfig {
             refresh_needs_offline_access: false,
             client_auth_only: None,
             login_form: false,
+            id_token_fault: None,
         }
     }
 }
@@ -101,6 +106,7 @@ struct CodeInfo {
     redirect_uri: Option<String>,
     challenge: Option<(String, String)>,
     scope: Option<String>,
+    nonce: Option<String>,
     used: bool,
 }
 
@@ -381,7 +387,7 @@ async fn handle(
             if cfg.token_delay_ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(cfg.token_delay_ms)).await;
             }
-            token(&body, &query, auth.as_deref(), &state, &cfg)
+            token(&body, &query, auth.as_deref(), &state, &cfg, &base)
         }
         "/revoke" => {
             let f = form(&body);
@@ -435,6 +441,7 @@ fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body
                         )
                     }),
                     scope: q.get("scope").cloned(),
+                    nonce: q.get("nonce").cloned(),
                     used: false,
                 },
             );
@@ -483,6 +490,46 @@ fn login_form(query: &str) -> Response<Body> {
         .header("content-type", "text/html; charset=utf-8")
         .body(full(page))
         .unwrap()
+}
+
+/// An ID token for `client` (signature bytes random: nothing here checks them), wrong as
+/// `cfg.id_token_fault` says.
+fn id_token(
+    cfg: &AsConfig,
+    iss: &str,
+    client: &str,
+    nonce: Option<String>,
+    access: &str,
+) -> String {
+    use aws_lc_rs::digest;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let fault = cfg.id_token_fault.unwrap_or("");
+    let h = digest::digest(&digest::SHA256, access.as_bytes());
+    let mut at_hash = URL_SAFE_NO_PAD.encode(&h.as_ref()[..16]);
+    if fault.contains("at_hash") {
+        at_hash = URL_SAFE_NO_PAD.encode([7u8; 16]);
+    }
+    let mut claims = serde_json::json!({
+        "iss": iss,
+        "sub": "user-1",
+        "aud": if fault.contains("aud") { OTHER_CLIENT_ID } else { client },
+        "iat": now,
+        "exp": now + 3600,
+        "at_hash": at_hash,
+    });
+    if let Some(n) = nonce {
+        claims["nonce"] = if fault.contains("nonce") {
+            "a-nonce-from-elsewhere".into()
+        } else {
+            n.into()
+        };
+    }
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        random_token("sig")
+    )
 }
 
 /// Client authentication as a strict server does it: Basic (form-decoded) or body.
@@ -581,6 +628,7 @@ fn token(
     auth: Option<&str>,
     state: &Mutex<State>,
     cfg: &AsConfig,
+    base: &str,
 ) -> Response<Body> {
     let mut f = form(body);
     for (k, v) in form(query) {
@@ -632,7 +680,16 @@ fn token(
                 .as_deref()
                 .is_some_and(|sc| sc.split([' ', '+']).any(|x| x == "offline_access"));
             let refresh = cfg.issue_refresh && (offline || !cfg.refresh_needs_offline_access);
-            let v = issue(cfg, &mut s, &client, refresh, f.get("scope"));
+            let openid = info
+                .scope
+                .as_deref()
+                .is_some_and(|sc| sc.split([' ', '+']).any(|x| x == "openid"));
+            let nonce = info.nonce.clone();
+            let mut v = issue(cfg, &mut s, &client, refresh, f.get("scope"));
+            if openid {
+                let at = v["access_token"].as_str().unwrap_or("").to_string();
+                v["id_token"] = id_token(cfg, base, &client, nonce, &at).into();
+            }
             json_response(cfg, 200, v, cfg.no_store)
         }
         Some("refresh_token") => {

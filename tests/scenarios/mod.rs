@@ -424,6 +424,26 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["token-error"],
         },
         Scenario {
+            name: "oidc-id-token",
+            about: "OpenID Connect sign-in whose ID token names another client in aud and carries another nonce",
+            config: AsConfig {
+                id_token_fault: Some("aud+nonce"),
+                ..d()
+            },
+            cause: Some("id-token-claims"),
+            must: &["id-token-claims"],
+        },
+        Scenario {
+            name: "id-token-as-bearer",
+            about: "OpenID Connect sign-in, then the API called with the ID token instead of the access token",
+            config: AsConfig {
+                id_token_fault: Some("none"),
+                ..d()
+            },
+            cause: Some("id-token-as-bearer"),
+            must: &["id-token-as-bearer", "api-rejected"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -866,6 +886,42 @@ pub async fn play(name: &str, f: &Flow) {
                 )
                 .await;
             assert_eq!(v["error"], "invalid_client");
+        }
+        "oidc-id-token" | "id-token-as-bearer" => {
+            let _ = f
+                .http
+                .get(srv.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await;
+            let verifier = "v".repeat(43);
+            let challenge = oauthscope::oauth::parse::s256(&verifier);
+            let code = f
+                .raw_authorize(&format!(
+                    "&scope=openid+read&state=s-1&nonce=n-0S6_WzA2Mj&code_challenge={challenge}&code_challenge_method=S256"
+                ))
+                .await;
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &srv.url("/callback")),
+                        ("code_verifier", &verifier),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            let id = v["id_token"].as_str().expect("an ID token").to_string();
+            let at = v["access_token"].as_str().unwrap().to_string();
+            if name == "oidc-id-token" {
+                assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            } else {
+                assert_eq!(f.api(Some(&format!("Bearer {id}"))).await, 401);
+            }
         }
         other => panic!("no script for scenario {other}"),
     }

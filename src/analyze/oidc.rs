@@ -1,0 +1,105 @@
+//! OpenID Connect: ID tokens that do not fit their sign-in, and ID tokens sent to an API
+//! in place of the access token.
+
+use std::collections::HashMap;
+
+use super::rules;
+use super::{Analyzer, Cx, Findings, finding};
+use crate::oauth::Step;
+use crate::oauth::oidc::{problems, token_fp};
+
+/// An ID token the flow saw issued: by which exchange, beside which access token.
+struct Issued {
+    by: u64,
+    access_fp: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Oidc {
+    id_tokens: HashMap<String, Issued>,
+}
+
+/// The most ID tokens remembered (the oldest are forgotten past it).
+const MAX_ID_TOKENS: usize = 10_000;
+
+impl Analyzer for Oidc {
+    fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
+        match cx.step {
+            Step::Token(t) => {
+                let Some(resp) = t.response.as_ref().filter(|r| r.is_success()) else {
+                    return;
+                };
+                let Some(id_token) = resp.id_token.as_deref() else {
+                    return;
+                };
+                let fp = token_fp(cx.fpr, id_token);
+                let found = cx
+                    .ex
+                    .hints
+                    .as_ref()
+                    .and_then(|h| h.id_token_problems.clone())
+                    .or_else(|| {
+                        crate::oauth::parse::decode_jwt(id_token)
+                            .map(|jwt| problems(t, &jwt, cx.state, cx.fpr))
+                    })
+                    .unwrap_or_default();
+                if !found.is_empty() {
+                    out.add(
+                        format!("id-token {fp}"),
+                        finding(
+                            &rules::ID_TOKEN_CLAIMS,
+                            vec![cx.ex.id],
+                            format!("ID token fp:{fp} does not fit this sign-in"),
+                            format!(
+                                "The ID token issued by #{}: {}. OpenID Connect requires the client to validate the ID token and to reject one that fails these checks.",
+                                cx.ex.id,
+                                found.join("; ")
+                            ),
+                            "Register the client id the provider puts in `aud`, send the same `nonce` the client checks, and take `iss` from the provider's discovery document; if the provider issues it wrong, report it to the provider.",
+                        ),
+                    );
+                }
+                if self.id_tokens.len() >= MAX_ID_TOKENS {
+                    self.id_tokens.clear();
+                }
+                self.id_tokens.insert(
+                    fp,
+                    Issued {
+                        by: cx.ex.id,
+                        access_fp: resp.access_token.as_deref().map(|a| token_fp(cx.fpr, a)),
+                    },
+                );
+            }
+            Step::ApiCall(a) | Step::UserInfo(a) => {
+                let Some(token) = a.token.as_deref() else {
+                    return;
+                };
+                let fp = token_fp(cx.fpr, token);
+                let Some(issued) = self.id_tokens.get(&fp) else {
+                    return;
+                };
+                let answer = match a.status {
+                    Some(s) => format!("The API answered {s}."),
+                    None => "The API did not answer.".to_string(),
+                };
+                let access = issued
+                    .access_fp
+                    .as_deref()
+                    .map(|a| format!("the access token fp:{a} issued with it"))
+                    .unwrap_or_else(|| "the access token".into());
+                let f = finding(
+                    &rules::ID_TOKEN_AS_BEARER,
+                    vec![issued.by, cx.ex.id],
+                    format!("ID token fp:{fp} sent to the API as the bearer token"),
+                    format!(
+                        "#{} carried the ID token issued by #{} in `Authorization`. An ID token tells the client who signed in; it is not meant for APIs, which expect {access}. {answer}",
+                        cx.ex.id, issued.by
+                    ),
+                    "Send the `access_token` of the token response, not the `id_token`; in a custom connector, check which field the connector reads.",
+                );
+                out.add(format!("id-as-bearer {fp}"), f);
+            }
+            _ => {}
+        }
+    }
+}

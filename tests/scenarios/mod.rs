@@ -35,6 +35,18 @@ impl Flow {
         self.oauth_at("/token")
     }
 
+    /// Fetch the authorization server's metadata, as a client that discovers does.
+    pub async fn discovery(&self) {
+        let _ = self
+            .http
+            .get(self.srv.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await;
+    }
+
     /// Play the browser: open the authorize URL, follow the redirect to the callback.
     pub async fn browser(&self, url: &str) -> Option<String> {
         let r = self.http.get(url).send().await.unwrap();
@@ -457,14 +469,7 @@ pub async fn play(name: &str, f: &Flow) {
     let srv = &f.srv;
     match name {
         "good-flow" => {
-            let _ = f
-                .http
-                .get(srv.url("/.well-known/oauth-authorization-server"))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await;
+            f.discovery().await;
             let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
             let (at2, rt2) = f.refresh(&rt.unwrap()).await.unwrap();
@@ -652,14 +657,7 @@ pub async fn play(name: &str, f: &Flow) {
             assert_eq!(v["error"], "invalid_grant");
         }
         "token-url-mismatch" => {
-            let _ = f
-                .http
-                .get(srv.url("/.well-known/oauth-authorization-server"))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await;
+            f.discovery().await;
             let client = f.oauth_at("/oauth2/token");
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
             let (url, _) = client
@@ -739,14 +737,7 @@ pub async fn play(name: &str, f: &Flow) {
             assert_eq!(r.status(), 200);
         }
         "metadata-mismatch" => {
-            let _ = f
-                .http
-                .get(srv.url("/.well-known/oauth-authorization-server"))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await;
+            f.discovery().await;
             let verifier = "plain-verifier-0123456789012345678901234567890";
             let code = f
                 .raw_authorize(&format!("&state=m&scope=offline_access&code_challenge={verifier}&code_challenge_method=plain"))
@@ -888,14 +879,7 @@ pub async fn play(name: &str, f: &Flow) {
             assert_eq!(v["error"], "invalid_client");
         }
         "oidc-id-token" | "id-token-as-bearer" => {
-            let _ = f
-                .http
-                .get(srv.url("/.well-known/oauth-authorization-server"))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await;
+            f.discovery().await;
             let verifier = "v".repeat(43);
             let challenge = oauthscope::oauth::parse::s256(&verifier);
             let code = f

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 
-use super::{load_connector, run_engine, with_progress};
+use super::{load_connector, with_progress};
 use crate::capture::redact::sanitize_for_terminal;
 use crate::capture::source::Source;
 use crate::cli::{ShowArgs, TextFormat, ViewArgs, check_listen};
@@ -65,27 +65,27 @@ pub async fn view(args: ViewArgs) -> anyhow::Result<()> {
 
 /// `oauthscope show`
 pub fn show(args: ShowArgs) -> anyhow::Result<()> {
-    let (engine, _) = run_engine(&args.capture, false, None)?;
-    let analysis = engine.finish();
+    // One pass: the flow as the whole capture shows it, and the exchange with its step.
     let source = Source::open(&args.capture)?;
+    let mut engine = crate::analyze::Engine::new(&source.salt, false);
     let mut found = None;
-    source.run(
-        |_| {},
-        |ex| {
+    with_progress(&source, |warn, tick| {
+        source.run(warn, |ex| {
+            let step = engine.push(&ex).name();
             if ex.id == args.id && found.is_none() {
-                found = Some(ex);
+                found = Some((ex, step));
             }
-        },
-    )?;
-    let Some(ex) = found else {
+            tick();
+        })
+    })?;
+    let Some((ex, step)) = found else {
         anyhow::bail!(
             "{} has no exchange #{} (`oauthscope timeline` lists them)",
             args.capture.display(),
             args.id
         );
     };
-    let mut flow = crate::oauth::Flow::new(&source.salt, false);
-    let step = flow.classify(&ex).step.name();
+    let analysis = engine.finish();
     let cx = crate::web::detail::Context {
         state: analysis.state(),
         fpr: &analysis.flow.fpr,

@@ -24,42 +24,44 @@ pub(super) enum Answer {
 }
 
 impl Answer {
+    /// Read with the same token-response parser the analysis uses (JSON, or a form body
+    /// as GitHub sends without `Accept: application/json`).
     pub(super) fn of(sent: &Sent) -> Answer {
+        use crate::oauth::classify::{BodyFormat, token_response};
         if let Some(e) = &sent.error {
             return Answer::Unreachable(e.message.clone());
         }
         let status = sent.status.unwrap_or(0);
-        let text = String::from_utf8_lossy(&sent.plain);
-        let json = crate::oauth::parse::json_object(&text);
-        let content_type = sent.header("content-type").unwrap_or("no content type");
-        match json {
-            Some(o) if o.get("access_token").and_then(|v| v.as_str()).is_some() => Answer::Issued {
-                access: o["access_token"].as_str().unwrap_or_default().to_string(),
-                refresh: o
-                    .get("refresh_token")
-                    .and_then(|v| v.as_str())
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string),
-                expires_in: o.get("expires_in").and_then(|v| {
-                    v.as_u64()
-                        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-                }),
+        let mut ex = super::blank();
+        ex.response = Some(crate::capture::Response {
+            status,
+            version: "HTTP/1.1".into(),
+            headers: sent.headers.clone(),
+            body: crate::capture::Body::from_bytes(&sent.plain, sent.plain.len() as u64, false),
+        });
+        let r = token_response(&ex);
+        let parsed = matches!(r.format, Some(BodyFormat::Json | BodyFormat::Form));
+        match (r.access_token, r.error) {
+            (Some(access), None) if parsed => Answer::Issued {
+                access,
+                refresh: r.refresh_token.filter(|t| !t.is_empty()),
+                expires_in: r.expires_in.filter(|e| *e >= 0.0).map(|e| e as u64),
             },
-            Some(o) if o.get("error").and_then(|v| v.as_str()).is_some() => Answer::Refused {
+            (_, Some(error)) if parsed => Answer::Refused {
                 status,
-                error: o["error"].as_str().unwrap_or_default().to_string(),
-                description: o
-                    .get("error_description")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string),
+                error,
+                description: r.error_description,
             },
-            Some(_) => Answer::Other {
+            _ if r.format == Some(BodyFormat::Json) => Answer::Other {
                 status,
                 what: "JSON without an access token".into(),
             },
-            None => Answer::Other {
+            _ => Answer::Other {
                 status,
-                what: format!("{content_type}, not JSON"),
+                what: format!(
+                    "{}, not JSON",
+                    sent.header("content-type").unwrap_or("no content type")
+                ),
             },
         }
     }

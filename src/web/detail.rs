@@ -193,7 +193,7 @@ fn tokens_of(ex: &Exchange, cx: &Context<'_>, at: Option<f64>) -> (Vec<Value>, V
     let mut jwts = Vec::new();
     let mut tokens = Vec::new();
     for (place, value) in carried(ex) {
-        let fp = cx.fpr.fp(&value);
+        let fp = crate::oauth::oidc::token_fp(cx.fpr, &value);
         let shown_value = if cx.reveal {
             value.clone()
         } else {

@@ -2,7 +2,7 @@
 //! small row per exchange, the analysis, and the way back to each exchange's full record
 //! (its line in the capture file, or the most recent ones in memory when live).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::{BufRead, Read, Seek};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -41,8 +41,8 @@ pub struct Row {
 enum Records {
     /// The most recent ones (live).
     Recent(VecDeque<Exchange>),
-    /// Byte offsets of each record's line in a capture file, by row.
-    File(PathBuf, Vec<u64>),
+    /// Byte offset of each record's line in a capture file, by exchange id.
+    File(PathBuf, HashMap<u64, u64>),
     /// All of them (a HAR file, read whole).
     All(Vec<Exchange>),
 }
@@ -291,7 +291,7 @@ impl View {
         let ex = match &self.records {
             Records::Recent(q) => q.iter().find(|e| e.id == id).cloned()?,
             Records::All(v) => v.iter().find(|e| e.id == id).cloned()?,
-            Records::File(path, offsets) => read_at(path, *offsets.get(row)?)?,
+            Records::File(path, offsets) => read_at(path, *offsets.get(&id)?)?,
         };
         let flow = self.flow()?;
         let cx = super::detail::Context {
@@ -323,25 +323,27 @@ pub struct Query {
     pub text: String,
 }
 
-/// Byte offsets of the record lines (after the header line) that parse as exchanges,
-/// in order: the same records, in the same order, as the capture reader yields.
-fn line_offsets(path: &std::path::Path) -> anyhow::Result<Vec<u64>> {
+/// Where each record's line starts, by exchange id. Only the id is read from each line
+/// (the rest is skipped without being built); `read_at` parses the one asked for.
+fn line_offsets(path: &std::path::Path) -> anyhow::Result<HashMap<u64, u64>> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: u64,
+    }
     let file = std::fs::File::open(path)?;
     let mut r = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut offsets = Vec::new();
+    let mut offsets = HashMap::new();
     let mut pos = 0u64;
     let mut line = Vec::new();
-    let mut first = true;
     loop {
         line.clear();
         let n = r.read_until(b'\n', &mut line)?;
         if n == 0 {
             break;
         }
-        if !first && serde_json::from_slice::<Exchange>(&line).is_ok() {
-            offsets.push(pos);
+        if let Ok(rec) = serde_json::from_slice::<IdOnly>(&line) {
+            offsets.entry(rec.id).or_insert(pos);
         }
-        first = false;
         pos += n as u64;
     }
     Ok(offsets)

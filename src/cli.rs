@@ -2,6 +2,9 @@
 //! raw flags into the options each subcommand runs with.
 //!
 //! Doc comments here are `--help` text, shown as written (`<UTC timestamp>` is not HTML).
+//!
+//! Long on purpose: the whole command line is declared here, as data; splitting it would
+//! scatter the help text a user reads on one screen across files.
 #![allow(rustdoc::invalid_html_tags)]
 
 use std::net::SocketAddr;

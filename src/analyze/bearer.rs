@@ -87,8 +87,8 @@ impl Analyzer for Bearer {
                 );
             }
         }
-        if let Some(tok) = &call.token {
-            if let Some(info) = cx.state.token(tok, cx.fpr) {
+        if let Some(fp) = &call.token_fp {
+            if let Some(info) = cx.state.tokens.get(fp) {
                 if let Some(rev) = info.revoked_at.filter(|r| *r <= cx.at) {
                     out.add(
                         info.fp.clone(),

@@ -66,7 +66,7 @@ impl Analyzer for Clients {
 }
 
 fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
-    let Some(family) = cx.state.family_of_refresh(t, cx.fpr) else {
+    let Some(family) = cx.state.family_of_refresh(t) else {
         return;
     };
     let o = &family.origin;
@@ -105,7 +105,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             );
         }
     }
-    let secret_now = t.client_secret.as_deref().map(|s| cx.fpr.fp(s));
+    let secret_now = t.secret_fp.clone();
     if let Some(first) = &o.secret_fp {
         let problem = match &secret_now {
             None => Some(format!(
@@ -178,7 +178,7 @@ fn refresh_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
 fn code_consistency(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     let Some(a) = cx
         .state
-        .authorize_for(t.code.as_deref(), t.client_id.as_deref(), cx.fpr)
+        .authorize_for(t.code_fp.as_deref(), t.client_id.as_deref())
     else {
         return;
     };

@@ -41,8 +41,8 @@ impl Analyzer for Expiry {
         let Some(call) = cx.step.api_call() else {
             return;
         };
-        let Some(tok) = &call.token else { return };
-        let Some(info) = cx.state.token(tok, cx.fpr) else {
+        let Some(fp) = &call.token_fp else { return };
+        let Some(info) = cx.state.tokens.get(fp) else {
             return;
         };
         if info.kind != TokenKind::Access {

@@ -94,8 +94,8 @@ fn authorize_checks(cx: &Cx<'_>, a: &crate::oauth::classify::AuthorizeRequest, o
 }
 
 fn callback_state(cx: &Cx<'_>, p: &crate::oauth::parse::Params, out: &mut Findings) {
-    let code = p.get("code");
-    let Some(auth) = cx.state.authorize_for(code, None, cx.fpr) else {
+    let code_fp = p.get("code").map(|c| cx.fpr.fp(c));
+    let Some(auth) = cx.state.authorize_for(code_fp.as_deref(), None) else {
         return;
     };
     let Some(sent) = auth.state.as_deref() else {
@@ -121,11 +121,10 @@ fn callback_state(cx: &Cx<'_>, p: &crate::oauth::parse::Params, out: &mut Findin
 }
 
 fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut Findings) {
-    let Some(code) = &t.code else { return };
-    let fp = cx.fpr.fp(code);
+    let Some(fp) = &t.code_fp else { return };
     if let Some(auth) = cx
         .state
-        .authorize_for(Some(code), None, cx.fpr)
+        .authorize_for(Some(fp), None)
         .filter(|a| a.code_fp.as_deref() == Some(fp.as_str()))
     {
         if let Some((_, got, back)) = auth.state_mismatch() {
@@ -149,7 +148,7 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
             );
         }
     }
-    if let Some((first, at)) = cx.state.codes_used.get(&fp) {
+    if let Some((first, at)) = cx.state.codes_used.get(fp) {
         out.add(
             format!("reuse {fp}"),
             finding(
@@ -165,9 +164,7 @@ fn code_checks(cx: &Cx<'_>, t: &crate::oauth::classify::TokenRequest, out: &mut 
             ),
         );
     }
-    let auth = cx
-        .state
-        .authorize_for(Some(code), t.client_id.as_deref(), cx.fpr);
+    let auth = cx.state.authorize_for(Some(fp), t.client_id.as_deref());
     if let Some(a) = auth.filter(|a| a.code_fp.as_deref() == Some(fp.as_str())) {
         let age = cx.at - a.at;
         if age > CODE_MAX_AGE_SECS {

@@ -54,7 +54,7 @@ fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
     // Was it asked for at all?
     let auth = cx
         .state
-        .authorize_for(t.code.as_deref(), t.client_id.as_deref(), cx.fpr);
+        .authorize_for(t.code_fp.as_deref(), t.client_id.as_deref());
     let asked = auth.is_some_and(|a| a.offline_requested) || offline_requested(&t.params);
     if !asked {
         let mut evidence: Vec<u64> = auth.map(|a| vec![a.id]).unwrap_or_default();
@@ -77,10 +77,9 @@ fn absent(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
 }
 
 fn rotation_and_race(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
-    let Some(rt) = &t.refresh_token else { return };
-    let fp = cx.fpr.fp(rt);
+    let Some(fp) = &t.refresh_fp else { return };
     let failed = t.response.as_ref().is_some_and(|r| !r.is_success());
-    if let Some(&(prev, at, end, prev_ok)) = cx.state.last_refresh.get(&fp) {
+    if let Some(&(prev, at, end, prev_ok)) = cx.state.last_refresh.get(fp) {
         let my_end = cx.at + cx.ex.timings.end.unwrap_or(0.0) / 1000.0;
         let overlap = cx.at <= end && at <= my_end;
         if overlap {
@@ -107,7 +106,7 @@ fn rotation_and_race(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             return;
         }
     }
-    let Some(info) = cx.state.tokens.get(&fp) else {
+    let Some(info) = cx.state.tokens.get(fp) else {
         return;
     };
     let Some(newer) = &info.superseded_by else {

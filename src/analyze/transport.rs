@@ -15,16 +15,6 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-const URL_SECRETS: [&str; 7] = [
-    "client_secret",
-    "refresh_token",
-    "code_verifier",
-    "password",
-    "client_assertion",
-    "id_token",
-    "access_token",
-];
-
 /// The field and issuer of an HTTPS discovery document that names `base` as an endpoint.
 fn discovery_naming(cx: &Cx<'_>, base: &str) -> Option<(String, String)> {
     cx.state.metadata.iter().find_map(|(issuer, doc)| {
@@ -90,7 +80,7 @@ impl Analyzer for Transport {
         }
         // Secrets in a query string end up in logs, proxies and browser history.
         let q = query_params(url);
-        for name in URL_SECRETS {
+        for name in crate::capture::secrets::NEVER_IN_URL {
             if !q.has(name) {
                 continue;
             }

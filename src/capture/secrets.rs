@@ -101,6 +101,20 @@ pub fn is_secret_name(name: &str) -> bool {
         || n.ends_with("securitytoken")
 }
 
+/// Secrets that have no business in a URL: credentials a client sends in a body or a
+/// header (RFC 6749 §2.3.1, §3.2; RFC 6750 §2.3). A subset of the secret names above:
+/// a `code` or a SAS `sig` is a secret that legitimately travels in a URL, so being a
+/// secret alone does not make a query parameter a finding.
+pub const NEVER_IN_URL: [&str; 7] = [
+    "client_secret",
+    "refresh_token",
+    "code_verifier",
+    "password",
+    "client_assertion",
+    "id_token",
+    "access_token",
+];
+
 /// Headers shown as they are even though their names look secret: a challenge or a
 /// header naming other headers holds no credential.
 fn is_public_header(name: &str) -> bool {

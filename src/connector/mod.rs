@@ -8,6 +8,7 @@ pub mod analyzer;
 pub mod lint;
 mod load;
 pub mod patch;
+mod spans;
 
 pub use load::{load, parse};
 

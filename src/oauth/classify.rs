@@ -12,6 +12,7 @@ use super::parse::{
     parse_www_authenticate, query_params, url_base, url_origin,
 };
 use crate::capture::Exchange;
+use crate::capture::redact::Fingerprinter;
 
 /// The grant a token request asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -110,6 +111,9 @@ pub struct TokenResponse {
     /// The access token's JWT header and claims (decoded once; from the hints when masked).
     pub access_jwt: Option<super::parse::Jwt>,
     pub no_store: bool,
+    /// Fingerprints of the issued tokens (filled once by [`fingerprint`]).
+    pub access_fp: Option<String>,
+    pub refresh_fp: Option<String>,
 }
 
 impl TokenResponse {
@@ -144,6 +148,11 @@ pub struct TokenRequest {
     /// Parameters that came in the URL's query rather than the body.
     pub query: Params,
     pub response: Option<TokenResponse>,
+    /// Fingerprints of the code, refresh token and client secret sent (filled once by
+    /// [`fingerprint`]).
+    pub code_fp: Option<String>,
+    pub refresh_fp: Option<String>,
+    pub secret_fp: Option<String>,
 }
 
 /// An authorization request (the user's browser to the AS).
@@ -173,6 +182,8 @@ pub struct ApiCall {
     /// The credential's scheme as sent (`Bearer`, `bearer`, `Token`, `` for bare).
     pub scheme: Option<String>,
     pub token: Option<String>,
+    /// The token's fingerprint (filled once by [`fingerprint`]).
+    pub token_fp: Option<String>,
     pub status: Option<u16>,
     pub challenges: Vec<Challenge>,
 }
@@ -345,6 +356,7 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
                 placement: Placement::None,
                 scheme: None,
                 token: None,
+                token_fp: None,
                 status,
                 challenges,
             };
@@ -381,6 +393,7 @@ fn api_call(
         placement,
         scheme,
         token,
+        token_fp: None,
         status,
         challenges: challenges(ex),
     };
@@ -517,6 +530,9 @@ fn token_request(
         params: body,
         query,
         response: ex.response.as_ref().map(|_| token_response(ex)),
+        code_fp: None,
+        refresh_fp: None,
+        secret_fp: None,
     }
 }
 
@@ -536,6 +552,25 @@ impl TokenRequest {
             verifier.to_string()
         };
         Some(expected == challenge)
+    }
+}
+
+/// Fingerprint, once, the secrets a step carries that the flow state and the analyzers
+/// key on (codes, refresh tokens, client secrets, issued and presented tokens).
+pub fn fingerprint(step: &mut Step, fpr: &Fingerprinter) {
+    let fp = |v: &Option<String>| v.as_deref().map(|v| fpr.fp(v));
+    match step {
+        Step::Token(t) => {
+            t.code_fp = fp(&t.code);
+            t.refresh_fp = fp(&t.refresh_token);
+            t.secret_fp = fp(&t.client_secret);
+            if let Some(r) = t.response.as_mut() {
+                r.access_fp = fp(&r.access_token);
+                r.refresh_fp = fp(&r.refresh_token);
+            }
+        }
+        Step::ApiCall(c) | Step::UserInfo(c) => c.token_fp = fp(&c.token),
+        _ => {}
     }
 }
 

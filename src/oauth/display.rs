@@ -51,19 +51,19 @@ pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String>
                 out.push(format!("client_id={c}"));
             }
             out.push(format!("auth={}", t.auth.name()));
-            if let Some(rt) = &t.refresh_token {
-                out.push(format!("sent RT fp:{}", fpr.fp(rt)));
+            if let Some(rt) = &t.refresh_fp {
+                out.push(format!("sent RT fp:{rt}"));
             }
             if let Some(r) = &t.response {
-                if let Some(a) = &r.access_token {
+                if let Some(a) = &r.access_fp {
                     let life = r
                         .expires_in
                         .map(|e| format!(", expires in {}", human_duration(e)))
                         .unwrap_or_else(|| ", no expires_in".into());
-                    out.push(format!("AT fp:{}{life}", fpr.fp(a)));
+                    out.push(format!("AT fp:{a}{life}"));
                 }
-                match &r.refresh_token {
-                    Some(rt) => out.push(format!("RT fp:{}", fpr.fp(rt))),
+                match &r.refresh_fp {
+                    Some(rt) => out.push(format!("RT fp:{rt}")),
                     None if r.access_token.is_some() => out.push("no refresh token".into()),
                     None => {}
                 }
@@ -73,11 +73,10 @@ pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String>
             }
         }
         Step::ApiCall(c) | Step::UserInfo(c) => {
-            match &c.token {
-                Some(tok) => {
-                    let fp = fpr.fp(tok);
+            match &c.token_fp {
+                Some(fp) => {
                     let mut s = format!("token fp:{fp}");
-                    if let Some(info) = state.tokens.get(&fp) {
+                    if let Some(info) = state.tokens.get(fp) {
                         s.push_str(&format!(" (issued by #{})", info.issued_by));
                     }
                     out.push(s);
@@ -140,19 +139,12 @@ pub fn token_fps(step: &Step, fpr: &Fingerprinter) -> Vec<String> {
     let mut out = Vec::new();
     match step {
         Step::Token(t) => {
-            if let Some(rt) = &t.refresh_token {
-                out.push(fpr.fp(rt));
-            }
+            out.extend(t.refresh_fp.iter().cloned());
             if let Some(r) = &t.response {
-                out.extend(
-                    r.access_token
-                        .iter()
-                        .chain(r.refresh_token.iter())
-                        .map(|v| fpr.fp(v)),
-                );
+                out.extend(r.access_fp.iter().chain(r.refresh_fp.iter()).cloned());
             }
         }
-        Step::ApiCall(c) | Step::UserInfo(c) => out.extend(c.token.iter().map(|v| fpr.fp(v))),
+        Step::ApiCall(c) | Step::UserInfo(c) => out.extend(c.token_fp.iter().cloned()),
         Step::Revocation { token } | Step::Introspection { token } => {
             out.extend(token.iter().map(|v| fpr.fp(v)))
         }

@@ -4,7 +4,7 @@
 //! events. Analysis, replay, export, serve and the live console all read exchanges
 //! through a `Flow`; only analysis adds analyzers on top.
 
-use super::classify::{Step, classify};
+use super::classify::{Step, classify, fingerprint};
 use super::display::facts;
 use super::timeline::{Event, FlowState, unix_seconds};
 use crate::capture::Exchange;
@@ -46,10 +46,9 @@ impl Flow {
     pub fn classify(&mut self, ex: &Exchange) -> Classified {
         let at = unix_seconds(&ex.started).unwrap_or(self.last_at);
         self.last_at = at;
-        Classified {
-            step: classify(ex, &self.state.known),
-            at,
-        }
+        let mut step = classify(ex, &self.state.known);
+        fingerprint(&mut step, &self.fpr);
+        Classified { step, at }
     }
 
     /// Apply a classified exchange: its timeline event (with the rules it triggered),

@@ -35,14 +35,13 @@ pub fn of(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> 
     };
     if t.auth == ClientAuth::Basic {
         h.basic_user_fp = t.client_id.as_deref().map(|v| fpr.fp(v));
-        h.basic_secret_fp = t.client_secret.as_deref().map(|v| fpr.fp(v));
+        h.basic_secret_fp = t.secret_fp.clone();
         h.basic_not_form_encoded = t.basic_unencoded;
     }
-    if let Some(code) = t.code.as_deref() {
-        let fp = fpr.fp(code);
+    if let Some(fp) = t.code_fp.as_deref() {
         if let Some(a) = state
-            .authorize_for(Some(code), t.client_id.as_deref(), fpr)
-            .filter(|a| a.code_fp.as_deref() == Some(fp.as_str()))
+            .authorize_for(Some(fp), t.client_id.as_deref())
+            .filter(|a| a.code_fp.as_deref() == Some(fp))
         {
             h.pkce_method = a.code_challenge_method.clone();
             h.pkce_matches = t.pkce_matches(

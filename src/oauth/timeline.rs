@@ -105,14 +105,14 @@ pub struct GrantRecord {
 }
 
 impl GrantRecord {
-    fn from(t: &TokenRequest, id: u64, at: f64, fpr: &Fingerprinter) -> Self {
+    fn from(t: &TokenRequest, id: u64, at: f64) -> Self {
         GrantRecord {
             id,
             at,
             grant: t.grant.name().to_string(),
             endpoint: t.endpoint.clone(),
             client_id: t.client_id.clone(),
-            secret_fp: t.client_secret.as_deref().map(|s| fpr.fp(s)),
+            secret_fp: t.secret_fp.clone(),
             auth: t.auth.name(),
             redirect_uri: t.redirect_uri.clone(),
             scope: t.scope.clone(),
@@ -285,26 +285,24 @@ impl FlowState {
     }
 
     /// The family a token request belongs to (by its refresh token's lineage).
-    pub fn family_of_refresh(&self, t: &TokenRequest, fpr: &Fingerprinter) -> Option<&Family> {
-        let rt = t.refresh_token.as_deref()?;
-        let info = self.tokens.get(&fpr.fp(rt))?;
+    pub fn family_of_refresh(&self, t: &TokenRequest) -> Option<&Family> {
+        let info = self.tokens.get(t.refresh_fp.as_deref()?)?;
         self.families.get(info.family)
     }
 
-    /// The authorization request that issued `code` (or the latest one for the client).
+    /// The authorization request that issued the code of fingerprint `code_fp` (or the
+    /// latest one for the client).
     pub fn authorize_for(
         &self,
-        code: Option<&str>,
+        code_fp: Option<&str>,
         client_id: Option<&str>,
-        fpr: &Fingerprinter,
     ) -> Option<&AuthorizeRecord> {
-        if let Some(code) = code {
-            let fp = fpr.fp(code);
+        if let Some(fp) = code_fp {
             if let Some(a) = self
                 .authorizes
                 .iter()
                 .rev()
-                .find(|a| a.code_fp.as_deref() == Some(&fp))
+                .find(|a| a.code_fp.as_deref() == Some(fp))
             {
                 return Some(a);
             }
@@ -356,7 +354,7 @@ impl FlowState {
                         .get_or_insert((p.get("state").map(str::to_string), ex.id));
                 }
             }
-            Step::Token(t) => self.apply_token(ex, t, at, fpr),
+            Step::Token(t) => self.apply_token(ex, t, at),
             Step::Discovery(meta) => {
                 let origin = meta
                     .get("issuer")
@@ -386,9 +384,9 @@ impl FlowState {
                 }
             }
             Step::ApiCall(call) | Step::UserInfo(call) => {
-                if let Some(tok) = &call.token {
+                if let Some(fp) = &call.token_fp {
                     self.known.api_origins.insert(url_origin(&ex.request.url));
-                    if let Some(info) = self.tokens.get_mut(&fpr.fp(tok)) {
+                    if let Some(info) = self.tokens.get_mut(fp) {
                         info.uses += 1;
                         info.last_use = Some(at);
                         if call.status == Some(401) {
@@ -402,16 +400,16 @@ impl FlowState {
         }
     }
 
-    fn apply_token(&mut self, ex: &Exchange, t: &TokenRequest, at: f64, fpr: &Fingerprinter) {
-        if let Some(code) = &t.code {
-            self.codes_used.entry(fpr.fp(code)).or_insert((ex.id, at));
+    fn apply_token(&mut self, ex: &Exchange, t: &TokenRequest, at: f64) {
+        if let Some(fp) = &t.code_fp {
+            self.codes_used.entry(fp.clone()).or_insert((ex.id, at));
         }
         let success = t.response.as_ref().is_some_and(|r| r.is_success());
-        if let Some(rt) = &t.refresh_token {
+        if let Some(rt) = &t.refresh_fp {
             let end = at + ex.timings.end.unwrap_or(0.0) / 1000.0;
             self.last_refresh
-                .insert(fpr.fp(rt), (ex.id, at, end, success));
-            if let Some(info) = self.tokens.get_mut(&fpr.fp(rt)) {
+                .insert(rt.clone(), (ex.id, at, end, success));
+            if let Some(info) = self.tokens.get_mut(rt) {
                 info.uses += 1;
                 info.last_use = Some(at);
                 info.failures += u64::from(!success);
@@ -432,12 +430,12 @@ impl FlowState {
         let repeated = repeat_key
             .as_ref()
             .and_then(|k| self.repeat_grants.get(k).copied());
-        let family = match self.family_of_refresh(t, fpr).map(|f| f.index).or(repeated) {
+        let family = match self.family_of_refresh(t).map(|f| f.index).or(repeated) {
             Some(i) => i,
             None => {
                 let index = self.families.len();
                 let authorize = if t.grant == Grant::AuthorizationCode {
-                    self.authorize_for(t.code.as_deref(), t.client_id.as_deref(), fpr)
+                    self.authorize_for(t.code_fp.as_deref(), t.client_id.as_deref())
                         .cloned()
                 } else {
                     None
@@ -446,7 +444,7 @@ impl FlowState {
                     index,
                     as_origin: url_origin(&t.endpoint),
                     client_id: t.client_id.clone(),
-                    origin: GrantRecord::from(t, ex.id, at, fpr),
+                    origin: GrantRecord::from(t, ex.id, at),
                     authorize,
                     newest_access: None,
                     newest_refresh: None,
@@ -468,8 +466,7 @@ impl FlowState {
             .map(|ms| ms as f64 / 1000.0)
             .filter(|v| (v - at).abs() < 86_400.0)
             .unwrap_or(at);
-        if let Some(access) = &resp.access_token {
-            let fp = fpr.fp(access);
+        if let Some(fp) = resp.access_fp.clone() {
             let jwt = resp.access_jwt.as_ref().map(|j| JwtSummary {
                 exp: j.claim_i64("exp"),
                 nbf: j.claim_i64("nbf"),
@@ -502,10 +499,8 @@ impl FlowState {
             );
             self.families[family].newest_access = Some(fp);
         }
-        if let Some(refresh) = &resp.refresh_token {
-            let fp = fpr.fp(refresh);
-            let sent_fp = t.refresh_token.as_deref().map(|r| fpr.fp(r));
-            if sent_fp.as_deref() != Some(fp.as_str()) {
+        if let Some(fp) = resp.refresh_fp.clone() {
+            if t.refresh_fp.as_deref() != Some(fp.as_str()) {
                 self.supersede(family, TokenKind::Refresh, &fp, at);
                 let lifetime = resp.refresh_token_expires_in;
                 self.tokens.insert(

@@ -146,13 +146,7 @@ impl Recorder {
                 Some(a) if server::is_own(a, 80, shared.own) => {
                     let message =
                         format!("refused: a request to the proxy itself ({a}) through the proxy");
-                    return self.refuse(
-                        client,
-                        &req,
-                        StatusCode::LOOP_DETECTED,
-                        ErrorKind::Loop,
-                        message,
-                    );
+                    return self.refuse_loop(client, &req, message);
                 }
                 Some(_) => {}
             },
@@ -219,13 +213,7 @@ impl Recorder {
         }
         if server::is_own(&authority, 443, shared.own) {
             let message = format!("refused: a tunnel to the proxy itself ({authority})");
-            return self.refuse(
-                client,
-                &req,
-                StatusCode::LOOP_DETECTED,
-                ErrorKind::Loop,
-                message,
-            );
+            return self.refuse_loop(client, &req, message);
         }
         if !self.cfg.scope.intercepts(authority.host()) {
             return self.open_tunnel(client, req).await;
@@ -242,6 +230,22 @@ impl Recorder {
 
     /// Answer with `status` and record the refusal (nothing that reached the proxy goes
     /// unrecorded).
+    /// Refuse a request or tunnel that would come back to the proxy itself.
+    fn refuse_loop(
+        &self,
+        client: SocketAddr,
+        req: &Request<Body>,
+        message: String,
+    ) -> Response<Body> {
+        self.refuse(
+            client,
+            req,
+            StatusCode::LOOP_DETECTED,
+            ErrorKind::Loop,
+            message,
+        )
+    }
+
     fn refuse(
         &self,
         client: SocketAddr,

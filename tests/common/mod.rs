@@ -668,7 +668,7 @@ impl Mitmdump {
             .spawn()
             .expect("start mitmdump");
         let ca = confdir.join("mitmproxy-ca-cert.pem");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
         while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
             assert!(
                 std::time::Instant::now() < deadline,

@@ -196,3 +196,12 @@ fn known_values_are_masked_wherever_they_appear_again() {
     let out = p.body("text/plain", "echo=a%2Bb%2Fc%3Dd-99&x=1");
     assert!(!out.contains("a%2Bb"), "{out}");
 }
+
+#[test]
+fn names_never_in_a_url_are_secret_names() {
+    for name in NEVER_IN_URL {
+        assert!(is_secret_name(name), "{name} is not in the secret policy");
+    }
+    // A secret that does travel in URLs is not in the list.
+    assert!(is_secret_name("code") && !NEVER_IN_URL.contains(&"code"));
+}

@@ -1,6 +1,8 @@
 //! Tests of the parent module.
 
 use super::*;
+use std::task::{Context, Poll};
+use tokio::io::ReadBuf;
 
 #[tokio::test]
 async fn openings_are_told_however_the_bytes_are_split() {

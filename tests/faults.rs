@@ -216,7 +216,7 @@ async fn a_client_that_disconnects_mid_request_is_recorded_as_aborted() {
     conn.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(conn);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.written(1).await;
     // The proxy is still healthy: a normal request goes through afterwards.
     let r = get(&proxy, upstream.https_url("/echo?after")).await;
     assert_eq!(r.status(), 200);
@@ -248,7 +248,7 @@ async fn a_client_that_disconnects_mid_response_is_recorded_once() {
         got += conn.read(&mut buf).await.unwrap();
     }
     drop(conn);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.written(1).await;
     let (ex, _) = stop_and_read(proxy);
     let ex = only(&ex);
     assert_eq!(error_kind(ex), "client_aborted", "{ex:#?}");

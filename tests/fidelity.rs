@@ -6,7 +6,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use common::*;
 use oauthscope::capture::Exchange;
@@ -83,7 +82,7 @@ async fn a_body_the_server_never_read_is_still_captured() {
         .await
         .unwrap();
     assert_eq!(small.status(), 404);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.written(2).await;
     let (capture, _) = stop_and_read(proxy);
 
     let ex = only_exchange(&capture, "/wrong/token");
@@ -190,7 +189,7 @@ async fn a_post_to_an_unreachable_upstream_keeps_the_cause() {
     assert_eq!(post.status(), 502);
     let said = post.text().await.unwrap();
     assert!(said.contains("refused"), "{said}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.written(2).await;
     let (capture, _) = stop_and_read(proxy);
     for path in ["/api", "/token"] {
         let ex = only_exchange(&capture, path);

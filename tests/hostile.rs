@@ -70,7 +70,7 @@ fn loops_through_the_proxy_to_itself_are_refused() {
         seen.extend_from_slice(&buf[..n]);
     }
     drop(s);
-    std::thread::sleep(Duration::from_millis(200));
+    proxy.written_blocking(3 + 1 + 500);
     let (capture, _) = stop_and_read(proxy);
     let loops = capture
         .iter()
@@ -125,7 +125,7 @@ async fn plain_tunnels_are_recorded() {
     .await
     .unwrap();
     assert_eq!(got, b"SSH-2.0-test\r\n");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.written(2).await;
     let (capture, _) = stop_and_read(proxy);
     let post = capture
         .iter()
@@ -333,7 +333,12 @@ async fn slow_and_excess_clients_cannot_starve_the_proxy() {
         .unwrap();
     assert_eq!(res.status(), 200);
     drop(idle);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy
+        .written_until("the silent tunnel's timeout", |ex| {
+            ex.iter()
+                .any(|e| e.error.as_ref().is_some_and(|x| x.kind == "client_timeout"))
+        })
+        .await;
     let (capture, lines) = stop_and_read(proxy);
     let cap_lines = lines
         .iter()

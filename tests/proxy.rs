@@ -244,7 +244,7 @@ async fn a_client_that_distrusts_our_ca_is_reported() {
         .unwrap_err();
     assert!(err.is_connect() || err.is_request(), "{err:?}");
     // The failure is reported asynchronously by the TLS watcher.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.proxy.written(1).await;
     let (ex, lines) = stop_and_read(s.proxy);
     assert_eq!(ex.len(), 1, "{ex:#?}");
     assert_eq!(ex[0].kind, Kind::Connection);
@@ -362,7 +362,7 @@ async fn a_client_abort_mid_body_is_recorded_as_incomplete() {
     assert!(!first.is_empty());
     drop(r);
     drop(client);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.proxy.written(1).await;
     let (ex, _) = stop_and_read(s.proxy);
     assert_eq!(ex.len(), 1);
     assert!(ex[0].incomplete, "{:#?}", ex[0]);
@@ -391,7 +391,7 @@ async fn out_of_scope_hosts_are_tunnelled_and_recorded_as_tunnels() {
     assert_eq!(r.status(), 200);
     r.bytes().await.unwrap();
     drop(client);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.proxy.written(1).await;
     let (ex, _) = stop_and_read(s.proxy);
     assert_eq!(ex.len(), 1, "{ex:#?}");
     let t = &ex[0];
@@ -431,7 +431,7 @@ async fn websocket_upgrades_pass_through_and_are_counted() {
     }
     ws.close(None).await.unwrap();
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.written(1).await;
     let (ex, _) = stop_and_read(proxy);
     assert_eq!(ex.len(), 1, "{ex:#?}");
     assert_eq!(ex[0].kind, Kind::Upgrade);

@@ -513,6 +513,66 @@ pub fn read_capture(path: &Path) -> Vec<Exchange> {
         .collect()
 }
 
+/// Whole exchange lines in a capture file (the proxy writes each exchange's line as soon
+/// as the exchange ends: an abort, a tunnel's close).
+fn exchanges_written(capture: &Path) -> usize {
+    std::fs::read(capture).map_or(0, |b| {
+        b.split_inclusive(|c| *c == b'\n')
+            .filter(|l| l.starts_with(b"{\"id\":") && l.ends_with(b"\n"))
+            .count()
+    })
+}
+
+impl ProxyProc {
+    /// Wait until the capture holds `n` exchanges: the event to wait for before stopping
+    /// a proxy whose last exchange ends with a peer's close.
+    pub async fn written(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while exchanges_written(&self.capture) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the capture holds {} exchanges after 30 s, expected {n}",
+                exchanges_written(&self.capture)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Wait until the whole exchanges written so far satisfy `done`.
+    pub async fn written_until(&self, what: &str, done: impl Fn(&[Exchange]) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&self.capture).unwrap_or_default();
+            let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+            let exchanges: Vec<Exchange> = whole
+                .lines()
+                .filter(|l| l.starts_with("{\"id\":"))
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            if done(&exchanges) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 30 s for {what}: {exchanges:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// [`ProxyProc::written`] for a test without a runtime.
+    pub fn written_blocking(&self, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while exchanges_written(&self.capture) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "capture: expected {n}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 /// Stop the proxy and return its exchanges and output.
 pub fn stop_and_read(proxy: ProxyProc) -> (Vec<Exchange>, Vec<String>) {
     let capture = proxy.capture.clone();

@@ -510,7 +510,7 @@ pub struct GatewayArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// The gateway's address as the connector reaches it, an origin such as
-    /// https://gw.example.com (behind a tunnel or load balancer that terminates TLS)
+    /// `https://gw.example.com` (behind a tunnel or load balancer that terminates TLS)
     /// [default: the listening address].
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,

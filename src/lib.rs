@@ -4,13 +4,14 @@
 //! Module map (one module, one job; each may use only the modules listed after it):
 //! - [`commands`]: one file per subcommand, a thin `run` that parses options, calls the
 //!   library and renders. Uses everything below.
-//! - [`cli`]: clap definitions and the validation of raw flags into options.
 //! - [`config`]: `oauthscope.toml`, one's usual flags, turned into flags before parsing.
 //!   Uses cli.
+//! - [`cli`]: clap definitions and the validation of raw flags into options. Uses report
+//!   (colour choice), analyze (severities), capture (timestamps).
 //! - [`proxy`]: the connection layer, the recording handler, the capturing body tap,
 //!   scope rules, the live console, and the gateway (`proxy::gateway`: the reverse mode
-//!   that routes by path under a secret). Uses ca, upstream, report, connector, analyze,
-//!   oauth, capture.
+//!   that routes by path under a secret). Uses web (`--web`), ca, upstream, report,
+//!   connector, analyze, oauth, capture.
 //! - [`web`]: the web view (`proxy --web`, `view`): the page, its API, live events, and
 //!   the exchange detail `show` prints too. Uses report, analyze, connector, oauth,
 //!   capture, wire.
@@ -33,7 +34,8 @@
 //!   the hints a redacted HAR keeps. Uses capture, wire.
 //! - [`upstream`]: the TLS client side shared by proxy and replay (trust, connector,
 //!   what a forwarding failure means). Uses capture.
-//! - [`ca`]: the local root CA under `certs/` and the leaf certificates it issues.
+//! - [`ca`]: the local root CA under `certs/` and the leaf certificates it issues. Uses
+//!   capture (timestamps).
 //! - [`capture`]: the `Exchange` record, the JSON Lines capture writer and reader, HAR
 //!   import and export, body decoding, the one secret policy. Uses wire.
 //! - [`wire`]: the form/URL codec and URL helpers (below everything else).

@@ -170,3 +170,108 @@ fn a_config_file_supplies_flags_and_the_command_line_wins() {
     assert_eq!(code, 2);
     assert!(err.contains("lots"), "checked like the flag: {err}");
 }
+
+/// The module map at the top of `src/lib.rs` is kept true: every `crate::MODULE` a module
+/// names (outside its tests) is one the map says it may use, so no layer imports from a
+/// layer above it.
+#[test]
+fn modules_only_use_what_the_module_map_allows() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(root.join("lib.rs")).unwrap();
+    // "//! - [`name`]: job ... Uses a, b, c." entries, in order.
+    let mut order: Vec<String> = Vec::new();
+    let mut uses: std::collections::HashMap<String, String> = Default::default();
+    let mut current: Option<String> = None;
+    for line in lib.lines().take_while(|l| l.starts_with("//!")) {
+        let text = line.trim_start_matches("//!").trim();
+        if let Some(rest) = text.strip_prefix("- [`") {
+            let name = rest.split('`').next().unwrap().to_string();
+            order.push(name.clone());
+            current = Some(name);
+        } else if text.is_empty() {
+            current = None;
+        }
+        if let Some(name) = &current {
+            let entry = uses.entry(name.clone()).or_default();
+            entry.push(' ');
+            entry.push_str(text);
+        }
+    }
+    assert!(order.len() >= 15, "module map not found: {order:?}");
+    let allowed = |module: &str| -> Vec<String> {
+        let text = &uses[module];
+        let Some(i) = text.find("Uses ") else {
+            return Vec::new();
+        };
+        let list = &text[i + 5..];
+        if list.starts_with("everything below") {
+            let at = order.iter().position(|m| m == module).unwrap();
+            return order[at + 1..].to_vec();
+        }
+        list.split('.')
+            .next()
+            .unwrap()
+            .split([',', ' ', '('])
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '_'))
+            .filter(|w| order.iter().any(|m| m == w))
+            .map(str::to_string)
+            .collect()
+    };
+    // The map itself only points down: a module uses modules listed after it.
+    for (at, module) in order.iter().enumerate() {
+        for used in allowed(module) {
+            let pos = order.iter().position(|m| *m == used).unwrap();
+            assert!(
+                pos > at,
+                "the map lets {module} use {used}, listed above it"
+            );
+        }
+    }
+    let uses_re = regex::Regex::new(r"crate::([a-z_]+)").unwrap();
+    let mut wrong = Vec::new();
+    for module in &order {
+        let allowed = allowed(module);
+        let file = root.join(format!("{module}.rs"));
+        let mut files = vec![];
+        if file.exists() {
+            files.push(file);
+        }
+        let dir = root.join(module);
+        if dir.is_dir() {
+            let mut stack = vec![dir];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(d).unwrap() {
+                    let p = e.unwrap().path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if p.extension().is_some_and(|x| x == "rs") {
+                        files.push(p);
+                    }
+                }
+            }
+        }
+        assert!(!files.is_empty(), "no source for module {module}");
+        for f in files {
+            if f.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            // Unit tests at the end of a file may use anything.
+            let text = text.split("#[cfg(test)]").next().unwrap();
+            for c in uses_re.captures_iter(text) {
+                let used = &c[1];
+                let is_module = order.iter().any(|m| m == used);
+                if is_module && used != module && !allowed.iter().any(|a| a == used) {
+                    wrong.push(format!("{}: {module} uses {used}", f.display()));
+                }
+            }
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(
+        wrong.is_empty(),
+        "imports against the module map:\n{}",
+        wrong.join("\n")
+    );
+}

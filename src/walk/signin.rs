@@ -1,5 +1,5 @@
 //! Sign-in for `walk`: the authorize URL as the connector builds it, then the code back
-//! by a loopback listener (a redirect URI on 127.0.0.1/localhost/[::1] over http), or
+//! by a loopback listener (a redirect URI on 127.0.0.1/localhost/`[::1]` over http), or
 //! from the address the user pastes (the connector's own redirect URI, whose page may
 //! show an error: the code is in its URL). `state` is checked either way.
 

@@ -115,14 +115,8 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let mut opts = options(&args.record, connector);
     opts.gateway = Some(GatewayMode { gateway: gw, tls });
     opts.redact_at_capture = redact;
-    record_until_stopped(
-        opts,
-        listener,
-        &args.record,
-        args.connector.as_deref(),
-        args.allow_remote,
-    )
-    .await
+    let connector = args.connector.as_deref();
+    record_until_stopped(opts, listener, &args.record, connector, args.allow_remote).await
 }
 
 fn file_name(path: &str) -> &str {

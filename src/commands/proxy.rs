@@ -24,14 +24,8 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    record_until_stopped(
-        opts,
-        listener,
-        &args.record,
-        args.connector.as_deref(),
-        args.allow_remote,
-    )
-    .await
+    let connector = args.connector.as_deref();
+    record_until_stopped(opts, listener, &args.record, connector, args.allow_remote).await
 }
 
 /// The options both the proxy and the gateway start from.

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod display;
 pub mod flow;
 pub mod hints;
+pub mod jws;
 pub mod oidc;
 pub mod parse;
 pub mod timeline;

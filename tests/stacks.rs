@@ -202,6 +202,9 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
         let (rules, report) = analyze_rules(&capture);
         judge(s, "our capture", &rules, &report);
         counts[0] += 1;
+        if s.name == "healthy" {
+            id_token_altered_after_signing(&capture, &dir);
+        }
 
         // 2. Our redacted HAR of it.
         let har = dir.join("redacted.har");
@@ -233,4 +236,51 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
         "second test bed: {} flows judged from our capture, {} from our redacted HAR, {} from mitmproxy's HAR",
         counts[0], counts[1], counts[2]
     );
+}
+
+/// The healthy flow's ID token, signed by oidc-provider and verified by the client with
+/// joserfc, verifies for us too (no finding above); with one claim changed after signing
+/// it no longer does, and the finding names the provider's key.
+fn id_token_altered_after_signing(capture: &Path, dir: &Path) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let text = std::fs::read_to_string(capture).unwrap();
+    let mut altered = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let Ok(mut ex) = serde_json::from_str::<serde_json::Value>(l) else {
+                return l.to_string();
+            };
+            let body = &mut ex["response"]["body"]["text"];
+            let Some(mut doc) = body
+                .as_str()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            else {
+                return l.to_string();
+            };
+            let Some(id) = doc["id_token"].as_str().map(str::to_string) else {
+                return l.to_string();
+            };
+            if altered > 0 {
+                return l.to_string();
+            }
+            let parts: Vec<&str> = id.split('.').collect();
+            let mut claims: serde_json::Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+            claims["sub"] = "someone-else".into();
+            let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+            doc["id_token"] = format!("{}.{payload}.{}", parts[0], parts[2]).into();
+            *body = doc.to_string().into();
+            altered += 1;
+            ex.to_string()
+        })
+        .collect();
+    assert_eq!(altered, 1, "the healthy flow issued an ID token");
+    let path = dir.join("altered.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let (rules, report) = analyze_rules(&path);
+    assert_eq!(rules, ["id-token-signature"], "{report:#}");
+    let detail = report["findings"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("does not verify with the key"), "{detail}");
 }

@@ -1,12 +1,13 @@
-//! OpenID Connect: ID tokens that do not fit their sign-in, and ID tokens sent to an API
-//! in place of the access token.
+//! OpenID Connect: ID tokens that do not fit their sign-in, ID tokens whose signature the
+//! provider's keys do not verify (checked when the keys come, before or after the token),
+//! and ID tokens sent to an API in place of the access token.
 
 use std::collections::HashMap;
 
 use super::rules;
 use super::{Analyzer, Cx, Findings, finding};
 use crate::oauth::Step;
-use crate::oauth::oidc::{problems, token_fp};
+use crate::oauth::oidc::{id_token_signature, problems, settled_by_jwks, token_fp};
 
 /// An ID token the flow saw issued: by which exchange, beside which access token.
 struct Issued {
@@ -59,6 +60,16 @@ impl Analyzer for Oidc {
                         ),
                     );
                 }
+                let signature = match cx.ex.hints.as_ref() {
+                    Some(h) => h.id_token_signature.clone(),
+                    None => id_token_signature(cx.state, t),
+                };
+                if let Some(problem) = signature {
+                    out.add(
+                        format!("id-sig {fp}"),
+                        signature_finding(&fp, problem, vec![cx.ex.id], cx.ex.id),
+                    );
+                }
                 if self.id_tokens.len() >= MAX_ID_TOKENS {
                     self.id_tokens.clear();
                 }
@@ -69,6 +80,20 @@ impl Analyzer for Oidc {
                         access_fp: resp.access_token.as_deref().map(|a| token_fp(cx.fpr, a)),
                     },
                 );
+            }
+            Step::Jwks(set) => {
+                let settled = cx
+                    .ex
+                    .hints
+                    .as_ref()
+                    .and_then(|h| h.signatures.clone())
+                    .unwrap_or_else(|| settled_by_jwks(cx.state, &cx.ex.request.url, set));
+                for s in settled {
+                    if let Some(problem) = s.problem {
+                        let f = signature_finding(&s.fp, problem, vec![s.by, cx.ex.id], s.by);
+                        out.add(format!("id-sig {}", s.fp), f);
+                    }
+                }
             }
             Step::ApiCall(a) | Step::UserInfo(a) => {
                 let Some(token) = a.token.as_deref() else {
@@ -102,4 +127,18 @@ impl Analyzer for Oidc {
             _ => {}
         }
     }
+}
+
+/// The finding for an ID token whose signature or algorithm is wrong (`by`: the exchange
+/// that issued it).
+fn signature_finding(fp: &str, problem: String, evidence: Vec<u64>, by: u64) -> super::Finding {
+    finding(
+        &rules::ID_TOKEN_SIGNATURE,
+        evidence,
+        format!("ID token fp:{fp} fails its signature check"),
+        format!(
+            "The ID token issued by #{by}: {problem}. A client that validates the ID token, as OpenID Connect requires, rejects this sign-in."
+        ),
+        rules::ID_TOKEN_SIGNATURE.fix,
+    )
 }

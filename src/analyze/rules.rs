@@ -99,10 +99,22 @@ rule!(
     Cause,
     Some("1"),
     "ID token that does not fit its sign-in",
-    "An OpenID Connect client must check the ID token before it trusts the sign-in: `aud` names its client id (and `azp` does when there are several audiences), `iss` is the provider's issuer, `nonce` echoes the authorize request's, `exp` follows `iat`, and `at_hash`/`c_hash` match the access token and the code. One of them does not, and a client that validates the ID token, as it must, rejects it (the signature is not checked here).",
+    "An OpenID Connect client must check the ID token before it trusts the sign-in: `aud` names its client id (and `azp` does when there are several audiences), `iss` is the provider's issuer, `nonce` echoes the authorize request's, `exp` follows `iat`, and `at_hash`/`c_hash` match the access token and the code. One of them does not, and a client that validates the ID token, as it must, rejects it (its signature is `id-token-signature`'s).",
     "Make the connector's client id the one the provider puts in `aud`, send and expect the same `nonce`, take the issuer from the discovery document; when the provider itself issues the ID token wrong, report it to the provider.",
     "id_token claims {aud: other-app, nonce: a-nonce-from-elsewhere} for client connector-app, which sent nonce n-1",
     "checklist step 1; OpenID Connect Core §3.1.3.7, §3.3.2.11"
+);
+rule!(
+    ID_TOKEN_SIGNATURE,
+    "id-token-signature",
+    High,
+    Cause,
+    Some("1"),
+    "ID token whose signature the provider's keys do not verify",
+    "An OpenID Connect client checks the ID token's signature with the provider's published keys (the JWK set at `jwks_uri`) and an `alg` the discovery document allows. Here the capture holds those keys, and the ID token's signature does not verify with them, its `kid` names none of them, or its `alg` is not one the provider allows: a client that validates the ID token, as it must, rejects the sign-in. A stale key cache (the provider rotated its keys), a token altered on the way, or a test token signed by another key are the usual reasons.",
+    "Let the client fetch the JWK set again when a `kid` is unknown (key rotation); accept only the algorithms the discovery document lists; if the provider's own token fails with its own keys, report it to the provider.",
+    "id_token header {alg: RS256, kid: k-2024}; JWK set at /jwks holds kid k-2025 only",
+    "checklist step 1; OpenID Connect Core §3.1.3.7 (6), §10.1; RFC 7515, RFC 7517"
 );
 rule!(
     BEARER_SCHEME,
@@ -529,6 +541,7 @@ pub const CATALOG: &[&Rule] = &[
     &API_REJECTED,
     &JWT_CLAIMS,
     &ID_TOKEN_CLAIMS,
+    &ID_TOKEN_SIGNATURE,
     &CLOCK_SKEW,
     &STATE_MISSING,
     &PKCE_MISSING,

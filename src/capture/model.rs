@@ -134,6 +134,25 @@ pub struct Hints {
     /// empty when it fits its sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_problems: Option<Vec<String>>,
+    /// What is wrong with the issued ID token's signature or algorithm, when the
+    /// provider's keys or metadata were known at the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signature: Option<String>,
+    /// On a JWK set: the ID tokens issued before it that it settles, with what is wrong
+    /// with each one's signature (`None`: it verifies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<Vec<SignatureHint>>,
+}
+
+/// One ID token's signature as checked against a JWK set fetched after it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignatureHint {
+    /// The ID token's fingerprint.
+    pub fp: String,
+    /// The exchange that issued it.
+    pub by: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A JWT's header and registered claims, as a redacted HAR keeps them.

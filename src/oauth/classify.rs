@@ -114,6 +114,7 @@ pub struct TokenResponse {
     /// Fingerprints of the issued tokens (filled once by [`fingerprint`]).
     pub access_fp: Option<String>,
     pub refresh_fp: Option<String>,
+    pub id_token_fp: Option<String>,
 }
 
 impl TokenResponse {
@@ -195,8 +196,14 @@ pub enum Step {
     Callback(Params),
     Token(Box<TokenRequest>),
     Discovery(serde_json::Map<String, serde_json::Value>),
-    Revocation { token: Option<String> },
-    Introspection { token: Option<String> },
+    /// The provider's public keys (`jwks_uri`).
+    Jwks(super::jws::JwkSet),
+    Revocation {
+        token: Option<String>,
+    },
+    Introspection {
+        token: Option<String>,
+    },
     UserInfo(ApiCall),
     ApiCall(ApiCall),
     Other,
@@ -219,6 +226,7 @@ impl Step {
                 Grant::Other(_) => "token:other",
             },
             Step::Discovery(_) => "discovery",
+            Step::Jwks(_) => "jwks",
             Step::Revocation { .. } => "revocation",
             Step::Introspection { .. } => "introspection",
             Step::UserInfo(_) => "userinfo",
@@ -288,6 +296,9 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
     }
     if let Some(meta) = discovery_document(ex) {
         return Step::Discovery(meta);
+    }
+    if let Some(set) = jwk_set(ex) {
+        return Step::Jwks(set);
     }
     if query.has("response_type") || body.has("response_type") {
         let params = if query.has("response_type") {
@@ -451,6 +462,19 @@ fn discovery_document(ex: &Exchange) -> Option<serde_json::Map<String, serde_jso
     is_meta.then_some(obj)
 }
 
+/// A provider's public keys: a successful GET answered with a JWK set.
+fn jwk_set(ex: &Exchange) -> Option<super::jws::JwkSet> {
+    let r = ex.response.as_ref()?;
+    if ex.request.method != "GET" || !(200..300).contains(&r.status) {
+        return None;
+    }
+    let text = r.body.as_text()?;
+    if !text.contains("\"keys\"") {
+        return None;
+    }
+    super::jws::JwkSet::from_json(&json_object(text)?)
+}
+
 fn token_request(
     ex: &Exchange,
     endpoint: String,
@@ -567,6 +591,7 @@ pub fn fingerprint(step: &mut Step, fpr: &Fingerprinter) {
             if let Some(r) = t.response.as_mut() {
                 r.access_fp = fp(&r.access_token);
                 r.refresh_fp = fp(&r.refresh_token);
+                r.id_token_fp = fp(&r.id_token);
             }
         }
         Step::ApiCall(c) | Step::UserInfo(c) => c.token_fp = fp(&c.token),

@@ -94,6 +94,13 @@ pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String>
                 out.push(format!("issuer={i}"));
             }
         }
+        Step::Jwks(set) => {
+            let kids = set.kids();
+            out.push(match kids.len() {
+                0 => format!("{} keys", set.keys.len()),
+                _ => format!("kid {}", kids.join(", ")),
+            });
+        }
         Step::Revocation { token } | Step::Introspection { token } => {
             if let Some(t) = token {
                 out.push(format!("token fp:{}", fpr.fp(t)));

@@ -24,10 +24,12 @@ const JWT_CLAIMS: [&str; 9] = [
     "client_id",
 ];
 
-/// The hints for `step`, seen against the flow as it was before it; `None` when the step
+/// The hints for `step` (of an exchange to `url`), seen against the flow as it was before it; `None` when the step
 /// has none to keep.
-pub fn of(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
-    let Step::Token(t) = step else { return None };
+pub fn of(url: &str, step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
+    let Step::Token(t) = step else {
+        return jwks(url, step, state);
+    };
     let mut h = Hints {
         client_id: t.client_id.clone(),
         client_auth: Some(t.auth.name().to_string()),
@@ -56,6 +58,7 @@ pub fn of(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> 
         .and_then(|r| r.id_token.as_deref())
         .and_then(super::parse::decode_jwt)
         .map(|jwt| super::oidc::problems(t, &jwt, state, fpr));
+    h.id_token_signature = super::oidc::id_token_signature(state, t);
     h.access_jwt = t
         .response
         .as_ref()
@@ -83,6 +86,17 @@ pub fn of(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> 
             }
         });
     Some(h)
+}
+
+/// A JWK set's hints: the verdicts on the ID tokens it settles (their masked copies
+/// cannot be checked again).
+fn jwks(url: &str, step: &Step, state: &FlowState) -> Option<Hints> {
+    let Step::Jwks(set) = step else { return None };
+    let settled = super::oidc::settled_by_jwks(state, url, set);
+    (!settled.is_empty()).then(|| Hints {
+        signatures: Some(settled),
+        ..Hints::default()
+    })
 }
 
 /// The JWT a hint describes (header and claims only).

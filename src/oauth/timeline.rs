@@ -245,6 +245,11 @@ pub struct FlowState {
     /// token supersedes the last.
     pub repeat_grants: HashMap<(String, Option<String>, String), usize>,
     pub exchanges: u64,
+    /// Providers' public keys by issuer (see [`super::oidc::keys_for_jwks`]), merged as
+    /// sets are fetched again.
+    pub jwks: HashMap<String, super::jws::JwkSet>,
+    /// ID tokens issued before their provider's keys were seen, checked when they come.
+    pub pending_id_tokens: Vec<PendingIdToken>,
     /// The latest time any issued access token is good until (`INFINITY` for one that
     /// does not expire); `None` before the first. Keeps [`FlowState::holds_access_token`]
     /// constant-time.
@@ -253,6 +258,27 @@ pub struct FlowState {
     /// exceed [`MAX_TOKENS`], the search waits for a tenth more, so its cost stays linear.
     forget_at: usize,
 }
+
+/// An ID token waiting for its provider's JWK set.
+#[derive(Clone)]
+pub struct PendingIdToken {
+    pub fp: String,
+    /// The exchange that issued it.
+    pub by: u64,
+    /// Where its keys are filed ([`super::oidc::keys_for_token`]).
+    pub keys: String,
+    /// The token itself (`None` when it was read masked).
+    pub raw: Option<String>,
+}
+
+impl std::fmt::Debug for PendingIdToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PendingIdToken(fp:{}, by #{})", self.fp, self.by)
+    }
+}
+
+/// ID tokens kept waiting for keys (the oldest are dropped past it).
+pub const MAX_PENDING_ID_TOKENS: usize = 256;
 
 /// Tokens kept in the flow state; past it, the oldest settled ones (superseded, revoked
 /// or long expired) are forgotten, so memory stays bounded on endless captures.
@@ -355,6 +381,11 @@ impl FlowState {
                 }
             }
             Step::Token(t) => self.apply_token(ex, t, at),
+            Step::Jwks(set) => {
+                let key = super::oidc::keys_for_jwks(self, &ex.request.url);
+                self.pending_id_tokens.retain(|p| p.keys != key);
+                self.jwks.entry(key).or_default().merge(set);
+            }
             Step::Discovery(meta) => {
                 let origin = meta
                     .get("issuer")
@@ -418,6 +449,22 @@ impl FlowState {
         let Some(resp) = t.response.as_ref().filter(|r| r.is_success()) else {
             return;
         };
+        if let (Some(id), Some(fp)) = (&resp.id_token, &resp.id_token_fp) {
+            let keys = super::oidc::keys_for_token(self, &t.endpoint);
+            if !self.jwks.contains_key(&keys) {
+                if self.pending_id_tokens.len() >= MAX_PENDING_ID_TOKENS {
+                    self.pending_id_tokens.remove(0);
+                }
+                self.pending_id_tokens.push(PendingIdToken {
+                    fp: fp.clone(),
+                    by: ex.id,
+                    keys,
+                    raw: crate::capture::redact::masked_fp(id)
+                        .is_none()
+                        .then(|| id.clone()),
+                });
+            }
+        }
         // Which family: a refresh continues its refresh token's family.
         let repeat_key =
             (!matches!(t.grant, Grant::AuthorizationCode | Grant::RefreshToken)).then(|| {

@@ -357,7 +357,18 @@ async fn handle(
                 "scopes_supported": ["read", "write", "offline_access"],
                 "code_challenge_methods_supported": ["S256"],
                 "response_types_supported": ["code"],
+                "jwks_uri": format!("{base}/jwks"),
+                "id_token_signing_alg_values_supported": ["RS256"],
             }),
+            false,
+        ),
+        "/jwks" => json_response(
+            &AsConfig {
+                form_response: false,
+                ..(*cfg).clone()
+            },
+            200,
+            serde_json::json!({ "keys": [signing_key().jwk("k1")] }),
             false,
         ),
         "/authorize" if cfg.login_form => login_form(&query),
@@ -492,8 +503,60 @@ fn login_form(query: &str) -> Response<Body> {
         .unwrap()
 }
 
-/// An ID token for `client` (signature bytes random: nothing here checks them), wrong as
-/// `cfg.id_token_fault` says.
+/// The server's signing key (RS256, published as `k1` at `/jwks`), made once per test
+/// binary; and another one, published nowhere.
+fn signing_key() -> &'static SigningKey {
+    static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(SigningKey::generate)
+}
+
+fn stranger_key() -> &'static SigningKey {
+    static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(SigningKey::generate)
+}
+
+pub struct SigningKey(aws_lc_rs::signature::RsaKeyPair);
+
+impl SigningKey {
+    fn generate() -> Self {
+        SigningKey(
+            aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap(),
+        )
+    }
+
+    fn jwk(&self, kid: &str) -> serde_json::Value {
+        use aws_lc_rs::signature::KeyPair;
+        let public = self.0.public_key();
+        serde_json::json!({
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// `header.claims` signed RS256.
+    fn sign(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut sig = vec![0; self.0.public_modulus_len()];
+        self.0
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+}
+
+/// An ID token for `client`, signed RS256 with the key published at `/jwks`, wrong as
+/// `cfg.id_token_fault` says (`kid`: under a key id the set does not hold; `signature`:
+/// signed by a key published nowhere).
 fn id_token(
     cfg: &AsConfig,
     iss: &str,
@@ -524,12 +587,18 @@ fn id_token(
             n.into()
         };
     }
-    format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#),
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        random_token("sig")
-    )
+    let kid = if fault.contains("kid") {
+        "k0-retired"
+    } else {
+        "k1"
+    };
+    let header = serde_json::json!({"alg": "RS256", "kid": kid, "typ": "JWT"});
+    let key = if fault.contains("signature") {
+        stranger_key()
+    } else {
+        signing_key()
+    };
+    key.sign(&header, &claims)
 }
 
 /// Client authentication as a strict server does it: Basic (form-decoded) or body.

@@ -456,6 +456,26 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["id-token-as-bearer", "api-rejected"],
         },
         Scenario {
+            name: "id-token-unknown-kid",
+            about: "OpenID Connect sign-in whose ID token names a key id the provider's JWK set does not hold (a rotated key)",
+            config: AsConfig {
+                id_token_fault: Some("kid"),
+                ..d()
+            },
+            cause: Some("id-token-signature"),
+            must: &["id-token-signature"],
+        },
+        Scenario {
+            name: "id-token-bad-signature",
+            about: "OpenID Connect sign-in whose ID token is signed by a key the provider does not publish",
+            config: AsConfig {
+                id_token_fault: Some("signature"),
+                ..d()
+            },
+            cause: Some("id-token-signature"),
+            must: &["id-token-signature"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -878,7 +898,10 @@ pub async fn play(name: &str, f: &Flow) {
                 .await;
             assert_eq!(v["error"], "invalid_client");
         }
-        "oidc-id-token" | "id-token-as-bearer" => {
+        "oidc-id-token"
+        | "id-token-as-bearer"
+        | "id-token-unknown-kid"
+        | "id-token-bad-signature" => {
             f.discovery().await;
             let verifier = "v".repeat(43);
             let challenge = oauthscope::oauth::parse::s256(&verifier);
@@ -901,6 +924,14 @@ pub async fn play(name: &str, f: &Flow) {
                 .await;
             let id = v["id_token"].as_str().expect("an ID token").to_string();
             let at = v["access_token"].as_str().unwrap().to_string();
+            // A validating client fetches the provider's keys to check the ID token.
+            let keys = f.http.get(srv.url("/jwks")).send().await.unwrap();
+            assert_eq!(keys.status(), 200);
+            let _ = keys.bytes().await;
+            if name.starts_with("id-token-") && name != "id-token-as-bearer" {
+                // It rejects the sign-in: no API call.
+                return;
+            }
             if name == "oidc-id-token" {
                 assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
             } else {

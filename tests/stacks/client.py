@@ -85,6 +85,14 @@ def main():
     c = client()
     if SCENARIO == "healthy":
         token, _ = sign_in(c, meta)
+        # Validate the ID token as a relying party does: the provider's keys, its claims.
+        from joserfc import jwt as jose_jwt
+        from joserfc.jwk import KeySet
+
+        keys = KeySet.import_key_set(c.get(meta["jwks_uri"]).json())
+        algs = meta.get("id_token_signing_alg_values_supported", ["RS256"])
+        decoded = jose_jwt.decode(token["id_token"], keys, algorithms=algs)
+        assert decoded.claims["aud"] == CLIENT_ID, decoded.claims
         assert c.get(userinfo).status_code == 200
         c.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
         assert c.get(userinfo).status_code == 200

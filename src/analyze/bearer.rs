@@ -63,6 +63,8 @@ impl Analyzer for Bearer {
                             "Send exactly `Authorization: Bearer <access token>`: one `Bearer` prefix, one space, the token.",
                         ),
                     );
+                } else if scheme != "Bearer" && scheme.eq_ignore_ascii_case("bearer") {
+                    scheme_case(cx, call, &scheme, out);
                 }
             }
             Placement::Query | Placement::Body => {
@@ -287,5 +289,47 @@ fn api_rejected(cx: &Cx<'_>, call: &crate::oauth::classify::ApiCall, out: &mut F
             fix,
         )
         .tagged(Some(error)),
+    );
+}
+
+/// token-type-case: the scheme spelled `bearer` (say) and the API answered 401; the token
+/// response that issued the token said `token_type` in that spelling.
+fn scheme_case(
+    cx: &Cx<'_>,
+    call: &crate::oauth::classify::ApiCall,
+    scheme: &str,
+    out: &mut Findings,
+) {
+    if call.status != Some(401) {
+        return;
+    }
+    let info = call
+        .token_fp
+        .as_ref()
+        .and_then(|fp| cx.state.tokens.get(fp));
+    let copied = info.filter(|i| i.token_type.as_deref() == Some(scheme));
+    let (evidence, source) = match copied {
+        Some(i) => (
+            vec![i.issued_by, cx.ex.id],
+            format!(
+                "The token response (#{}) said `token_type: {scheme}`, and the client copied it into the header as written. ",
+                i.issued_by
+            ),
+        ),
+        None => (vec![cx.ex.id], String::new()),
+    };
+    out.add(
+        format!("scheme-case {}", url_origin(&cx.ex.request.url)),
+        finding(
+            &rules::TOKEN_TYPE_CASE,
+            evidence,
+            format!("API refused `Authorization: {scheme} …`"),
+            format!(
+                "{source}{} {} sent `Authorization: {scheme} <token>` and was answered 401. The scheme is case-insensitive by RFC 9110, but strict APIs and gateways accept only `Bearer`.",
+                cx.ex.request.method,
+                url_base(&cx.ex.request.url)
+            ),
+            rules::TOKEN_TYPE_CASE.fix,
+        ),
     );
 }

@@ -63,6 +63,7 @@ const API_CAUSES: &[&str] = &[
     "id-token-as-bearer",
     "bearer-missing",
     "bearer-scheme",
+    "token-type-case",
     "token-in-url",
     "revoked-token-used",
     "stale-token-used",

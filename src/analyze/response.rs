@@ -97,6 +97,21 @@ impl Analyzer for Responses {
                 ),
             );
         }
+        if let Some(e) = r.expires_in.filter(|e| *e <= 0.0 && r.is_success()) {
+            out.add(
+                format!("expires-in {}", t.endpoint),
+                finding(
+                    &rules::EXPIRES_IN_INVALID,
+                    vec![id],
+                    format!("token response says `expires_in: {e}`"),
+                    format!(
+                        "The token response from {} gives the access token a lifetime of {e} s: read as RFC 6749 §5.1 says, it expired when it was issued, so its real lifetime is unknown.",
+                        t.endpoint
+                    ),
+                    rules::EXPIRES_IN_INVALID.fix,
+                ),
+            );
+        }
         if r.access_token.is_some() && !r.no_store {
             out.add(
                 t.endpoint.clone(),

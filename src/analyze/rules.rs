@@ -117,6 +117,30 @@ rule!(
     "checklist step 1; OpenID Connect Core §3.1.3.7 (6), §10.1; RFC 7515, RFC 7517"
 );
 rule!(
+    TOKEN_TYPE_CASE,
+    "token-type-case",
+    High,
+    Cause,
+    Some("2"),
+    "`token_type` copied into the Authorization header in another spelling than `Bearer`",
+    "The token response said `token_type: bearer` (RFC 6749 lets it use any case) and the client put that word, as written, in front of the token: `Authorization: bearer …`. Authorization schemes are case-insensitive (RFC 9110 §11.1), but strict APIs and gateways accept only `Bearer`, and this one answered 401.",
+    "Send the scheme as `Bearer` whatever case the token response used (do not copy `token_type` into the header verbatim).",
+    "token response {token_type: bearer}; GET /api with Authorization: bearer eyJ… → 401",
+    "checklist step 2; RFC 6750 §2.1, RFC 6749 §5.1, RFC 9110 §11.1"
+);
+rule!(
+    EXPIRES_IN_INVALID,
+    "expires-in-invalid",
+    Medium,
+    Cause,
+    Some("1"),
+    "`expires_in` of zero or less",
+    "The token response gives the access token a lifetime of zero or less seconds: read as RFC 6749 §5.1 says, the token expired when it was issued. Clients that trust it refresh before every call (or in a loop); clients that read 0 as \"unknown\" never refresh and meet a 401 later. Either way the lifetime the token really has is not on the wire.",
+    "The authorization server should send the access token's real lifetime in seconds; a client should treat a non-positive `expires_in` as absent and fall back to a default or to the 401.",
+    "token response {access_token: …, expires_in: 0}",
+    "checklist step 1; RFC 6749 §5.1"
+);
+rule!(
     BEARER_SCHEME,
     "bearer-scheme",
     High,
@@ -542,6 +566,8 @@ pub const CATALOG: &[&Rule] = &[
     &JWT_CLAIMS,
     &ID_TOKEN_CLAIMS,
     &ID_TOKEN_SIGNATURE,
+    &TOKEN_TYPE_CASE,
+    &EXPIRES_IN_INVALID,
     &CLOCK_SKEW,
     &STATE_MISSING,
     &PKCE_MISSING,

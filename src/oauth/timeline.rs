@@ -57,6 +57,8 @@ pub struct TokenInfo {
     /// First API call answered 401 with this token: (exchange id, unix seconds).
     pub first_401: Option<(u64, f64)>,
     pub last_use: Option<f64>,
+    /// The `token_type` the response that issued it said, as written.
+    pub token_type: Option<String>,
 }
 
 impl TokenInfo {
@@ -86,6 +88,7 @@ impl TokenInfo {
             failures: 0,
             first_401: None,
             last_use: None,
+            token_type: None,
         }
     }
 }
@@ -525,25 +528,25 @@ impl FlowState {
                     .or_else(|| j.claim_str("scp"))
                     .map(str::to_string),
             });
-            let lifetime = resp.expires_in.or_else(|| {
+            // `expires_in` of zero or less says nothing usable (expires-in-invalid).
+            let lifetime = resp.expires_in.filter(|e| *e > 0.0).or_else(|| {
                 jwt.as_ref()
                     .and_then(|j| j.exp)
                     .map(|e| e as f64 - issued_at)
             });
             self.supersede(family, TokenKind::Access, &fp, at);
             self.note_access_issued(lifetime.map(|l| issued_at + l));
-            self.tokens.insert(
+            let mut info = TokenInfo::new(
                 fp.clone(),
-                TokenInfo::new(
-                    fp.clone(),
-                    TokenKind::Access,
-                    family,
-                    ex.id,
-                    issued_at,
-                    lifetime,
-                    jwt,
-                ),
+                TokenKind::Access,
+                family,
+                ex.id,
+                issued_at,
+                lifetime,
+                jwt,
             );
+            info.token_type = resp.token_type.clone();
+            self.tokens.insert(fp.clone(), info);
             self.families[family].newest_access = Some(fp);
         }
         if let Some(fp) = resp.refresh_fp.clone() {

@@ -65,6 +65,13 @@ pub struct AsConfig {
     /// the ways named (`"aud"`: another client, `"nonce"`: another nonce, `"at_hash"`;
     /// `"aud+nonce"` for both; `"none"` for a right one).
     pub id_token_fault: Option<&'static str>,
+    /// Token responses say `token_type: bearer` (lower case), as RFC 6749 allows.
+    pub lowercase_token_type: bool,
+    /// The API accepts only the scheme spelled `Bearer`; another spelling is answered as
+    /// a request without credentials.
+    pub strict_bearer_scheme: bool,
+    /// Token responses claim this `expires_in` (the token still lives `expires_in`).
+    pub expires_in_claim: Option<i64>,
 }
 
 impl Default for AsConfig {
@@ -89,6 +96,9 @@ impl Default for AsConfig {
             client_auth_only: None,
             login_form: false,
             id_token_fault: None,
+            lowercase_token_type: false,
+            strict_bearer_scheme: false,
+            expires_in_claim: None,
         }
     }
 }
@@ -661,7 +671,12 @@ fn issue(
             valid: true,
         },
     );
-    let mut v = serde_json::json!({"access_token": at, "token_type": "Bearer"});
+    let token_type = if cfg.lowercase_token_type {
+        "bearer"
+    } else {
+        "Bearer"
+    };
+    let mut v = serde_json::json!({"access_token": at, "token_type": token_type});
     if cfg.salesforce_session.is_some() {
         let ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
         v["issued_at"] = ms.to_string().into();
@@ -672,6 +687,9 @@ fn issue(
         } else {
             e.into()
         };
+    }
+    if let Some(claim) = cfg.expires_in_claim {
+        v["expires_in"] = claim.into();
     }
     if let Some(sc) = scope {
         v["scope"] = sc.clone().into();
@@ -822,6 +840,7 @@ fn token(
 
 fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body> {
     let token = match auth {
+        Some(a) if cfg.strict_bearer_scheme && !a.starts_with("Bearer ") => None,
         Some(a) if a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") => {
             Some(a[7..].trim().to_string())
         }

@@ -35,6 +35,29 @@ impl Flow {
         self.oauth_at("/token")
     }
 
+    /// Sign in (PKCE, state) and exchange the code by hand; returns the token response.
+    pub async fn code_exchange(&self) -> serde_json::Value {
+        let verifier = "v".repeat(43);
+        let challenge = oauthscope::oauth::parse::s256(&verifier);
+        let code = self
+            .raw_authorize(&format!(
+                "&scope=read+offline_access&state=s-1&code_challenge={challenge}&code_challenge_method=S256"
+            ))
+            .await;
+        let redirect = self.srv.url("/callback");
+        self.raw_token(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", &verifier),
+            ],
+            Some((CLIENT_ID, CLIENT_SECRET)),
+        )
+        .await
+    }
+
     /// Fetch the authorization server's metadata, as a client that discovers does.
     pub async fn discovery(&self) {
         let _ = self
@@ -474,6 +497,27 @@ pub fn scenarios() -> Vec<Scenario> {
             },
             cause: Some("id-token-signature"),
             must: &["id-token-signature"],
+        },
+        Scenario {
+            name: "token-type-lowercase",
+            about: "the token response says token_type bearer; the client copies it into the Authorization header and a strict API refuses it",
+            config: AsConfig {
+                lowercase_token_type: true,
+                strict_bearer_scheme: true,
+                ..d()
+            },
+            cause: Some("token-type-case"),
+            must: &["token-type-case"],
+        },
+        Scenario {
+            name: "expires-in-zero",
+            about: "the token response says expires_in 0, so the client refreshes before every call",
+            config: AsConfig {
+                expires_in_claim: Some(0),
+                ..d()
+            },
+            cause: Some("expires-in-invalid"),
+            must: &["expires-in-invalid"],
         },
         Scenario {
             name: "implicit-grant",
@@ -936,6 +980,25 @@ pub async fn play(name: &str, f: &Flow) {
                 assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
             } else {
                 assert_eq!(f.api(Some(&format!("Bearer {id}"))).await, 401);
+            }
+        }
+        "token-type-lowercase" => {
+            let v = f.code_exchange().await;
+            let at = v["access_token"].as_str().unwrap();
+            let token_type = v["token_type"].as_str().unwrap();
+            assert_eq!(token_type, "bearer");
+            // The connector builds the header from the response, verbatim.
+            assert_eq!(f.api(Some(&format!("{token_type} {at}"))).await, 401);
+        }
+        "expires-in-zero" => {
+            let v = f.code_exchange().await;
+            assert_eq!(v["expires_in"], 0);
+            let mut rt = v["refresh_token"].as_str().unwrap().to_string();
+            // A client that trusts expires_in finds its token expired before each call.
+            for _ in 0..3 {
+                let (at, new_rt) = f.refresh(&rt).await.unwrap();
+                rt = new_rt.unwrap_or(rt);
+                assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
             }
         }
         other => panic!("no script for scenario {other}"),

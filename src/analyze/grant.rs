@@ -26,7 +26,13 @@ impl Analyzer for Grants {
             Step::Callback(p) => callback_state(cx, p, out),
             Step::Token(t) => {
                 match &t.grant {
-                    Grant::AuthorizationCode | Grant::RefreshToken => {}
+                    // The grants of headless and server-to-server clients (device flow,
+                    // token exchange, JWT bearer) are read on their own terms.
+                    Grant::AuthorizationCode
+                    | Grant::RefreshToken
+                    | Grant::DeviceCode
+                    | Grant::TokenExchange
+                    | Grant::JwtBearer => {}
                     g => unsupported(cx, g.name(), out),
                 }
                 if t.grant == Grant::AuthorizationCode {

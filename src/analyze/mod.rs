@@ -7,6 +7,7 @@
 
 mod bearer;
 mod client;
+mod device;
 pub mod diagnosis;
 mod expiry;
 mod grant;
@@ -182,6 +183,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(client::Clients),
         Box::new(expiry::Expiry::default()),
         Box::new(oidc::Oidc::default()),
+        Box::new(device::Device),
     ]
 }
 

@@ -14,6 +14,12 @@ impl Analyzer for Responses {
         let id = cx.ex.id;
         let provider = cx.provider();
         if let Some(error) = &r.error {
+            // RFC 8628 §3.5: the answers a device-flow poll waits through, not failures.
+            if t.grant == Grant::DeviceCode
+                && matches!(error.as_str(), "authorization_pending" | "slow_down")
+            {
+                return;
+            }
             token_error(
                 cx,
                 error,
@@ -159,6 +165,14 @@ fn token_error(
         "invalid_request" => (
             "a parameter is missing, repeated or malformed",
             "Compare the request body with the provider's documentation; send it form-encoded.",
+        ),
+        "expired_token" => (
+            "the device code expired before the user approved the sign-in (RFC 8628 §3.5)",
+            "Start the device flow again and let the user approve within the code's `expires_in`; do not poll with the expired code.",
+        ),
+        "access_denied" => (
+            "the user or the authorization server declined the authorization",
+            "Ask the user to approve the sign-in, or check the app's permissions with the provider.",
         ),
         "bad_verification_code" => (
             "GitHub: the code is wrong or expired (GitHub sends this error with HTTP 200)",

@@ -141,6 +141,30 @@ rule!(
     "checklist step 1; RFC 6749 §5.1"
 );
 rule!(
+    DEVICE_POLL_TOO_FAST,
+    "device-poll-too-fast",
+    Medium,
+    Cause,
+    Some("1"),
+    "device flow polled faster than the server allows",
+    "In the device authorization grant the client polls the token endpoint while the user approves on another device, waiting the `interval` the device authorization named (5 s when none) between polls, and 5 s more after each `slow_down` answer. This client polled sooner: servers answer `slow_down`, throttle the client, or block it, and the sign-in never completes on time.",
+    "Wait `interval` seconds between polls, add 5 s after every `slow_down`, and keep polling only on `authorization_pending` or `slow_down`.",
+    "device_authorization {interval: 5}; token polls at +0.2 s, +0.4 s → slow_down, slow_down",
+    "checklist step 1; RFC 8628 §3.4, §3.5"
+);
+rule!(
+    DEVICE_POLL_AFTER_END,
+    "device-poll-after-end",
+    Medium,
+    Cause,
+    Some("1"),
+    "device code polled after the flow ended",
+    "A device flow ends with the tokens, with `expired_token` (the user did not approve within the code's `expires_in`) or with `access_denied`. The client kept polling with the same device code after that: it will never get tokens with it, and a loop like this usually means the client does not handle the end of the flow.",
+    "Stop polling when the token endpoint answers anything but `authorization_pending` or `slow_down`; on `expired_token` start a new device authorization and show the user the new code.",
+    "token poll → 400 expired_token; the same device_code polled again → expired_token",
+    "checklist step 1; RFC 8628 §3.5"
+);
+rule!(
     BEARER_SCHEME,
     "bearer-scheme",
     High,
@@ -315,7 +339,7 @@ rule!(
     Cause,
     Some("limitation"),
     "a grant other than the authorization code grant",
-    "Custom connectors support only the authorization code grant (with refresh). Client credentials, password and implicit flows cannot be configured.",
+    "Custom connectors support only the authorization code grant (with refresh). Client credentials, password and implicit flows cannot be configured. (The device flow, token exchange and JWT bearer grants belong to headless and server clients; they are checked by their own rules, not flagged here.)",
     "Register the app for the authorization code grant and use it.",
     "POST /token grant_type=client_credentials",
     "checklist limitation"
@@ -567,6 +591,8 @@ pub const CATALOG: &[&Rule] = &[
     &ID_TOKEN_CLAIMS,
     &ID_TOKEN_SIGNATURE,
     &TOKEN_TYPE_CASE,
+    &DEVICE_POLL_TOO_FAST,
+    &DEVICE_POLL_AFTER_END,
     &EXPIRES_IN_INVALID,
     &CLOCK_SKEW,
     &STATE_MISSING,

@@ -154,6 +154,8 @@ pub struct TokenRequest {
     pub code_fp: Option<String>,
     pub refresh_fp: Option<String>,
     pub secret_fp: Option<String>,
+    /// The device code polled with (device flow).
+    pub device_code_fp: Option<String>,
 }
 
 /// An authorization request (the user's browser to the AS).
@@ -163,6 +165,21 @@ pub struct AuthorizeRequest {
     pub params: Params,
     /// A code (or error) issued in the redirect's `Location`, when the response is captured.
     pub redirect: Option<Params>,
+}
+
+/// A device authorization (RFC 8628): the codes issued and how the client must poll.
+#[derive(Debug, Clone)]
+pub struct DeviceAuthorization {
+    pub endpoint: String,
+    pub client_id: Option<String>,
+    pub device_code: Option<String>,
+    /// Seconds between polls (RFC 8628 §3.2: 5 when the answer names none).
+    pub interval: f64,
+    /// How long the device code lives, in seconds.
+    pub expires_in: Option<f64>,
+    pub error: Option<String>,
+    /// The device code's fingerprint (filled once by [`fingerprint`]).
+    pub device_code_fp: Option<String>,
 }
 
 /// Where an API call carried its token.
@@ -198,6 +215,8 @@ pub enum Step {
     Discovery(serde_json::Map<String, serde_json::Value>),
     /// The provider's public keys (`jwks_uri`).
     Jwks(super::jws::JwkSet),
+    /// A device authorization request (RFC 8628 §3.1) and its answer.
+    Device(DeviceAuthorization),
     Revocation {
         token: Option<String>,
     },
@@ -227,6 +246,7 @@ impl Step {
             },
             Step::Discovery(_) => "discovery",
             Step::Jwks(_) => "jwks",
+            Step::Device(_) => "device_authorization",
             Step::Revocation { .. } => "revocation",
             Step::Introspection { .. } => "introspection",
             Step::UserInfo(_) => "userinfo",
@@ -299,6 +319,9 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
     }
     if let Some(set) = jwk_set(ex) {
         return Step::Jwks(set);
+    }
+    if let Some(d) = device_authorization(ex, &base, &body) {
+        return Step::Device(d);
     }
     if query.has("response_type") || body.has("response_type") {
         let params = if query.has("response_type") {
@@ -462,6 +485,44 @@ fn discovery_document(ex: &Exchange) -> Option<serde_json::Map<String, serde_jso
     is_meta.then_some(obj)
 }
 
+/// A device authorization request: a POST answered with a `device_code` and a
+/// `user_code`, or refused at an endpoint named for it.
+fn device_authorization(ex: &Exchange, base: &str, body: &Params) -> Option<DeviceAuthorization> {
+    let r = ex.response.as_ref()?;
+    if ex.request.method != "POST" {
+        return None;
+    }
+    let obj = r.body.as_text().and_then(json_object).unwrap_or_default();
+    let issued = obj.contains_key("device_code") && obj.contains_key("user_code");
+    let path = base.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+    let named = matches!(
+        path.as_str(),
+        "device_authorization" | "devicecode" | "device" | "device_code"
+    ) && obj.contains_key("error");
+    if !issued && !named {
+        return None;
+    }
+    let num = |k: &str| {
+        obj.get(k)
+            .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    Some(DeviceAuthorization {
+        endpoint: base.to_string(),
+        client_id: body.get("client_id").map(str::to_string),
+        device_code: obj
+            .get("device_code")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        interval: num("interval").filter(|i| *i > 0.0).unwrap_or(5.0),
+        expires_in: num("expires_in"),
+        error: obj
+            .get("error")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        device_code_fp: None,
+    })
+}
+
 /// A provider's public keys: a successful GET answered with a JWK set.
 fn jwk_set(ex: &Exchange) -> Option<super::jws::JwkSet> {
     let r = ex.response.as_ref()?;
@@ -557,6 +618,7 @@ fn token_request(
         code_fp: None,
         refresh_fp: None,
         secret_fp: None,
+        device_code_fp: None,
     }
 }
 
@@ -588,6 +650,7 @@ pub fn fingerprint(step: &mut Step, fpr: &Fingerprinter) {
             t.code_fp = fp(&t.code);
             t.refresh_fp = fp(&t.refresh_token);
             t.secret_fp = fp(&t.client_secret);
+            t.device_code_fp = t.params.get("device_code").map(|v| fpr.fp(v));
             if let Some(r) = t.response.as_mut() {
                 r.access_fp = fp(&r.access_token);
                 r.refresh_fp = fp(&r.refresh_token);
@@ -595,6 +658,7 @@ pub fn fingerprint(step: &mut Step, fpr: &Fingerprinter) {
             }
         }
         Step::ApiCall(c) | Step::UserInfo(c) => c.token_fp = fp(&c.token),
+        Step::Device(d) => d.device_code_fp = fp(&d.device_code),
         _ => {}
     }
 }

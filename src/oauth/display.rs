@@ -94,6 +94,18 @@ pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String>
                 out.push(format!("issuer={i}"));
             }
         }
+        Step::Device(d) => {
+            if let Some(fp) = &d.device_code_fp {
+                out.push(format!("device code fp:{fp}"));
+                out.push(format!("poll every {}", human_duration(d.interval)));
+            }
+            if let Some(e) = d.expires_in {
+                out.push(format!("expires in {}", human_duration(e)));
+            }
+            if let Some(e) = &d.error {
+                out.push(format!("error={e}"));
+            }
+        }
         Step::Jwks(set) => {
             let kids = set.kids();
             out.push(match kids.len() {

@@ -110,6 +110,7 @@ fn learn_secrets(known: &mut Known, step: &Step) {
         }
     };
     match step {
+        Step::Device(d) => add(d.device_code.as_deref()),
         Step::Token(t) => {
             add(t.client_secret.as_deref());
             add(t.code.as_deref());

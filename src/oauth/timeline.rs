@@ -253,6 +253,8 @@ pub struct FlowState {
     pub jwks: HashMap<String, super::jws::JwkSet>,
     /// ID tokens issued before their provider's keys were seen, checked when they come.
     pub pending_id_tokens: Vec<PendingIdToken>,
+    /// Device authorizations (RFC 8628) by device code fingerprint.
+    pub devices: HashMap<String, DeviceRecord>,
     /// The latest time any issued access token is good until (`INFINITY` for one that
     /// does not expire); `None` before the first. Keeps [`FlowState::holds_access_token`]
     /// constant-time.
@@ -261,6 +263,25 @@ pub struct FlowState {
     /// exceed [`MAX_TOKENS`], the search waits for a tenth more, so its cost stays linear.
     forget_at: usize,
 }
+
+/// A device authorization and how its device code has been polled.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRecord {
+    /// The exchange that issued the device code, and when.
+    pub issued_by: u64,
+    pub at: f64,
+    /// Seconds the client must wait between polls now (5 more after each `slow_down`).
+    pub interval: f64,
+    pub expires_at: Option<f64>,
+    pub polls: u64,
+    /// The last poll: exchange id, time, and the error it was answered with.
+    pub last_poll: Option<(u64, f64, Option<String>)>,
+    /// The poll that ended the flow (tokens issued, `expired_token`, `access_denied`).
+    pub ended: Option<(u64, String)>,
+}
+
+/// Device authorizations kept (the oldest are dropped past it).
+pub const MAX_DEVICES: usize = 1_000;
 
 /// An ID token waiting for its provider's JWK set.
 #[derive(Clone)]
@@ -384,6 +405,28 @@ impl FlowState {
                 }
             }
             Step::Token(t) => self.apply_token(ex, t, at),
+            Step::Device(d) => {
+                if let Some(fp) = &d.device_code_fp {
+                    if self.devices.len() >= MAX_DEVICES {
+                        let oldest = self.devices.iter().min_by(|a, b| a.1.at.total_cmp(&b.1.at));
+                        if let Some(k) = oldest.map(|(k, _)| k.clone()) {
+                            self.devices.remove(&k);
+                        }
+                    }
+                    self.devices.insert(
+                        fp.clone(),
+                        DeviceRecord {
+                            issued_by: ex.id,
+                            at,
+                            interval: d.interval,
+                            expires_at: d.expires_in.map(|e| at + e),
+                            polls: 0,
+                            last_poll: None,
+                            ended: None,
+                        },
+                    );
+                }
+            }
             Step::Jwks(set) => {
                 let key = super::oidc::keys_for_jwks(self, &ex.request.url);
                 self.pending_id_tokens.retain(|p| p.keys != key);
@@ -435,6 +478,30 @@ impl FlowState {
     }
 
     fn apply_token(&mut self, ex: &Exchange, t: &TokenRequest, at: f64) {
+        if let Some(d) = t
+            .device_code_fp
+            .as_ref()
+            .and_then(|fp| self.devices.get_mut(fp))
+        {
+            let error = t.response.as_ref().and_then(|r| r.error.clone());
+            d.polls += 1;
+            match error.as_deref() {
+                Some("slow_down") => d.interval += 5.0,
+                Some("expired_token" | "access_denied") if d.ended.is_none() => {
+                    d.ended = Some((
+                        ex.id,
+                        format!("with `error={}`", error.as_deref().unwrap_or("")),
+                    ));
+                }
+                None if t.response.as_ref().is_some_and(|r| r.is_success())
+                    && d.ended.is_none() =>
+                {
+                    d.ended = Some((ex.id, "with tokens".to_string()));
+                }
+                _ => {}
+            }
+            d.last_poll = Some((ex.id, at, error));
+        }
         if let Some(fp) = &t.code_fp {
             self.codes_used.entry(fp.clone()).or_insert((ex.id, at));
         }

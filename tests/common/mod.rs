@@ -601,7 +601,7 @@ pub fn secrets_in(capture: &Path) -> Vec<String> {
         for t in texts.into_iter().flatten() {
             let t = t.replace(['?', '#'], "&");
             if let Some(obj) = oauthscope::oauth::parse::json_object(&t) {
-                for k in ["access_token", "refresh_token", "id_token"] {
+                for k in ["access_token", "refresh_token", "id_token", "device_code"] {
                     if let Some(v) = obj.get(k).and_then(|v| v.as_str()) {
                         secrets.push(v.to_string());
                     }

@@ -72,6 +72,10 @@ pub struct AsConfig {
     pub strict_bearer_scheme: bool,
     /// Token responses claim this `expires_in` (the token still lives `expires_in`).
     pub expires_in_claim: Option<i64>,
+    /// Device authorization (RFC 8628): the polling interval it asks for and how long
+    /// its device codes live, in seconds.
+    pub device_interval: u64,
+    pub device_expires_in: u64,
 }
 
 impl Default for AsConfig {
@@ -99,6 +103,8 @@ impl Default for AsConfig {
             lowercase_token_type: false,
             strict_bearer_scheme: false,
             expires_in_claim: None,
+            device_interval: 1,
+            device_expires_in: 600,
         }
     }
 }
@@ -140,6 +146,19 @@ struct State {
     last_access_of: HashMap<String, String>,
     /// `http://127.0.0.1:PORT` of the plain listener, when there is one.
     plain_base: Option<String>,
+    /// Device authorizations (RFC 8628) by device code.
+    devices: HashMap<String, DeviceInfo>,
+}
+
+struct DeviceInfo {
+    client_id: String,
+    user_code: String,
+    approved: bool,
+    issued: Instant,
+    /// Seconds between polls the client must keep (grows by 5 at each `slow_down`).
+    interval: u64,
+    last_poll: Option<Instant>,
+    redeemed: bool,
 }
 
 /// A running authorization server + API.
@@ -358,7 +377,8 @@ async fn handle(
                     state.lock().unwrap().plain_base.clone().unwrap_or_else(|| base.clone())
                 ),
                 "revocation_endpoint": format!("{base}/revoke"),
-                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"],
+                "device_authorization_endpoint": format!("{base}/device_authorization"),
                 "token_endpoint_auth_methods_supported": match cfg.client_auth_only {
                     Some("basic") => vec!["client_secret_basic"],
                     Some(_) => vec!["client_secret_post"],
@@ -372,6 +392,65 @@ async fn handle(
             }),
             false,
         ),
+        "/device_authorization" => {
+            let f = form(&body);
+            match client_auth(&f, auth.as_deref(), cfg.client_auth_only) {
+                None => oauth_error(&cfg, 401, "invalid_client", "Client authentication failed."),
+                Some(client) => {
+                    let device_code = random_token("dc-");
+                    let user_code = format!("WDJB-{}", &random_token("")[..4].to_ascii_uppercase());
+                    state.lock().unwrap().devices.insert(
+                        device_code.clone(),
+                        DeviceInfo {
+                            client_id: client,
+                            user_code: user_code.clone(),
+                            approved: false,
+                            issued: Instant::now(),
+                            interval: cfg.device_interval,
+                            last_poll: None,
+                            redeemed: false,
+                        },
+                    );
+                    json_response(
+                        &AsConfig {
+                            form_response: false,
+                            ..(*cfg).clone()
+                        },
+                        200,
+                        serde_json::json!({
+                            "device_code": device_code,
+                            "user_code": user_code,
+                            "verification_uri": format!("{base}/device"),
+                            "expires_in": cfg.device_expires_in,
+                            "interval": cfg.device_interval,
+                        }),
+                        true,
+                    )
+                }
+            }
+        }
+        "/device" => {
+            // The user approves on another device: `?user_code=` signs in and approves.
+            let f = form(&query);
+            let mut s = state.lock().unwrap();
+            let found = s
+                .devices
+                .values_mut()
+                .find(|d| Some(&d.user_code) == f.get("user_code"));
+            match found {
+                Some(d) => {
+                    d.approved = true;
+                    Response::builder()
+                        .status(200)
+                        .body(full("Approved."))
+                        .unwrap()
+                }
+                None => Response::builder()
+                    .status(404)
+                    .body(full("No such code."))
+                    .unwrap(),
+            }
+        }
         "/jwks" => json_response(
             &AsConfig {
                 form_response: false,
@@ -823,6 +902,43 @@ fn token(
                 s.last_access_of.insert(rt, at);
                 v
             };
+            json_response(cfg, 200, v, cfg.no_store)
+        }
+        Some("urn:ietf:params:oauth:grant-type:device_code") => {
+            let code = f.get("device_code").cloned().unwrap_or_default();
+            let lifetime = Duration::from_secs(cfg.device_expires_in);
+            let Some(d) = s.devices.get_mut(&code).filter(|d| d.client_id == client) else {
+                return oauth_error(cfg, 400, "invalid_grant", "Unknown device code.");
+            };
+            if d.redeemed {
+                return oauth_error(
+                    cfg,
+                    400,
+                    "invalid_grant",
+                    "The device code was already redeemed.",
+                );
+            }
+            if d.issued.elapsed() >= lifetime {
+                return oauth_error(cfg, 400, "expired_token", "The device code has expired.");
+            }
+            let too_soon = d
+                .last_poll
+                .is_some_and(|p| p.elapsed() < Duration::from_secs(d.interval));
+            d.last_poll = Some(Instant::now());
+            if too_soon {
+                d.interval += 5;
+                return oauth_error(cfg, 400, "slow_down", "Polling too fast.");
+            }
+            if !d.approved {
+                return oauth_error(
+                    cfg,
+                    400,
+                    "authorization_pending",
+                    "The user has not approved yet.",
+                );
+            }
+            d.redeemed = true;
+            let v = issue(cfg, &mut s, &client, cfg.issue_refresh, None);
             json_response(cfg, 200, v, cfg.no_store)
         }
         Some("client_credentials") => {

@@ -520,6 +520,32 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["expires-in-invalid"],
         },
         Scenario {
+            name: "device-flow",
+            about: "device authorization grant polled at the interval, approved on another device",
+            config: d(),
+            cause: None,
+            must: &[],
+        },
+        Scenario {
+            name: "device-poll-too-fast",
+            about: "device flow polled every 0.2 s although the interval is 1 s, ignoring slow_down",
+            config: d(),
+            cause: Some("device-poll-too-fast"),
+            must: &["device-poll-too-fast"],
+        },
+        Scenario {
+            name: "device-poll-after-expiry",
+            about: "device code that expires before the user approves, polled again after expired_token",
+            config: AsConfig {
+                device_expires_in: 1,
+                ..d()
+            },
+            // The first expired_token has no cause on the wire (the user did not approve
+            // in time); polling on after it is the client's fault, its own finding.
+            cause: None,
+            must: &["device-poll-after-end", "token-error"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -999,6 +1025,55 @@ pub async fn play(name: &str, f: &Flow) {
                 let (at, new_rt) = f.refresh(&rt).await.unwrap();
                 rt = new_rt.unwrap_or(rt);
                 assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            }
+        }
+        "device-flow" | "device-poll-too-fast" | "device-poll-after-expiry" => {
+            f.discovery().await;
+            let d = f
+                .raw_token(
+                    "/device_authorization",
+                    &[("scope", "read offline_access")],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            let device_code = d["device_code"].as_str().unwrap().to_string();
+            let user_code = d["user_code"].as_str().unwrap().to_string();
+            let form = [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", device_code.as_str()),
+            ];
+            let poll = || f.raw_token("/token", &form, Some((CLIENT_ID, CLIENT_SECRET)));
+            let approve = || async {
+                let url = srv.url(&format!("/device?user_code={user_code}"));
+                assert_eq!(f.http.get(url).send().await.unwrap().status(), 200);
+            };
+            match name {
+                "device-flow" => {
+                    tokio::time::sleep(Duration::from_millis(1100)).await;
+                    assert_eq!(poll().await["error"], "authorization_pending");
+                    approve().await;
+                    tokio::time::sleep(Duration::from_millis(1100)).await;
+                    let v = poll().await;
+                    let at = v["access_token"].as_str().expect("tokens after approval");
+                    assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+                }
+                "device-poll-too-fast" => {
+                    let mut answers = Vec::new();
+                    for i in 0..5 {
+                        if i == 2 {
+                            approve().await;
+                        }
+                        answers.push(poll().await["error"].as_str().unwrap_or("").to_string());
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    assert!(answers.iter().any(|a| a == "slow_down"), "{answers:?}");
+                }
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(1300)).await;
+                    assert_eq!(poll().await["error"], "expired_token");
+                    tokio::time::sleep(Duration::from_millis(1100)).await;
+                    assert_eq!(poll().await["error"], "expired_token");
+                }
             }
         }
         other => panic!("no script for scenario {other}"),

@@ -15,6 +15,7 @@ use super::{Finding, rules};
 fn token_error_causes(error: Option<&str>) -> &'static [&'static str] {
     match error {
         Some("invalid_client" | "unauthorized_client") => &[
+            "client-assertion",
             "client-secret-mismatch",
             "basic-not-form-encoded",
             "client-auth-method-mismatch",

@@ -5,6 +5,7 @@
 //!
 //! Rule ids and severities: `ANALYZERS.md` of the design notes.
 
+mod assertion;
 mod bearer;
 mod client;
 mod device;
@@ -184,6 +185,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(expiry::Expiry::default()),
         Box::new(oidc::Oidc::default()),
         Box::new(device::Device),
+        Box::new(assertion::Assertions::default()),
     ]
 }
 

@@ -165,6 +165,18 @@ rule!(
     "checklist step 1; RFC 8628 §3.5"
 );
 rule!(
+    CLIENT_ASSERTION,
+    "client-assertion",
+    High,
+    Cause,
+    Some("1"),
+    "JWT client assertion the token endpoint must refuse",
+    "With `private_key_jwt` or `client_secret_jwt` the client proves who it is with a signed JWT, the client assertion, and the server checks its claims before the signature: `iss` and `sub` are the client id, `aud` names the token endpoint (or the issuer), `exp` is near, `jti` is fresh. This assertion breaks one of those rules, and servers answer `invalid_client`.",
+    "Build the assertion with `iss` = `sub` = the client id, `aud` = the token endpoint URL from the discovery document, `exp` a few minutes ahead, and a new random `jti` for every request.",
+    "client_assertion claims {iss: app, sub: app, aud: https://as.example/, exp: +1 d}",
+    "checklist step 1; RFC 7523 §3, RFC 7521 §5.2, OpenID Connect Core §9"
+);
+rule!(
     BEARER_SCHEME,
     "bearer-scheme",
     High,
@@ -593,6 +605,7 @@ pub const CATALOG: &[&Rule] = &[
     &TOKEN_TYPE_CASE,
     &DEVICE_POLL_TOO_FAST,
     &DEVICE_POLL_AFTER_END,
+    &CLIENT_ASSERTION,
     &EXPIRES_IN_INVALID,
     &CLOCK_SKEW,
     &STATE_MISSING,

@@ -138,6 +138,10 @@ pub struct Hints {
     /// provider's keys or metadata were known at the time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signature: Option<String>,
+    /// The client assertion's header and the claims RFC 7523 checks (`iss`, `sub`,
+    /// `aud`, `exp`, `iat`, `nbf`, `jti`), never its signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_assertion: Option<JwtHint>,
     /// On a JWK set: the ID tokens issued before it that it settles, with what is wrong
     /// with each one's signature (`None`: it verifies).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -61,8 +61,10 @@ pub enum ClientAuth {
     Basic,
     /// `client_secret` in the form body (client_secret_post).
     Post,
-    /// `client_assertion` (private_key_jwt / client_secret_jwt).
+    /// `client_assertion` signed with a private key (private_key_jwt).
     Assertion,
+    /// `client_assertion` signed with the client secret (client_secret_jwt, `HS256`...).
+    SecretJwt,
     /// No client authentication (public client).
     None,
 }
@@ -73,6 +75,7 @@ impl ClientAuth {
             ClientAuth::Basic => "client_secret_basic",
             ClientAuth::Post => "client_secret_post",
             ClientAuth::Assertion => "private_key_jwt",
+            ClientAuth::SecretJwt => "client_secret_jwt",
             ClientAuth::None => "none",
         }
     }
@@ -553,8 +556,20 @@ fn token_request(
     let mut basic_raw = None;
     let mut auth = if client_secret.is_some() {
         ClientAuth::Post
-    } else if body.has("client_assertion") {
-        ClientAuth::Assertion
+    } else if let Some(a) = body.get("client_assertion") {
+        let alg = super::jws::header(a)
+            .map(|(alg, _)| alg)
+            .unwrap_or_default();
+        if client_id.is_none() {
+            // RFC 7523 §3: the assertion's `sub` is the client id.
+            client_id =
+                super::parse::decode_jwt(a).and_then(|j| j.claim_str("sub").map(str::to_string));
+        }
+        if alg.starts_with("HS") {
+            ClientAuth::SecretJwt
+        } else {
+            ClientAuth::Assertion
+        }
     } else {
         ClientAuth::None
     };

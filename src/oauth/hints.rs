@@ -24,6 +24,21 @@ const JWT_CLAIMS: [&str; 9] = [
     "client_id",
 ];
 
+/// The claims of a client assertion RFC 7523 §3 checks (none personal: `iss` and `sub`
+/// are the client id).
+const ASSERTION_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"];
+
+/// The members of `v` named in `keys`.
+fn pick(v: &serde_json::Value, keys: &[&str]) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    for k in keys {
+        if let Some(x) = v.get(*k) {
+            m.insert(k.to_string(), x.clone());
+        }
+    }
+    m
+}
+
 /// The hints for `step` (of an exchange to `url`), seen against the flow as it was before it; `None` when the step
 /// has none to keep.
 pub fn of(url: &str, step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
@@ -59,20 +74,20 @@ pub fn of(url: &str, step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Opt
         .and_then(super::parse::decode_jwt)
         .map(|jwt| super::oidc::problems(t, &jwt, state, fpr));
     h.id_token_signature = super::oidc::id_token_signature(state, t);
+    h.client_assertion = t
+        .params
+        .get("client_assertion")
+        .filter(|a| masked_fp(a).is_none())
+        .and_then(decode_jwt)
+        .map(|j| JwtHint {
+            header: pick(&j.header, &JWT_HEADER).into(),
+            claims: pick(&j.claims, &ASSERTION_CLAIMS).into(),
+        });
     h.access_jwt = t
         .response
         .as_ref()
         .and_then(|r| r.access_jwt.as_ref())
         .map(|j| {
-            let pick = |v: &serde_json::Value, keys: &[&str]| {
-                let mut m = serde_json::Map::new();
-                for k in keys {
-                    if let Some(x) = v.get(*k) {
-                        m.insert(k.to_string(), x.clone());
-                    }
-                }
-                m
-            };
             let mut claims = pick(&j.claims, &JWT_CLAIMS);
             if let Some(sub) = j.claims.get("sub").and_then(|s| s.as_str()) {
                 claims.insert(

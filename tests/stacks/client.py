@@ -5,6 +5,7 @@ refreshing, and doing one thing wrong per scenario.
 usage: client.py SCENARIO ISSUER PROXY_URL PROXY_CA.pem
 Exits 0 when the flow went as the scenario stages it (including the failures it stages).
 """
+import os
 import re
 import sys
 import time
@@ -53,8 +54,8 @@ def browser(url):
 
 def client(**kw):
     return OAuth2Client(
-        CLIENT_ID,
-        SECRET,
+        kw.pop("client_id", CLIENT_ID),
+        kw.pop("client_secret", SECRET),
         scope=kw.pop("scope", "openid offline_access"),
         redirect_uri=REDIRECT,
         code_challenge_method="S256",
@@ -163,6 +164,42 @@ def main():
             raise
         except Exception:
             pass
+    elif SCENARIO.startswith("jwt-"):
+        # private_key_jwt: Authlib signs a client assertion with the registered key.
+        from authlib.oauth2.rfc7523 import PrivateKeyJWT
+
+        audience = meta["token_endpoint"]
+        claims = None
+        if SCENARIO == "jwt-wrong-aud":
+            audience = ISSUER + "/token-endpoint-of-another-tenant"
+        if SCENARIO == "jwt-jti-reused":
+            claims = {"jti": generate_token(16)}  # the same on every request
+        with open(os.environ["STACK_CLIENT_KEY"]) as f:
+            key = f.read()
+        c = client(
+            client_id="stack-jwt-app",
+            client_secret=key,
+            token_endpoint_auth_method="private_key_jwt",
+        )
+        c.register_client_auth_method(PrivateKeyJWT(audience, claims=claims))
+        if SCENARIO == "jwt-wrong-aud":
+            try:
+                sign_in(c, meta)
+                raise AssertionError("an assertion for another audience was accepted")
+            except AssertionError:
+                raise
+            except Exception:
+                pass
+        else:
+            token, _ = sign_in(c, meta)
+            assert c.get(userinfo).status_code == 200
+            refreshed = False
+            try:
+                c.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+                refreshed = True
+            except Exception:
+                pass
+            assert refreshed == (SCENARIO == "jwt-healthy"), SCENARIO
     else:
         raise SystemExit(f"no scenario {SCENARIO}")
 

@@ -7,6 +7,7 @@
 // Prints one JSON line {"issuer": "https://127.0.0.1:PORT"} once it listens.
 import https from 'node:https';
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const [certPath, keyPath, optsJson] = process.argv.slice(2);
@@ -16,6 +17,12 @@ const server = https.createServer(
   { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) },
   (req, res) => handler(req, res),
 );
+// The private_key_jwt client's key pair: the private half for the connector (written to
+// client-key.pem in the working directory), the public half registered with the client.
+const pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+fs.writeFileSync('client-key.pem', pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+const clientJwk = { ...pair.publicKey.export({ format: 'jwk' }), kid: 'client-key-1', alg: 'RS256', use: 'sig' };
+
 server.listen(0, '127.0.0.1', () => {
   const issuer = `https://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
@@ -26,6 +33,14 @@ server.listen(0, '127.0.0.1', () => {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
+    }, {
+      client_id: 'stack-jwt-app',
+      redirect_uris: [`${issuer}/cb`],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'RS256',
+      jwks: { keys: [clientJwk] },
     }],
     features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
     ttl: {

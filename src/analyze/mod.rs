@@ -9,6 +9,7 @@ mod assertion;
 mod bearer;
 mod client;
 mod device;
+mod dpop;
 pub mod diagnosis;
 mod expiry;
 mod grant;
@@ -186,6 +187,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(oidc::Oidc::default()),
         Box::new(device::Device),
         Box::new(assertion::Assertions::default()),
+        Box::new(dpop::Dpop),
     ]
 }
 

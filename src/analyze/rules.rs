@@ -177,6 +177,42 @@ rule!(
     "checklist step 1; RFC 7523 §3, RFC 7521 §5.2, OpenID Connect Core §9"
 );
 rule!(
+    DPOP_PROOF,
+    "dpop-proof",
+    High,
+    Cause,
+    Some("2"),
+    "DPoP proof that does not fit its request",
+    "A DPoP-bound token is only good with a fresh proof: a JWT of type `dpop+jwt`, signed by the key in its own `jwk` header, naming the request's method (`htm`) and URL without query (`htu`), issued now (`iat`), never reused (`jti`), and for an API call carrying `ath`, the hash of the access token. This proof gets one of them wrong, and servers refuse it with `invalid_dpop_proof`.",
+    "Make a new proof for every request, from the request actually sent: its method, its URL without query or fragment, the current time, a new `jti`, and `ath` = base64url(SHA-256(access token)) on API calls.",
+    "DPoP proof {htm: GET, htu: https://api.example/v1/me?x=1} on POST https://api.example/v1/orders",
+    "checklist step 2; RFC 9449 §4.2, §4.3, §7"
+);
+rule!(
+    DPOP_NONCE_IGNORED,
+    "dpop-nonce-ignored",
+    Medium,
+    Cause,
+    Some("2"),
+    "server's DPoP nonce left out of the next proof",
+    "A server may demand that proofs carry a nonce it chooses: it answers `use_dpop_nonce` with the nonce in a `DPoP-Nonce` header, and the client must retry with that value in the proof's `nonce` claim. The next proof to that server left it out (or sent another), so it is refused again.",
+    "Read `DPoP-Nonce` from every answer (token endpoint and API alike) and put the newest value into the next proof for that server; retry once after `use_dpop_nonce`.",
+    "401 WWW-Authenticate: DPoP error=\"use_dpop_nonce\", DPoP-Nonce: eyJ7S…; retry proof without `nonce`",
+    "checklist step 2; RFC 9449 §8, §9"
+);
+rule!(
+    DPOP_BOUND_AS_BEARER,
+    "dpop-bound-as-bearer",
+    High,
+    Cause,
+    Some("2"),
+    "DPoP-bound access token sent with the Bearer scheme",
+    "The token endpoint bound the access token to the client's key (`token_type: DPoP`). Such a token must be sent as `Authorization: DPoP <token>` with a proof; sent as `Bearer` it is refused (or, by a server that does not check binding, accepted as a plain bearer token, which defeats the binding).",
+    "Send DPoP-bound tokens as `Authorization: DPoP <token>` together with a `DPoP` proof header; use `Bearer` only for `token_type: Bearer`.",
+    "token response {token_type: DPoP}; GET /api with Authorization: Bearer eyJ… → 401",
+    "checklist step 2; RFC 9449 §7.1"
+);
+rule!(
     BEARER_SCHEME,
     "bearer-scheme",
     High,
@@ -606,6 +642,9 @@ pub const CATALOG: &[&Rule] = &[
     &DEVICE_POLL_TOO_FAST,
     &DEVICE_POLL_AFTER_END,
     &CLIENT_ASSERTION,
+    &DPOP_PROOF,
+    &DPOP_NONCE_IGNORED,
+    &DPOP_BOUND_AS_BEARER,
     &EXPIRES_IN_INVALID,
     &CLOCK_SKEW,
     &STATE_MISSING,

@@ -142,10 +142,23 @@ pub struct Hints {
     /// `aud`, `exp`, `iat`, `nbf`, `jti`), never its signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_assertion: Option<JwtHint>,
+    /// What is wrong with the exchange's DPoP proof (RFC 9449), checked before its
+    /// masking: the proof's problems, and the exchange whose nonce it ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<DpopHint>,
     /// On a JWK set: the ID tokens issued before it that it settles, with what is wrong
     /// with each one's signature (`None`: it verifies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signatures: Option<Vec<SignatureHint>>,
+}
+
+/// A DPoP proof's verdict, as a redacted HAR keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DpopHint {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proof: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce_ignored: Option<u64>,
 }
 
 /// One ID token's signature as checked against a JWK set fetched after it.

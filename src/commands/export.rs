@@ -81,7 +81,7 @@ pub fn export_har(
             let hints = if no_redact {
                 None
             } else {
-                crate::oauth::hints::of(&ex.request.url, &c.step, &flow.state, &fpr)
+                crate::oauth::hints::of(&ex, &c.step, c.at, &flow.state, &fpr)
             };
             let step = flow.apply(&ex, c, Vec::new());
             let facts = EntryFacts {

@@ -6,7 +6,7 @@ use super::classify::{ClientAuth, Step};
 use super::parse::decode_jwt;
 use super::timeline::FlowState;
 use crate::capture::redact::{Fingerprinter, masked_fp};
-use crate::capture::{Hints, JwtHint};
+use crate::capture::{DpopHint, Exchange, Hints, JwtHint};
 
 /// JWT header fields kept (never the signature).
 const JWT_HEADER: [&str; 3] = ["alg", "typ", "kid"];
@@ -39,12 +39,25 @@ fn pick(v: &serde_json::Value, keys: &[&str]) -> serde_json::Map<String, serde_j
     m
 }
 
-/// The hints for `step` (of an exchange to `url`), seen against the flow as it was before it; `None` when the step
+/// The hints for `step` (of `ex`, at unix time `at`), seen against the flow as it was before it; `None` when the step
 /// has none to keep.
-pub fn of(url: &str, step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
-    let Step::Token(t) = step else {
-        return jwks(url, step, state);
+pub fn of(ex: &Exchange, step: &Step, at: f64, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
+    let mut h = match step {
+        Step::Token(_) => token(step, state, fpr),
+        _ => jwks(&ex.request.url, step, state),
     };
+    if let Some(v) = super::dpop::verdict(ex, step, at, &state.dpop).filter(|v| !v.is_empty()) {
+        h.get_or_insert_with(Hints::default).dpop = Some(DpopHint {
+            proof: v.proof,
+            nonce_ignored: v.nonce_ignored,
+        });
+    }
+    h
+}
+
+/// A token request's hints.
+fn token(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
+    let Step::Token(t) = step else { return None };
     let mut h = Hints {
         client_id: t.client_id.clone(),
         client_auth: Some(t.auth.name().to_string()),

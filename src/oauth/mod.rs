@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod display;
+pub mod dpop;
 pub mod flow;
 pub mod hints;
 pub mod jws;

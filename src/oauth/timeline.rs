@@ -255,6 +255,8 @@ pub struct FlowState {
     pub pending_id_tokens: Vec<PendingIdToken>,
     /// Device authorizations (RFC 8628) by device code fingerprint.
     pub devices: HashMap<String, DeviceRecord>,
+    /// DPoP proof ids seen and the nonces servers asked for.
+    pub dpop: super::dpop::DpopState,
     /// The latest time any issued access token is good until (`INFINITY` for one that
     /// does not expire); `None` before the first. Keeps [`FlowState::holds_access_token`]
     /// constant-time.
@@ -366,6 +368,7 @@ impl FlowState {
     /// Apply one classified exchange to the state (after the analyzers saw it).
     pub fn apply(&mut self, ex: &Exchange, step: &Step, at: f64, fpr: &Fingerprinter) {
         self.exchanges += 1;
+        self.dpop.apply(ex);
         if self.t0.is_none() {
             self.t0 = Some(at);
         }

@@ -1,0 +1,92 @@
+//! dpop-proof, dpop-nonce-ignored, dpop-bound-as-bearer: sender-constrained tokens (RFC
+//! 9449). A proof that does not fit its request or its own key; a server's `DPoP-Nonce`
+//! the next proof leaves out; a DPoP-bound access token sent with the `Bearer` scheme.
+
+use super::{Analyzer, Cx, Findings, finding, rules};
+use crate::oauth::dpop::{Verdict, verdict};
+use crate::wire::{url_base, url_origin};
+
+pub struct Dpop;
+
+impl Analyzer for Dpop {
+    fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
+        let found = match cx.ex.hints.as_ref() {
+            Some(h) => h.dpop.as_ref().map(|d| Verdict {
+                proof: d.proof.clone(),
+                nonce_ignored: d.nonce_ignored,
+            }),
+            None => verdict(cx.ex, cx.step, cx.at, &cx.state.dpop),
+        };
+        let req = format!("{} {}", cx.ex.request.method, url_base(&cx.ex.request.url));
+        let answer = cx
+            .ex
+            .response
+            .as_ref()
+            .map(|r| format!(" The server answered {}.", r.status))
+            .unwrap_or_default();
+        if let Some(v) = found {
+            if !v.proof.is_empty() {
+                out.add(
+                    format!("dpop {} {}", url_origin(&cx.ex.request.url), v.proof.join("|")),
+                    finding(
+                        &rules::DPOP_PROOF,
+                        vec![cx.ex.id],
+                        "DPoP proof that does not fit its request",
+                        format!("The DPoP proof of {req}: {}.{answer}", v.proof.join("; ")),
+                        rules::DPOP_PROOF.fix,
+                    ),
+                );
+            }
+            if let Some(asked) = v.nonce_ignored {
+                out.add(
+                    format!("dpop-nonce {}", url_origin(&cx.ex.request.url)),
+                    finding(
+                        &rules::DPOP_NONCE_IGNORED,
+                        vec![asked, cx.ex.id],
+                        "server's DPoP nonce left out of the next proof",
+                        format!(
+                            "#{asked} answered with a `DPoP-Nonce` header and asked for it (`use_dpop_nonce`); the proof of {req} (#{}) does not carry that nonce.{answer}",
+                            cx.ex.id
+                        ),
+                        rules::DPOP_NONCE_IGNORED.fix,
+                    ),
+                );
+            }
+        }
+        let Some(call) = cx.step.api_call() else {
+            return;
+        };
+        let bearer = call
+            .scheme
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
+        let info = call.token_fp.as_ref().and_then(|fp| cx.state.tokens.get(fp));
+        let Some(info) = info.filter(|i| {
+            bearer
+                && i.token_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("dpop"))
+        }) else {
+            return;
+        };
+        out.add(
+            format!("dpop-bearer {}", info.fp),
+            finding(
+                &rules::DPOP_BOUND_AS_BEARER,
+                vec![info.issued_by, cx.ex.id],
+                format!("DPoP-bound token fp:{} sent as a Bearer token", info.fp),
+                format!(
+                    "The token response #{} issued it with `token_type: DPoP` (bound to the client's key), but {req} (#{}) sent it as `Authorization: Bearer`{}.{answer}",
+                    info.issued_by,
+                    cx.ex.id,
+                    if cx.ex.request.header("dpop").is_some() {
+                        ""
+                    } else {
+                        " and without a DPoP proof"
+                    }
+                ),
+                rules::DPOP_BOUND_AS_BEARER.fix,
+            ),
+        );
+    }
+}

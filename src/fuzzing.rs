@@ -88,7 +88,13 @@ pub fn classification(data: &[u8]) {
     engine.push(&again);
     let findings = engine.finish().findings;
     let facts = EntryFacts {
-        hints: crate::oauth::hints::of(&ex, &step, 0.0, &Default::default(), &Fingerprinter::new(SALT)),
+        hints: crate::oauth::hints::of(
+            &ex,
+            &step,
+            0.0,
+            &Default::default(),
+            &Fingerprinter::new(SALT),
+        ),
         step: step.name().to_string(),
         token_fps: crate::oauth::display::token_fps(&step, &Fingerprinter::new(SALT)),
         findings: findings.iter().map(|f| f.rule.to_string()).collect(),

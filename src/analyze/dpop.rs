@@ -15,6 +15,15 @@ impl Analyzer for Dpop {
                 proof: d.proof.clone(),
                 nonce_ignored: d.nonce_ignored,
             }),
+            // A masked proof (a redacted HAR) says only what its hints kept.
+            None if cx
+                .ex
+                .request
+                .header("dpop")
+                .is_some_and(|p| crate::capture::redact::masked_fp(p.trim()).is_some()) =>
+            {
+                None
+            }
             None => verdict(cx.ex, cx.step, cx.at, &cx.state.dpop),
         };
         let req = format!("{} {}", cx.ex.request.method, url_base(&cx.ex.request.url));
@@ -24,17 +33,28 @@ impl Analyzer for Dpop {
             .as_ref()
             .map(|r| format!(" The server answered {}.", r.status))
             .unwrap_or_default();
+        // At the token endpoint the proof belongs to step 1, at an API to step 2.
+        let step = if matches!(cx.step, crate::oauth::Step::Token(_)) {
+            "1"
+        } else {
+            "2"
+        };
         if let Some(v) = found {
             if !v.proof.is_empty() {
                 out.add(
-                    format!("dpop {} {}", url_origin(&cx.ex.request.url), v.proof.join("|")),
+                    format!(
+                        "dpop {} {}",
+                        url_origin(&cx.ex.request.url),
+                        v.proof.join("|")
+                    ),
                     finding(
                         &rules::DPOP_PROOF,
                         vec![cx.ex.id],
                         "DPoP proof that does not fit its request",
                         format!("The DPoP proof of {req}: {}.{answer}", v.proof.join("; ")),
                         rules::DPOP_PROOF.fix,
-                    ),
+                    )
+                    .at_step(step),
                 );
             }
             if let Some(asked) = v.nonce_ignored {
@@ -49,7 +69,8 @@ impl Analyzer for Dpop {
                             cx.ex.id
                         ),
                         rules::DPOP_NONCE_IGNORED.fix,
-                    ),
+                    )
+                    .at_step(step),
                 );
             }
         }
@@ -60,7 +81,10 @@ impl Analyzer for Dpop {
             .scheme
             .as_deref()
             .is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
-        let info = call.token_fp.as_ref().and_then(|fp| cx.state.tokens.get(fp));
+        let info = call
+            .token_fp
+            .as_ref()
+            .and_then(|fp| cx.state.tokens.get(fp));
         let Some(info) = info.filter(|i| {
             bearer
                 && i.token_type

@@ -20,6 +20,11 @@ impl Analyzer for Responses {
             {
                 return;
             }
+            // RFC 9449 §8: a server asking for a DPoP nonce; dpop-nonce-ignored judges
+            // whether the client followed.
+            if error == "use_dpop_nonce" && cx.ex.request.header("dpop").is_some() {
+                return;
+            }
             token_error(
                 cx,
                 error,

@@ -60,27 +60,39 @@ pub fn verdict(ex: &Exchange, step: &Step, at: f64, state: &DpopState) -> Option
     if h["typ"].as_str().map(str::to_ascii_lowercase).as_deref() != Some("dpop+jwt") {
         v.proof.push(format!(
             "its `typ` is {}, not `dpop+jwt`",
-            h["typ"].as_str().map_or("missing".to_string(), |t| format!("`{t}`"))
+            h["typ"]
+                .as_str()
+                .map_or("missing".to_string(), |t| format!("`{t}`"))
         ));
     }
     match h.get("jwk").filter(|k| k.is_object()) {
-        None => v.proof.push("its header carries no `jwk` (the public key it is signed with)".into()),
-        Some(jwk) if ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|m| jwk.get(m).is_some()) => {
+        None => v
+            .proof
+            .push("its header carries no `jwk` (the public key it is signed with)".into()),
+        Some(jwk)
+            if ["d", "p", "q", "dp", "dq", "qi", "k"]
+                .iter()
+                .any(|m| jwk.get(m).is_some()) =>
+        {
             v.proof.push("its `jwk` holds private key material: the key is disclosed to every server it is sent to".into());
         }
         Some(jwk) => {
             let doc = serde_json::json!({ "keys": [jwk] });
             match doc.as_object().and_then(JwkSet::from_json) {
                 Some(set) => match check(proof, &set) {
-                    Check::Invalid { .. } => v
-                        .proof
-                        .push("its signature does not verify with the `jwk` in its own header".into()),
+                    Check::Invalid { .. } => v.proof.push(
+                        "its signature does not verify with the `jwk` in its own header".into(),
+                    ),
                     Check::Unsigned | Check::Symmetric { .. } => v.proof.push(format!(
                         "it is not signed with an asymmetric key (`alg` `{}`)",
                         h["alg"].as_str().unwrap_or("")
                     )),
-                    Check::Malformed(why) => v.proof.push(format!("it is not a well-formed JWS: {why}")),
-                    Check::Verified { .. } | Check::UnknownKid { .. } | Check::Unsupported { .. } => {}
+                    Check::Malformed(why) => {
+                        v.proof.push(format!("it is not a well-formed JWS: {why}"))
+                    }
+                    Check::Verified { .. }
+                    | Check::UnknownKid { .. }
+                    | Check::Unsupported { .. } => {}
                 },
                 None => v.proof.push("its `jwk` is not a public key".into()),
             }
@@ -97,10 +109,13 @@ pub fn verdict(ex: &Exchange, step: &Step, at: f64, state: &DpopState) -> Option
     }
     let target = url_base(&ex.request.url);
     match c["htu"].as_str() {
+        Some(u) if u.contains(['?', '#']) => v.proof.push(format!(
+            "its `htu` `{u}` keeps the query or fragment, which the proof must leave out"
+        )),
         Some(u) if same_target(u, target) => {}
-        Some(u) => v
-            .proof
-            .push(format!("its `htu` `{u}` is not the request's URL `{target}`")),
+        Some(u) => v.proof.push(format!(
+            "its `htu` `{u}` is not the request's URL `{target}`"
+        )),
         None => v.proof.push("it has no `htu`".into()),
     }
     match jwt.claim_i64("iat").map(|i| i as f64) {
@@ -129,14 +144,15 @@ pub fn verdict(ex: &Exchange, step: &Step, at: f64, state: &DpopState) -> Option
             .is_some_and(|s| s.eq_ignore_ascii_case("dpop"));
         if bound {
             match (c["ath"].as_str(), call.token.as_deref()) {
-                (None, _) => v.proof.push(
-                    "it has no `ath` (the hash of the access token it presents)".into(),
-                ),
+                (None, _) => v
+                    .proof
+                    .push("it has no `ath` (the hash of the access token it presents)".into()),
                 (Some(ath), Some(token))
                     if crate::capture::redact::masked_fp(token).is_none()
                         && ath != token_hash(token) =>
                 {
-                    v.proof.push("its `ath` is not the hash of the access token sent with it".into());
+                    v.proof
+                        .push("its `ath` is not the hash of the access token sent with it".into());
                 }
                 _ => {}
             }
@@ -154,7 +170,6 @@ pub fn verdict(ex: &Exchange, step: &Step, at: f64, state: &DpopState) -> Option
 /// ports dropped (RFC 9449 §4.3).
 fn same_target(htu: &str, target: &str) -> bool {
     let norm = |u: &str| {
-        let u = url_base(u);
         let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
         let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         let host = host.to_ascii_lowercase();
@@ -198,12 +213,15 @@ impl DpopState {
             return;
         };
         if let Some(nonce) = r.header("dpop-nonce") {
-            self.nonces.insert(origin.clone(), (nonce.trim().to_string(), ex.id));
+            self.nonces
+                .insert(origin.clone(), (nonce.trim().to_string(), ex.id));
         }
         let asks = r
             .header("www-authenticate")
             .is_some_and(|w| w.contains("use_dpop_nonce"))
-            || r.body.as_text().is_some_and(|t| t.contains("use_dpop_nonce"));
+            || r.body
+                .as_text()
+                .is_some_and(|t| t.contains("use_dpop_nonce"));
         if asks {
             self.challenged.insert(origin);
         } else if ex.request.header("dpop").is_some() && r.status < 400 {

@@ -41,7 +41,13 @@ fn pick(v: &serde_json::Value, keys: &[&str]) -> serde_json::Map<String, serde_j
 
 /// The hints for `step` (of `ex`, at unix time `at`), seen against the flow as it was before it; `None` when the step
 /// has none to keep.
-pub fn of(ex: &Exchange, step: &Step, at: f64, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
+pub fn of(
+    ex: &Exchange,
+    step: &Step,
+    at: f64,
+    state: &FlowState,
+    fpr: &Fingerprinter,
+) -> Option<Hints> {
     let mut h = match step {
         Step::Token(_) => token(step, state, fpr),
         _ => jwks(&ex.request.url, step, state),

@@ -505,7 +505,13 @@ impl FlowState {
             }
             d.last_poll = Some((ex.id, at, error));
         }
-        if let Some(fp) = &t.code_fp {
+        // A server that asks for a DPoP nonce first has not looked at the grant: the
+        // retry with the nonce is the code's first real use (RFC 9449 §8).
+        let nonce_asked = t
+            .response
+            .as_ref()
+            .is_some_and(|r| r.error.as_deref() == Some("use_dpop_nonce"));
+        if let Some(fp) = t.code_fp.as_ref().filter(|_| !nonce_asked) {
             self.codes_used.entry(fp.clone()).or_insert((ex.id, at));
         }
         let success = t.response.as_ref().is_some_and(|r| r.is_success());

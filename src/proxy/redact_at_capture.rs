@@ -80,8 +80,7 @@ impl AtCapture {
 impl Transform for AtCapture {
     fn apply(&mut self, ex: &mut Exchange) {
         let c = self.flow.classify(ex);
-        let hints =
-            crate::oauth::hints::of(ex, &c.step, c.at, &self.flow.state, &self.flow.fpr);
+        let hints = crate::oauth::hints::of(ex, &c.step, c.at, &self.flow.state, &self.flow.fpr);
         self.flow.apply(ex, c, Vec::new());
         if let Some(h) = hints {
             ex.hints = Some(Box::new(h));

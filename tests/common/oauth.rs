@@ -76,6 +76,8 @@ pub struct AsConfig {
     /// its device codes live, in seconds.
     pub device_interval: u64,
     pub device_expires_in: u64,
+    /// The token endpoint demands a server nonce in DPoP proofs (`use_dpop_nonce`).
+    pub dpop_nonce: bool,
 }
 
 impl Default for AsConfig {
@@ -105,6 +107,7 @@ impl Default for AsConfig {
             expires_in_claim: None,
             device_interval: 1,
             device_expires_in: 600,
+            dpop_nonce: false,
         }
     }
 }
@@ -130,6 +133,8 @@ struct AccessInfo {
     issued: Instant,
     lifetime: Option<u64>,
     valid: bool,
+    /// Bound to the client's DPoP key (RFC 9449): good only as `DPoP` with a proof.
+    bound: bool,
 }
 
 struct RefreshInfo {
@@ -148,6 +153,9 @@ struct State {
     plain_base: Option<String>,
     /// Device authorizations (RFC 8628) by device code.
     devices: HashMap<String, DeviceInfo>,
+    /// The token request being answered came with a good DPoP proof: what it issues is
+    /// bound to the client's key.
+    bind_next_issue: bool,
 }
 
 struct DeviceInfo {
@@ -355,6 +363,12 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let dpop = req
+        .headers()
+        .get("dpop")
+        .and_then(|v| v.to_str().ok())
+        .and_then(oauthscope::oauth::parse::decode_jwt);
+    let method = req.method().to_string();
     let body = req
         .into_body()
         .collect()
@@ -487,7 +501,32 @@ async fn handle(
             if cfg.token_delay_ms > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(cfg.token_delay_ms)).await;
             }
-            token(&body, &query, auth.as_deref(), &state, &cfg, &base)
+            let proof = Proof {
+                jwt: dpop.as_ref(),
+                method: &method,
+                url: format!("{base}{path}"),
+            };
+            if dpop.is_some() {
+                let nonce = cfg.dpop_nonce.then_some(DPOP_NONCE);
+                match proof.refused(None, nonce) {
+                    Some("nonce") => {
+                        let mut r = oauth_error(
+                            &cfg,
+                            400,
+                            "use_dpop_nonce",
+                            "Authorization server requires nonce in DPoP proof",
+                        );
+                        r.headers_mut()
+                            .insert("dpop-nonce", http::HeaderValue::from_static(DPOP_NONCE));
+                        return Ok(r);
+                    }
+                    Some(why) => return Ok(oauth_error(&cfg, 400, "invalid_dpop_proof", why)),
+                    None => state.lock().unwrap().bind_next_issue = true,
+                }
+            }
+            let r = token(&body, &query, auth.as_deref(), &state, &cfg, &base);
+            state.lock().unwrap().bind_next_issue = false;
+            r
         }
         "/revoke" => {
             let f = form(&body);
@@ -502,7 +541,14 @@ async fn handle(
             }
             Response::builder().status(200).body(full("")).unwrap()
         }
-        "/api/me" => api(auth.as_deref(), &query, &state, &cfg),
+        "/api/me" => {
+            let proof = Proof {
+                jwt: dpop.as_ref(),
+                method: &method,
+                url: format!("{base}/api/me"),
+            };
+            api(auth.as_deref(), &query, &state, &cfg, &proof)
+        }
         _ => Response::builder()
             .status(404)
             .body(full("not found"))
@@ -555,6 +601,7 @@ fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body
                     issued: Instant::now(),
                     lifetime: Some(3600),
                     valid: true,
+                    bound: false,
                 },
             );
             loc = format!("{redirect}#access_token={at}&token_type=Bearer&expires_in=3600");
@@ -748,9 +795,16 @@ fn issue(
             issued: Instant::now(),
             lifetime: cfg.salesforce_session.or(cfg.expires_in),
             valid: true,
+            bound: false,
         },
     );
-    let token_type = if cfg.lowercase_token_type {
+    let bound = std::mem::take(&mut s.bind_next_issue);
+    if let Some(a) = s.access.get_mut(&at) {
+        a.bound = bound;
+    }
+    let token_type = if bound {
+        "DPoP"
+    } else if cfg.lowercase_token_type {
         "bearer"
     } else {
         "Bearer"
@@ -954,7 +1008,74 @@ fn token(
     }
 }
 
-fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body> {
+/// A request's DPoP proof (claims only: this server checks what it says, not its
+/// signature) and what it must match.
+struct Proof<'a> {
+    jwt: Option<&'a oauthscope::oauth::parse::Jwt>,
+    method: &'a str,
+    url: String,
+}
+
+impl Proof<'_> {
+    /// Why the proof does not fit (`None`: it does), for the token `ath` must hash.
+    fn refused(&self, token: Option<&str>, nonce: Option<&str>) -> Option<&'static str> {
+        let Some(j) = self.jwt else {
+            return Some("no DPoP proof");
+        };
+        if j.claim_str("htm") != Some(self.method) {
+            return Some("htm does not match");
+        }
+        if j.claim_str("htu") != Some(self.url.as_str()) {
+            return Some("htu does not match");
+        }
+        if let Some(t) = token {
+            if j.claim_str("ath") != Some(oauthscope::oauth::dpop::token_hash(t).as_str()) {
+                return Some("ath does not match");
+            }
+        }
+        if nonce.is_some() && j.claim_str("nonce") != nonce {
+            return Some("nonce");
+        }
+        None
+    }
+}
+
+/// The nonce the token endpoint demands when `dpop_nonce` is set.
+const DPOP_NONCE: &str = "srv-nonce-1";
+
+fn api(
+    auth: Option<&str>,
+    query: &str,
+    state: &Mutex<State>,
+    cfg: &AsConfig,
+    proof: &Proof<'_>,
+) -> Response<Body> {
+    if let Some(token) = auth.and_then(|a| a.strip_prefix("DPoP ")) {
+        let s = state.lock().unwrap();
+        let ok = s
+            .access
+            .get(token.trim())
+            .is_some_and(|a| a.valid && a.bound);
+        let why = if ok {
+            proof.refused(Some(token.trim()), None)
+        } else {
+            Some("unknown token")
+        };
+        return match why {
+            None => Response::builder()
+                .header("content-type", "application/json")
+                .body(full(r#"{"sub":"user-1","name":"Test User"}"#))
+                .unwrap(),
+            Some(why) => Response::builder()
+                .status(401)
+                .header(
+                    "www-authenticate",
+                    format!(r#"DPoP algs="ES256", error="invalid_dpop_proof", error_description="{why}""#),
+                )
+                .body(full(""))
+                .unwrap(),
+        };
+    }
     let token = match auth {
         Some(a) if cfg.strict_bearer_scheme && !a.starts_with("Bearer ") => None,
         Some(a) if a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") => {
@@ -979,6 +1100,11 @@ fn api(auth: Option<&str>, query: &str, state: &Mutex<State>, cfg: &AsConfig) ->
         });
     };
     let s = state.lock().unwrap();
+    if s.access.get(&token).is_some_and(|a| a.bound) {
+        return unauthorized(
+            r#"DPoP algs="ES256", error="invalid_token", error_description="DPoP-bound token sent as a bearer token""#,
+        );
+    }
     let ok = s.access.get(&token).is_some_and(|a| {
         a.valid
             && a.lifetime

@@ -17,6 +17,60 @@ use oauth2::{
 pub type Oauth =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
+/// A DPoP client key (ES256) that signs proofs (RFC 9449 §4.2).
+pub struct DpopKey(aws_lc_rs::signature::EcdsaKeyPair);
+
+impl DpopKey {
+    pub fn new() -> Self {
+        DpopKey(
+            aws_lc_rs::signature::EcdsaKeyPair::generate(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            )
+            .unwrap(),
+        )
+    }
+
+    /// A fresh proof for `method` `htu` (with `ath` for `token`, and `nonce`).
+    pub fn proof(
+        &self,
+        method: &str,
+        htu: &str,
+        token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
+        use aws_lc_rs::signature::KeyPair;
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let p = self.0.public_key().as_ref();
+        let header = serde_json::json!({
+            "typ": "dpop+jwt", "alg": "ES256",
+            "jwk": {"kty": "EC", "crv": "P-256", "x": b64(&p[1..33]), "y": b64(&p[33..])},
+        });
+        let mut jti = [0u8; 12];
+        aws_lc_rs::rand::fill(&mut jti).unwrap();
+        let mut claims = serde_json::json!({
+            "htm": method, "htu": htu, "jti": b64(&jti),
+            "iat": time::OffsetDateTime::now_utc().unix_timestamp(),
+        });
+        if let Some(t) = token {
+            claims["ath"] = oauthscope::oauth::dpop::token_hash(t).into();
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = n.into();
+        }
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = self
+            .0
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
+            .unwrap();
+        format!("{input}.{}", b64(sig.as_ref()))
+    }
+}
+
 pub struct Flow {
     pub http: reqwest::Client,
     pub srv: AuthServer,
@@ -56,6 +110,56 @@ impl Flow {
             Some((CLIENT_ID, CLIENT_SECRET)),
         )
         .await
+    }
+
+    /// A token request with extra headers (a DPoP proof); returns the status, the
+    /// `DPoP-Nonce` the answer carries, and its JSON.
+    pub async fn token_with(
+        &self,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, Option<String>, serde_json::Value) {
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+        let mut r = self
+            .http
+            .post(self.srv.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", format!("Basic {basic}"))
+            .body(body.join("&"));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let res = r.send().await.unwrap();
+        let status = res.status().as_u16();
+        let nonce = res
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = res.text().await.unwrap();
+        (
+            status,
+            nonce,
+            serde_json::from_str(&text).unwrap_or_default(),
+        )
+    }
+
+    /// `GET /api/me{query}` with these headers; returns the status.
+    pub async fn api_with(&self, query: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut r = self.http.get(self.srv.url(&format!("/api/me{query}")));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let res = r.send().await.unwrap();
+        let s = res.status().as_u16();
+        let _ = res.bytes().await;
+        s
     }
 
     /// Fetch the authorization server's metadata, as a client that discovers does.
@@ -544,6 +648,40 @@ pub fn scenarios() -> Vec<Scenario> {
             // in time); polling on after it is the client's fault, its own finding.
             cause: None,
             must: &["device-poll-after-end", "token-error"],
+        },
+        Scenario {
+            name: "dpop-flow",
+            about: "DPoP-bound tokens: the token endpoint asks for a nonce, the client follows it and calls the API with DPoP proofs",
+            config: AsConfig {
+                dpop_nonce: true,
+                ..d()
+            },
+            cause: None,
+            must: &[],
+        },
+        Scenario {
+            name: "dpop-nonce-ignored",
+            about: "the token endpoint asks for a DPoP nonce; the client retries without it",
+            config: AsConfig {
+                dpop_nonce: true,
+                ..d()
+            },
+            cause: Some("dpop-nonce-ignored"),
+            must: &["dpop-nonce-ignored"],
+        },
+        Scenario {
+            name: "dpop-as-bearer",
+            about: "a DPoP-bound access token sent to the API as a Bearer token",
+            config: d(),
+            cause: Some("dpop-bound-as-bearer"),
+            must: &["dpop-bound-as-bearer"],
+        },
+        Scenario {
+            name: "dpop-htu-query",
+            about: "DPoP proof whose htu keeps the request's query string; the API refuses it",
+            config: d(),
+            cause: Some("dpop-proof"),
+            must: &["dpop-proof"],
         },
         Scenario {
             name: "implicit-grant",
@@ -1073,6 +1211,66 @@ pub async fn play(name: &str, f: &Flow) {
                     assert_eq!(poll().await["error"], "expired_token");
                     tokio::time::sleep(Duration::from_millis(1100)).await;
                     assert_eq!(poll().await["error"], "expired_token");
+                }
+            }
+        }
+        "dpop-flow" | "dpop-nonce-ignored" | "dpop-as-bearer" | "dpop-htu-query" => {
+            let key = DpopKey::new();
+            let verifier = "v".repeat(43);
+            let challenge = oauthscope::oauth::parse::s256(&verifier);
+            let code = f
+                .raw_authorize(&format!(
+                    "&scope=read&state=s-1&code_challenge={challenge}&code_challenge_method=S256"
+                ))
+                .await;
+            let redirect = srv.url("/callback");
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ];
+            let token_url = srv.url("/token");
+            let proof = key.proof("POST", &token_url, None, None);
+            let (mut status, nonce, mut v) = f.token_with(&form, &[("dpop", &proof)]).await;
+            if name == "dpop-flow" || name == "dpop-nonce-ignored" {
+                assert_eq!((status, v["error"].as_str()), (400, Some("use_dpop_nonce")));
+                let nonce = nonce.expect("a DPoP-Nonce header");
+                let follow = (name == "dpop-flow").then_some(nonce.as_str());
+                let proof = key.proof("POST", &token_url, None, follow);
+                (status, _, v) = f.token_with(&form, &[("dpop", &proof)]).await;
+                if name == "dpop-nonce-ignored" {
+                    assert_eq!(status, 400);
+                    return;
+                }
+            }
+            assert_eq!(status, 200, "{v}");
+            assert_eq!(v["token_type"], "DPoP");
+            let at = v["access_token"].as_str().unwrap();
+            let api = srv.url("/api/me");
+            match name {
+                "dpop-as-bearer" => {
+                    assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+                }
+                "dpop-htu-query" => {
+                    let proof = key.proof("GET", &format!("{api}?fields=name"), Some(at), None);
+                    let auth = format!("DPoP {at}");
+                    let s = f
+                        .api_with(
+                            "?fields=name",
+                            &[("authorization", &auth), ("dpop", &proof)],
+                        )
+                        .await;
+                    assert_eq!(s, 401);
+                }
+                _ => {
+                    let proof = key.proof("GET", &api, Some(at), None);
+                    let auth = format!("DPoP {at}");
+                    assert_eq!(
+                        f.api_with("", &[("authorization", &auth), ("dpop", &proof)])
+                            .await,
+                        200
+                    );
                 }
             }
         }

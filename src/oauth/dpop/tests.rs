@@ -26,7 +26,11 @@ impl Client {
     }
 
     fn proof(&self, header: serde_json::Value, claims: serde_json::Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let sig = self.0.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
         format!("{input}.{}", b64(sig.as_ref()))
     }
@@ -36,7 +40,10 @@ impl Client {
         if let Some(a) = ath {
             c["ath"] = a.into();
         }
-        self.proof(json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()}), c)
+        self.proof(
+            json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()}),
+            c,
+        )
     }
 }
 
@@ -46,7 +53,14 @@ const AT: i64 = 1_798_761_610;
 fn check_call(proof: &str, method: &str, url: &str, token: &str, state: &DpopState) -> Verdict {
     let auth = format!("DPoP {token}");
     let ex = respond(
-        exchange(7, 10, method, url, &[("authorization", &auth), ("dpop", proof)], ""),
+        exchange(
+            7,
+            10,
+            method,
+            url,
+            &[("authorization", &auth), ("dpop", proof)],
+            "",
+        ),
         200,
         &[],
         b"{}",
@@ -62,8 +76,17 @@ fn a_fitting_proof_passes_and_each_wrong_claim_is_named() {
     let token = "at-0123456789abcdef";
     let url = "https://api.example/v1/me?x=1";
     let state = DpopState::default();
-    let ok = c.good("GET", "https://API.example:443/v1/me", AT - 2, "j1", Some(&token_hash(token)));
-    assert_eq!(check_call(&ok, "GET", url, token, &state), Verdict::default());
+    let ok = c.good(
+        "GET",
+        "https://API.example:443/v1/me",
+        AT - 2,
+        "j1",
+        Some(&token_hash(token)),
+    );
+    assert_eq!(
+        check_call(&ok, "GET", url, token, &state),
+        Verdict::default()
+    );
 
     let cases = [
         (c.good("POST", "https://api.example/v1/me", AT, "j2", Some(&token_hash(token))), "`htm` `POST`"),
@@ -88,7 +111,10 @@ fn a_fitting_proof_passes_and_each_wrong_claim_is_named() {
     for (proof, said) in cases {
         let v = check_call(&proof, "GET", url, token, &state);
         assert!(v.proof.iter().any(|p| p.contains(said)), "{said}: {v:?}");
-        assert!(!v.proof.iter().any(|p| p.contains("secret")), "no key material printed: {v:?}");
+        assert!(
+            !v.proof.iter().any(|p| p.contains("secret")),
+            "no key material printed: {v:?}"
+        );
     }
 }
 
@@ -102,21 +128,48 @@ fn a_reused_jti_and_an_ignored_nonce_are_remembered_across_exchanges() {
     let auth = format!("DPoP {token}");
     // The API asks for a nonce.
     let asked = respond(
-        exchange(1, 10, "GET", url, &[("authorization", &auth), ("dpop", &first)], ""),
+        exchange(
+            1,
+            10,
+            "GET",
+            url,
+            &[("authorization", &auth), ("dpop", &first)],
+            "",
+        ),
         401,
-        &[("www-authenticate", "DPoP error=\"use_dpop_nonce\""), ("dpop-nonce", "n-42")],
+        &[
+            ("www-authenticate", "DPoP error=\"use_dpop_nonce\""),
+            ("dpop-nonce", "n-42"),
+        ],
         b"",
     );
     state.apply(&asked);
     let again = c.good("GET", url, AT, "same", Some(&token_hash(token)));
     let v = check_call(&again, "GET", url, token, &state);
     assert_eq!(v.nonce_ignored, Some(1));
-    assert!(v.proof.iter().any(|p| p.contains("already used by the proof of #1")), "{v:?}");
+    assert!(
+        v.proof
+            .iter()
+            .any(|p| p.contains("already used by the proof of #1")),
+        "{v:?}"
+    );
     // With the nonce and a new jti, all is well.
     let mut claims = json!({"htm": "GET", "htu": url, "iat": AT, "jti": "fresh", "ath": token_hash(token), "nonce": "n-42"});
-    let fixed = c.proof(json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": c.jwk()}), claims.clone());
-    assert_eq!(check_call(&fixed, "GET", url, token, &state), Verdict::default());
+    let fixed = c.proof(
+        json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": c.jwk()}),
+        claims.clone(),
+    );
+    assert_eq!(
+        check_call(&fixed, "GET", url, token, &state),
+        Verdict::default()
+    );
     claims["nonce"] = "n-old".into();
-    let stale = c.proof(json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": c.jwk()}), claims);
-    assert_eq!(check_call(&stale, "GET", url, token, &state).nonce_ignored, Some(1));
+    let stale = c.proof(
+        json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": c.jwk()}),
+        claims,
+    );
+    assert_eq!(
+        check_call(&stale, "GET", url, token, &state).nonce_ignored,
+        Some(1)
+    );
 }

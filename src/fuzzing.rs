@@ -62,6 +62,18 @@ pub fn parsers(data: &[u8]) {
     if let Some(jwt) = parse::decode_jwt(&s) {
         let _ = (jwt.claim_i64("exp"), jwt.claim_str("iss"), jwt.audiences());
     }
+    if let Some(doc) = parse::json_object(&s) {
+        let _ = crate::oauth::jws::JwkSet::from_json(&doc);
+    }
+    // A JWS of any shape against keys of every type: a reason, never a panic.
+    let keys = serde_json::json!({"keys": [
+        {"kty": "RSA", "kid": "r", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"},
+        {"kty": "EC", "kid": "e", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+        {"kty": "OKP", "kid": "d", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+    ]});
+    if let Some(set) = keys.as_object().and_then(crate::oauth::jws::JwkSet::from_json) {
+        let _ = crate::oauth::jws::check(&s, &set);
+    }
     let _ = parse::json_object(&s);
     let _ = parse::needs_form_encoding(&s);
     let _ = (redact_url(&fpr, &s), redact_url_safe(&fpr, &s));

@@ -166,6 +166,11 @@ fn parsers_survive_damaged_headers_forms_urls_jwts_and_json() {
         b"https://app.example:8443/cb?code=abc&state=x#access_token=t&expires_in=3600",
         b"{\"access_token\":\"t\",\"token_type\":\"Bearer\",\"expires_in\":\"3600\"}",
         b"Newauth realm=\"apps\", type=1, title=\"Login to \\\"apps\\\"\", Basic realm=\"simple\"",
+        // JWS headers of every algorithm family, a JWK set with broken members.
+        b"eyJhbGciOiJFUzI1NiIsImtpZCI6ImUifQ.eyJzdWIiOiJ4In0.AAAA",
+        b"eyJhbGciOiJFZERTQSIsImtpZCI6ImQifQ.e30.c2ln",
+        b"eyJhbGciOiJQUzI1NiJ9.e30.",
+        b"{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\",\"x5c\":[\"MIIB\"]},{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"AA\",\"y\":\"AA\"}]}",
     ]
     .iter()
     .map(|s| s.to_vec())
@@ -181,6 +186,11 @@ fn classification_survives_odd_exchanges() {
         b"GET\x00https://api.example/v1/me\x00authorization: Bearer at\x00\x00401\x00www-authenticate: Bearer error=\"invalid_token\"\x00",
         b"GET\x00https://login.example/authorize?response_type=code&client_id=a&redirect_uri=https://app/cb\x00\x00\x00302\x00location: https://app/cb?code=xyz&state=1\x00",
         b"POST\x00/token\x00\x00grant_type=refresh_token&refresh_token=\x00400\x00content-type: application/json\x00{\"error\":\"invalid_grant\"}",
+        // A JWK set, a device authorization, a DPoP-bound call, a client assertion.
+        b"GET\x00https://login.example/jwks\x00\x00\x00200\x00content-type: application/json\x00{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}",
+        b"POST\x00https://login.example/device_authorization\x00\x00client_id=a&scope=x\x00200\x00content-type: application/json\x00{\"device_code\":\"dc\",\"user_code\":\"U\",\"verification_uri\":\"https://x\",\"interval\":\"5\"}",
+        b"GET\x00https://api.example/v1/me\x00authorization: DPoP at\ndpop: eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIn19.eyJodG0iOiJHRVQifQ.AAAA\x00\x00401\x00www-authenticate: DPoP error=\"use_dpop_nonce\"\ndpop-nonce: n\x00",
+        b"POST\x00https://login.example/token\x00\x00grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJhIiwic3ViIjoiYiIsImF1ZCI6W119.c2ln\x00401\x00content-type: application/json\x00{\"error\":\"invalid_client\"}",
     ]
     .iter()
     .map(|s| s.to_vec())

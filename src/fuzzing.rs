@@ -71,7 +71,10 @@ pub fn parsers(data: &[u8]) {
         {"kty": "EC", "kid": "e", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
         {"kty": "OKP", "kid": "d", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
     ]});
-    if let Some(set) = keys.as_object().and_then(crate::oauth::jws::JwkSet::from_json) {
+    if let Some(set) = keys
+        .as_object()
+        .and_then(crate::oauth::jws::JwkSet::from_json)
+    {
         let _ = crate::oauth::jws::check(&s, &set);
     }
     let _ = parse::json_object(&s);

@@ -91,19 +91,43 @@ impl Analyzer for Bearer {
         }
         if let Some(fp) = &call.token_fp {
             if let Some(info) = cx.state.tokens.get(fp) {
-                if let Some(rev) = info.revoked_at.filter(|r| *r <= cx.at) {
+                let ended = match (info.revoked_at.filter(|r| *r <= cx.at), info.inactive) {
+                    (Some(rev), _) => Some((
+                        info.revoked_by,
+                        "revoked",
+                        format!(
+                            "The token was revoked{} (RFC 7009) {} before;",
+                            info.revoked_by
+                                .map(|b| format!(" by #{b}"))
+                                .unwrap_or_default(),
+                            crate::oauth::display::human_duration(cx.at - rev)
+                        ),
+                    )),
+                    (None, Some((by, at))) if at <= cx.at => Some((
+                        Some(by),
+                        "reported inactive",
+                        format!(
+                            "Introspection #{by} (RFC 7662) answered `active: false` for the token {} before;",
+                            crate::oauth::display::human_duration(cx.at - at)
+                        ),
+                    )),
+                    _ => None,
+                };
+                if let Some((by, how, said)) = ended {
+                    let mut evidence: Vec<u64> = by.into_iter().collect();
+                    evidence.push(id);
+                    let answer = call
+                        .status
+                        .map(|s| format!("; the API answered {s}"))
+                        .unwrap_or_default();
                     out.add(
                         info.fp.clone(),
                         finding(
                             &rules::REVOKED_TOKEN_USED,
-                            vec![id],
-                            format!("token fp:{} used after it was revoked", info.fp),
-                            format!(
-                                "The token was revoked {:.0} s into the capture (RFC 7009) and sent again at {:.0} s.",
-                                cx.state.rel(rev),
-                                cx.state.rel(cx.at)
-                            ),
-                            "After revoking a token, drop it from the connection's cache and sign in again (or refresh).",
+                            evidence,
+                            format!("token fp:{} used after it was {how}", info.fp),
+                            format!("{said} #{id} sent it again{answer}."),
+                            "After revoking a token, or when introspection says it is no longer active, drop it from the connection's cache and refresh (or sign in again).",
                         ),
                     );
                 }

@@ -26,6 +26,15 @@ impl Analyzer for Dpop {
             }
             None => verdict(cx.ex, cx.step, cx.at, &cx.state.dpop),
         };
+        let bearer_call = cx.step.api_call().is_some_and(|c| {
+            c.token_fp.is_some()
+                && c.scheme
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        });
+        if found.is_none() && !bearer_call {
+            return;
+        }
         let req = format!("{} {}", cx.ex.request.method, url_base(&cx.ex.request.url));
         let answer = cx
             .ex

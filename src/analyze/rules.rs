@@ -578,11 +578,11 @@ rule!(
     Info,
     Cause,
     None,
-    "a token used after it was revoked",
-    "The token was revoked (RFC 7009) and then sent again; the API rejects it.",
-    "After revoking, drop the token from the connection's cache and sign in again or refresh.",
+    "a token used after it was revoked or reported inactive",
+    "The token was revoked (RFC 7009), or an introspection (RFC 7662) answered `active: false` for it, and the client sent it again; the API rejects it.",
+    "After revoking, or when introspection says a token is no longer active, drop it from the connection's cache and refresh or sign in again.",
     "POST /revoke token=fp:A; GET /api with fp:A → 401",
-    "RFC 7009"
+    "RFC 7009, RFC 7662"
 );
 rule!(
     CONNECTOR_TEMPLATE,

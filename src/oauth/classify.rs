@@ -274,6 +274,10 @@ pub struct Known {
     pub userinfo_endpoints: HashSet<String>,
     pub revocation_endpoints: HashSet<String>,
     pub introspection_endpoints: HashSet<String>,
+    /// `jwks_uri` of the discovery documents seen.
+    pub jwks_endpoints: HashSet<String>,
+    /// `device_authorization_endpoint` of the discovery documents seen.
+    pub device_endpoints: HashSet<String>,
 }
 
 fn form_body(ex: &Exchange) -> Option<Params> {
@@ -320,10 +324,10 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
     if let Some(meta) = discovery_document(ex) {
         return Step::Discovery(meta);
     }
-    if let Some(set) = jwk_set(ex) {
+    if let Some(set) = jwk_set(ex, known.jwks_endpoints.contains(&base)) {
         return Step::Jwks(set);
     }
-    if let Some(d) = device_authorization(ex, &base, &body) {
+    if let Some(d) = device_authorization(ex, &base, &body, known) {
         return Step::Device(d);
     }
     if query.has("response_type") || body.has("response_type") {
@@ -490,18 +494,30 @@ fn discovery_document(ex: &Exchange) -> Option<serde_json::Map<String, serde_jso
 
 /// A device authorization request: a POST answered with a `device_code` and a
 /// `user_code`, or refused at an endpoint named for it.
-fn device_authorization(ex: &Exchange, base: &str, body: &Params) -> Option<DeviceAuthorization> {
+fn device_authorization(
+    ex: &Exchange,
+    base: &str,
+    body: &Params,
+    known: &Known,
+) -> Option<DeviceAuthorization> {
     let r = ex.response.as_ref()?;
     if ex.request.method != "POST" {
         return None;
     }
-    let obj = r.body.as_text().and_then(json_object).unwrap_or_default();
-    let issued = obj.contains_key("device_code") && obj.contains_key("user_code");
     let path = base.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
-    let named = matches!(
-        path.as_str(),
-        "device_authorization" | "devicecode" | "device" | "device_code"
-    ) && obj.contains_key("error");
+    let named = known.device_endpoints.contains(base)
+        || matches!(
+            path.as_str(),
+            "device_authorization" | "devicecode" | "device" | "device_code"
+        );
+    let text = r.body.as_text()?;
+    // Cheap before parsing: every answer that issues codes names `user_code`.
+    if !named && !text.contains("\"user_code\"") {
+        return None;
+    }
+    let obj = json_object(text).unwrap_or_default();
+    let issued = obj.contains_key("device_code") && obj.contains_key("user_code");
+    let named = named && obj.contains_key("error");
     if !issued && !named {
         return None;
     }
@@ -526,14 +542,20 @@ fn device_authorization(ex: &Exchange, base: &str, body: &Params) -> Option<Devi
     })
 }
 
-/// A provider's public keys: a successful GET answered with a JWK set.
-fn jwk_set(ex: &Exchange) -> Option<super::jws::JwkSet> {
+/// A provider's public keys: a successful GET answered with a JWK set (at a discovery
+/// document's `jwks_uri`, or any JSON object whose first member is `keys`).
+fn jwk_set(ex: &Exchange, named: bool) -> Option<super::jws::JwkSet> {
     let r = ex.response.as_ref()?;
     if ex.request.method != "GET" || !(200..300).contains(&r.status) {
         return None;
     }
     let text = r.body.as_text()?;
-    if !text.contains("\"keys\"") {
+    let keys_first = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"keys\""));
+    if !named && !keys_first {
         return None;
     }
     super::jws::JwkSet::from_json(&json_object(text)?)

@@ -192,9 +192,8 @@ pub fn token_hash(token: &str) -> String {
 impl DpopState {
     /// Remember what `ex` showed: its proof's `jti`, the nonce its answer asks for.
     pub fn apply(&mut self, ex: &Exchange) {
-        if let Some(jti) = ex
-            .request
-            .header("dpop")
+        let proof = ex.request.header("dpop");
+        if let Some(jti) = proof
             .and_then(|p| decode_jwt(p.trim()))
             .and_then(|j| j.claim_str("jti").map(str::to_string))
         {
@@ -208,23 +207,32 @@ impl DpopState {
                 self.order.push_back(jti);
             }
         }
-        let origin = url_origin(&ex.request.url);
         let Some(r) = ex.response.as_ref() else {
             return;
         };
-        if let Some(nonce) = r.header("dpop-nonce") {
+        let nonce = r.header("dpop-nonce");
+        // Most exchanges carry neither a proof nor a nonce: nothing to do, nothing built.
+        if nonce.is_none() && (proof.is_none() || self.challenged.is_empty()) {
+            return;
+        }
+        let origin = url_origin(&ex.request.url);
+        if let Some(nonce) = nonce {
             self.nonces
                 .insert(origin.clone(), (nonce.trim().to_string(), ex.id));
+            // RFC 9449 §8, §9: `use_dpop_nonce` comes with the nonce to use.
+            let asks = r.status >= 400
+                && (r
+                    .header("www-authenticate")
+                    .is_some_and(|w| w.contains("use_dpop_nonce"))
+                    || r.body
+                        .as_text()
+                        .is_some_and(|t| t.contains("use_dpop_nonce")));
+            if asks {
+                self.challenged.insert(origin);
+                return;
+            }
         }
-        let asks = r
-            .header("www-authenticate")
-            .is_some_and(|w| w.contains("use_dpop_nonce"))
-            || r.body
-                .as_text()
-                .is_some_and(|t| t.contains("use_dpop_nonce"));
-        if asks {
-            self.challenged.insert(origin);
-        } else if ex.request.header("dpop").is_some() && r.status < 400 {
+        if proof.is_some() && r.status < 400 {
             // A proof the server took: the nonce is followed (or not needed) from here.
             self.challenged.remove(&origin);
         }

@@ -52,6 +52,10 @@ pub struct TokenInfo {
     pub superseded_by: Option<String>,
     pub superseded_at: Option<f64>,
     pub revoked_at: Option<f64>,
+    /// The exchange that revoked it (RFC 7009).
+    pub revoked_by: Option<u64>,
+    /// The introspection (RFC 7662) that answered `active: false` for it: id, time.
+    pub inactive: Option<(u64, f64)>,
     pub uses: u64,
     pub failures: u64,
     /// First API call answered 401 with this token: (exchange id, unix seconds).
@@ -84,6 +88,8 @@ impl TokenInfo {
             superseded_by: None,
             superseded_at: None,
             revoked_at: None,
+            revoked_by: None,
+            inactive: None,
             uses: 0,
             failures: 0,
             first_401: None,
@@ -444,6 +450,11 @@ impl FlowState {
                 for (key, set) in [
                     ("userinfo_endpoint", &mut self.known.userinfo_endpoints),
                     ("revocation_endpoint", &mut self.known.revocation_endpoints),
+                    ("jwks_uri", &mut self.known.jwks_endpoints),
+                    (
+                        "device_authorization_endpoint",
+                        &mut self.known.device_endpoints,
+                    ),
                     (
                         "introspection_endpoint",
                         &mut self.known.introspection_endpoints,
@@ -460,6 +471,21 @@ impl FlowState {
                 if ok {
                     if let Some(info) = self.tokens.get_mut(&fpr.fp(tok)) {
                         info.revoked_at = Some(at);
+                        info.revoked_by = Some(ex.id);
+                    }
+                }
+            }
+            Step::Introspection { token: Some(tok) } => {
+                let inactive = ex
+                    .response
+                    .as_ref()
+                    .filter(|r| r.status == 200)
+                    .and_then(|r| r.body.as_text())
+                    .and_then(super::parse::json_object)
+                    .is_some_and(|o| o.get("active") == Some(&serde_json::Value::Bool(false)));
+                if inactive {
+                    if let Some(info) = self.tokens.get_mut(&fpr.fp(tok)) {
+                        info.inactive.get_or_insert((ex.id, at));
                     }
                 }
             }

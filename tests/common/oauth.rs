@@ -391,6 +391,7 @@ async fn handle(
                     state.lock().unwrap().plain_base.clone().unwrap_or_else(|| base.clone())
                 ),
                 "revocation_endpoint": format!("{base}/revoke"),
+                "introspection_endpoint": format!("{base}/introspect"),
                 "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"],
                 "device_authorization_endpoint": format!("{base}/device_authorization"),
                 "token_endpoint_auth_methods_supported": match cfg.client_auth_only {
@@ -540,6 +541,28 @@ async fn handle(
                 }
             }
             Response::builder().status(200).body(full("")).unwrap()
+        }
+        "/introspect" => {
+            // RFC 7662: is this token still good?
+            let f = form(&body);
+            let s = state.lock().unwrap();
+            let active = f
+                .get("token")
+                .and_then(|t| s.access.get(t))
+                .is_some_and(|a| {
+                    a.valid
+                        && a.lifetime
+                            .is_none_or(|l| a.issued.elapsed() < Duration::from_secs(l))
+                });
+            json_response(
+                &AsConfig {
+                    form_response: false,
+                    ..(*cfg).clone()
+                },
+                200,
+                serde_json::json!({ "active": active }),
+                true,
+            )
         }
         "/api/me" => {
             let proof = Proof {

@@ -684,6 +684,13 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["dpop-proof"],
         },
         Scenario {
+            name: "introspected-inactive",
+            about: "the client refreshes, introspection says the old access token is no longer active, and the client calls the API with it anyway",
+            config: d(),
+            cause: Some("revoked-token-used"),
+            must: &["revoked-token-used"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -1273,6 +1280,22 @@ pub async fn play(name: &str, f: &Flow) {
                     );
                 }
             }
+        }
+        "introspected-inactive" => {
+            f.discovery().await;
+            let (at, rt) = f.sign_in(&["read", "offline_access"]).await;
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+            let (new_at, _) = f.refresh(&rt.unwrap()).await.unwrap();
+            let v = f
+                .raw_token(
+                    "/introspect",
+                    &[("token", &at)],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            assert_eq!(v["active"], false);
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+            assert_eq!(f.api(Some(&format!("Bearer {new_at}"))).await, 200);
         }
         other => panic!("no script for scenario {other}"),
     }

@@ -101,17 +101,6 @@ impl Analyzer for Assertions {
     }
 }
 
-fn audiences(claims: &Value) -> Vec<String> {
-    match &claims["aud"] {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// What the assertion's claims get wrong, one phrase each.
 fn claim_problems(cx: &Cx<'_>, t: &TokenRequest, jwt: &Jwt) -> Vec<String> {
     let mut out = Vec::new();
@@ -125,7 +114,7 @@ fn claim_problems(cx: &Cx<'_>, t: &TokenRequest, jwt: &Jwt) -> Vec<String> {
             _ => {}
         }
     }
-    let aud = audiences(&jwt.claims);
+    let aud = jwt.audiences();
     let issuer = crate::oauth::oidc::metadata_for(
         cx.state,
         &crate::oauth::oidc::keys_for_token(cx.state, &t.endpoint),

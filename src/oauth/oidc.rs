@@ -35,17 +35,6 @@ fn half_hash(alg: &str, value: &str) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2]))
 }
 
-fn audiences(claims: &Value) -> Vec<String> {
-    match &claims["aud"] {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// What is wrong with the ID token a code exchange returned, one sentence each (empty:
 /// nothing the wire can show).
 pub fn problems(t: &TokenRequest, id: &Jwt, state: &FlowState, fpr: &Fingerprinter) -> Vec<String> {
@@ -55,7 +44,7 @@ pub fn problems(t: &TokenRequest, id: &Jwt, state: &FlowState, fpr: &Fingerprint
     if alg.eq_ignore_ascii_case("none") {
         out.push("it is unsigned (`alg: none`)".to_string());
     }
-    let aud = audiences(claims);
+    let aud = id.audiences();
     if let Some(client) = t.client_id.as_deref() {
         if !aud.is_empty() && !aud.iter().any(|a| a == client) {
             out.push(format!(

@@ -261,7 +261,8 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
 
 /// The healthy flow's ID token, signed by oidc-provider and verified by the client with
 /// joserfc, verifies for us too (no finding above); with one claim changed after signing
-/// it no longer does, and the finding names the provider's key.
+/// it no longer does, and the finding names the provider's key (a claim no other rule
+/// reads is changed, so only the signature can tell).
 fn id_token_altered_after_signing(capture: &Path, dir: &Path) {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -289,7 +290,7 @@ fn id_token_altered_after_signing(capture: &Path, dir: &Path) {
             let parts: Vec<&str> = id.split('.').collect();
             let mut claims: serde_json::Value =
                 serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-            claims["sub"] = "someone-else".into();
+            claims["acr"] = "altered-after-signing".into();
             let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
             doc["id_token"] = format!("{}.{payload}.{}", parts[0], parts[2]).into();
             *body = doc.to_string().into();

@@ -15,9 +15,20 @@ struct Issued {
     access_fp: Option<String>,
 }
 
+/// The ID token issued beside an access token: by which exchange, for which subject.
+struct Subject {
+    by: u64,
+    id_fp: String,
+    sub_fp: String,
+    /// Read from a redacted HAR's hints: comparable only with hinted fingerprints.
+    hinted: bool,
+}
+
 #[derive(Default)]
 pub struct Oidc {
     id_tokens: HashMap<String, Issued>,
+    /// Access token fingerprint → the subject of the ID token issued with it.
+    subjects: HashMap<String, Subject>,
 }
 
 /// The most ID tokens remembered (the oldest are forgotten past it).
@@ -72,6 +83,23 @@ impl Analyzer for Oidc {
                 }
                 if self.id_tokens.len() >= MAX_ID_TOKENS {
                     self.id_tokens.clear();
+                    self.subjects.clear();
+                }
+                let sub_fp = match cx.ex.hints.as_ref() {
+                    Some(h) => h.id_token_sub_fp.clone(),
+                    None => crate::oauth::parse::decode_jwt(id_token)
+                        .and_then(|j| j.claim_str("sub").map(|s| cx.fpr.fp(s))),
+                };
+                if let (Some(access), Some(sub_fp)) = (resp.access_fp.clone(), sub_fp) {
+                    self.subjects.insert(
+                        access,
+                        Subject {
+                            by: cx.ex.id,
+                            id_fp: fp.clone(),
+                            sub_fp,
+                            hinted: cx.ex.hints.is_some(),
+                        },
+                    );
                 }
                 self.id_tokens.insert(
                     fp,
@@ -94,6 +122,34 @@ impl Analyzer for Oidc {
                         out.add(format!("id-sig {}", s.fp), f);
                     }
                 }
+            }
+            Step::UserInfo(a) if a.status == Some(200) => {
+                let Some(s) = a.token_fp.as_ref().and_then(|fp| self.subjects.get(fp)) else {
+                    return;
+                };
+                let answered = match (cx.ex.hints.as_ref(), s.hinted) {
+                    (Some(h), _) => h.userinfo_sub_fp.clone(),
+                    (None, true) => None,
+                    (None, false) => {
+                        crate::oauth::hints::userinfo_sub(cx.ex).map(|v| cx.fpr.fp(&v))
+                    }
+                };
+                let Some(answered) = answered.filter(|f| *f != s.sub_fp) else {
+                    return;
+                };
+                out.add(
+                    format!("userinfo-sub {}", s.id_fp),
+                    finding(
+                        &rules::USERINFO_SUB_MISMATCH,
+                        vec![s.by, cx.ex.id],
+                        "userinfo answered for another subject than the ID token",
+                        format!(
+                            "The ID token fp:{} issued by #{} names `sub` fp:{}; the userinfo answer #{} (to the access token issued with it) names `sub` fp:{answered}. OpenID Connect requires the client to check they are equal and to discard the userinfo answer when they are not.",
+                            s.id_fp, s.by, s.sub_fp, cx.ex.id
+                        ),
+                        rules::USERINFO_SUB_MISMATCH.fix,
+                    ),
+                );
             }
             Step::ApiCall(a) | Step::UserInfo(a) => {
                 let Some(token) = a.token.as_deref() else {

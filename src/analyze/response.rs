@@ -146,7 +146,15 @@ fn token_error(
     endpoint: &str,
     out: &mut Findings,
 ) {
+    let by_assertion = matches!(
+        cx.step,
+        Step::Token(t) if matches!(t.auth, crate::oauth::classify::ClientAuth::Assertion | crate::oauth::classify::ClientAuth::SecretJwt)
+    );
     let (meaning, fix) = match error {
+        "invalid_client" if by_assertion => (
+            "the client could not be authenticated: the server refused its client assertion (its claims, its signature, or a key it does not hold for this client)",
+            "Check the assertion's claims (`iss` = `sub` = client id, `aud` = token endpoint, a near `exp`, a new `jti`) and that the app registration holds the client's current public key.",
+        ),
         "invalid_client" => (
             "the client could not be authenticated: wrong client id or secret, or the secret was sent the wrong way (Basic vs body)",
             "Check the client id and secret against the provider's app registration, and the authentication method it expects.",

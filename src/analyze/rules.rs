@@ -213,6 +213,18 @@ rule!(
     "checklist step 2; RFC 9449 §7.1"
 );
 rule!(
+    USERINFO_SUB_MISMATCH,
+    "userinfo-sub-mismatch",
+    High,
+    Cause,
+    Some("1"),
+    "userinfo answered for another subject than the ID token",
+    "The userinfo endpoint, called with the access token issued beside the ID token, names another `sub` than the ID token. A client must not use such an answer (it may belong to another user, or the provider mixes up subject identifiers, e.g. pairwise vs public), and a client that checks, as it must, fails the sign-in.",
+    "Call userinfo with the access token issued in the same token response as the ID token; if the provider uses pairwise subjects, make sure both come from the same client registration; otherwise report it to the provider.",
+    "id_token {sub: fp:1a2b…}; GET /userinfo → {sub: fp:9f8e…}",
+    "checklist step 1; OpenID Connect Core §5.3.2"
+);
+rule!(
     BEARER_SCHEME,
     "bearer-scheme",
     High,
@@ -638,6 +650,7 @@ pub const CATALOG: &[&Rule] = &[
     &JWT_CLAIMS,
     &ID_TOKEN_CLAIMS,
     &ID_TOKEN_SIGNATURE,
+    &USERINFO_SUB_MISMATCH,
     &TOKEN_TYPE_CASE,
     &DEVICE_POLL_TOO_FAST,
     &DEVICE_POLL_AFTER_END,

@@ -138,6 +138,13 @@ pub struct Hints {
     /// provider's keys or metadata were known at the time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signature: Option<String>,
+    /// The fingerprint of the issued ID token's `sub` (the userinfo answer must name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_sub_fp: Option<String>,
+    /// On a userinfo answer: the fingerprint of the `sub` it names (fingerprints of a
+    /// redacted HAR are only comparable with those made at its export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_sub_fp: Option<String>,
     /// The client assertion's header and the claims RFC 7523 checks (`iss`, `sub`,
     /// `aud`, `exp`, `iat`, `nbf`, `jti`), never its signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]

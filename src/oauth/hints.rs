@@ -50,6 +50,10 @@ pub fn of(
 ) -> Option<Hints> {
     let mut h = match step {
         Step::Token(_) => token(step, state, fpr),
+        Step::UserInfo(_) => userinfo_sub(ex).map(|sub| Hints {
+            userinfo_sub_fp: Some(fpr.fp(&sub)),
+            ..Hints::default()
+        }),
         _ => jwks(&ex.request.url, step, state),
     };
     if let Some(v) = super::dpop::verdict(ex, step, at, &state.dpop).filter(|v| !v.is_empty()) {
@@ -93,6 +97,12 @@ fn token(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
         .and_then(super::parse::decode_jwt)
         .map(|jwt| super::oidc::problems(t, &jwt, state, fpr));
     h.id_token_signature = super::oidc::id_token_signature(state, t);
+    h.id_token_sub_fp = t
+        .response
+        .as_ref()
+        .and_then(|r| r.id_token.as_deref())
+        .and_then(decode_jwt)
+        .and_then(|j| j.claim_str("sub").map(|s| fpr.fp(s)));
     h.client_assertion = t
         .params
         .get("client_assertion")
@@ -120,6 +130,13 @@ fn token(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Option<Hints> {
             }
         });
     Some(h)
+}
+
+/// The `sub` a successful userinfo answer names.
+pub fn userinfo_sub(ex: &Exchange) -> Option<String> {
+    let r = ex.response.as_ref().filter(|r| r.status == 200)?;
+    let o = r.body.as_text().and_then(super::parse::json_object)?;
+    o.get("sub").and_then(|v| v.as_str()).map(str::to_string)
 }
 
 /// A JWK set's hints: the verdicts on the ID tokens it settles (their masked copies

@@ -78,6 +78,8 @@ pub struct AsConfig {
     pub device_expires_in: u64,
     /// The token endpoint demands a server nonce in DPoP proofs (`use_dpop_nonce`).
     pub dpop_nonce: bool,
+    /// `/userinfo` answers for this subject (the ID token's is `user-1`).
+    pub userinfo_sub: Option<&'static str>,
 }
 
 impl Default for AsConfig {
@@ -108,6 +110,7 @@ impl Default for AsConfig {
             device_interval: 1,
             device_expires_in: 600,
             dpop_nonce: false,
+            userinfo_sub: None,
         }
     }
 }
@@ -392,6 +395,7 @@ async fn handle(
                 ),
                 "revocation_endpoint": format!("{base}/revoke"),
                 "introspection_endpoint": format!("{base}/introspect"),
+                "userinfo_endpoint": format!("{base}/userinfo"),
                 "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"],
                 "device_authorization_endpoint": format!("{base}/device_authorization"),
                 "token_endpoint_auth_methods_supported": match cfg.client_auth_only {
@@ -563,6 +567,23 @@ async fn handle(
                 serde_json::json!({ "active": active }),
                 true,
             )
+        }
+        "/userinfo" => {
+            let proof = Proof {
+                jwt: dpop.as_ref(),
+                method: &method,
+                url: format!("{base}/userinfo"),
+            };
+            let r = api(auth.as_deref(), &query, &state, &cfg, &proof);
+            match (r.status().as_u16(), cfg.userinfo_sub) {
+                (200, Some(sub)) => Response::builder()
+                    .header("content-type", "application/json")
+                    .body(full(
+                        serde_json::json!({ "sub": sub, "name": "Someone Else" }).to_string(),
+                    ))
+                    .unwrap(),
+                _ => r,
+            }
         }
         "/api/me" => {
             let proof = Proof {

@@ -691,6 +691,17 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["revoked-token-used"],
         },
         Scenario {
+            name: "userinfo-sub-mismatch",
+            about: "OpenID Connect sign-in whose userinfo answer names another subject than the ID token",
+            config: AsConfig {
+                id_token_fault: Some("none"),
+                userinfo_sub: Some("user-2"),
+                ..d()
+            },
+            cause: Some("userinfo-sub-mismatch"),
+            must: &["userinfo-sub-mismatch"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -1116,7 +1127,8 @@ pub async fn play(name: &str, f: &Flow) {
         "oidc-id-token"
         | "id-token-as-bearer"
         | "id-token-unknown-kid"
-        | "id-token-bad-signature" => {
+        | "id-token-bad-signature"
+        | "userinfo-sub-mismatch" => {
             f.discovery().await;
             let verifier = "v".repeat(43);
             let challenge = oauthscope::oauth::parse::s256(&verifier);
@@ -1143,6 +1155,21 @@ pub async fn play(name: &str, f: &Flow) {
             let keys = f.http.get(srv.url("/jwks")).send().await.unwrap();
             assert_eq!(keys.status(), 200);
             let _ = keys.bytes().await;
+            if name == "userinfo-sub-mismatch" {
+                let r = f
+                    .http
+                    .get(srv.url("/userinfo"))
+                    .header("authorization", format!("Bearer {at}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                assert_eq!(
+                    r.json::<serde_json::Value>().await.unwrap()["sub"],
+                    "user-2"
+                );
+                return;
+            }
             if name.starts_with("id-token-") && name != "id-token-as-bearer" {
                 // It rejects the sign-in: no API call.
                 return;

@@ -37,6 +37,7 @@ fn token_error_causes(error: Option<&str>) -> &'static [&'static str] {
         Some("invalid_scope") => &["scope-change"],
         Some("unsupported_grant_type") => &["grant-unsupported", "refresh-url-mismatch"],
         Some(_) => &[
+            "token-exchange-request",
             "code-reused",
             "refresh-race",
             "refresh-rotation-ignored",

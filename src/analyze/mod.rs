@@ -11,6 +11,7 @@ mod client;
 mod device;
 pub mod diagnosis;
 mod dpop;
+mod exchange;
 mod expiry;
 mod grant;
 mod oidc;
@@ -188,6 +189,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(device::Device),
         Box::new(assertion::Assertions::default()),
         Box::new(dpop::Dpop),
+        Box::new(exchange::TokenExchange),
     ]
 }
 

@@ -225,6 +225,18 @@ rule!(
     "checklist step 1; OpenID Connect Core §5.3.2"
 );
 rule!(
+    TOKEN_EXCHANGE_REQUEST,
+    "token-exchange-request",
+    High,
+    Cause,
+    Some("1"),
+    "token exchange that RFC 8693 does not allow",
+    "A token exchange (`grant_type=urn:ietf:params:oauth:grant-type:token-exchange`) must name the token it trades (`subject_token`) and its type as a URI (`subject_token_type`, e.g. `urn:ietf:params:oauth:token-type:access_token`, not `access_token`); `actor_token` and `actor_token_type` go together; the answer names what it issued (`issued_token_type`). This exchange breaks one of those rules, and servers answer `invalid_request`.",
+    "Send `subject_token` with its full token type URI (`urn:ietf:params:oauth:token-type:access_token`, `...:jwt`, `...:id_token`), the actor token only with its type, and expect `issued_token_type` in the answer.",
+    "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=eyJ…&subject_token_type=access_token → 400 invalid_request",
+    "checklist step 1; RFC 8693 §2.1, §2.2.1, §3"
+);
+rule!(
     BEARER_SCHEME,
     "bearer-scheme",
     High,
@@ -655,6 +667,7 @@ pub const CATALOG: &[&Rule] = &[
     &DEVICE_POLL_TOO_FAST,
     &DEVICE_POLL_AFTER_END,
     &CLIENT_ASSERTION,
+    &TOKEN_EXCHANGE_REQUEST,
     &DPOP_PROOF,
     &DPOP_NONCE_IGNORED,
     &DPOP_BOUND_AS_BEARER,

@@ -105,6 +105,8 @@ pub struct TokenResponse {
     pub refresh_token_expires_in: Option<f64>,
     pub id_token: Option<String>,
     pub scope: Option<String>,
+    /// Token exchange (RFC 8693): the type of the token issued.
+    pub issued_token_type: Option<String>,
     /// Salesforce: `issued_at` in milliseconds.
     pub issued_at_ms: Option<i64>,
     pub error: Option<String>,
@@ -741,6 +743,7 @@ pub fn token_response(ex: &Exchange) -> TokenResponse {
             .or_else(|| num("refresh_expires_in").0);
         out.id_token = s("id_token");
         out.scope = s("scope");
+        out.issued_token_type = s("issued_token_type");
         out.issued_at_ms = num("issued_at").0.map(|v| v as i64);
         out.error = s("error");
         out.error_description = s("error_description");

@@ -1039,6 +1039,24 @@ fn token(
             let v = issue(cfg, &mut s, &client, cfg.issue_refresh, None);
             json_response(cfg, 200, v, cfg.no_store)
         }
+        Some("urn:ietf:params:oauth:grant-type:token-exchange") => {
+            const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
+            let subject = f.get("subject_token").cloned().unwrap_or_default();
+            if f.get("subject_token_type").map(String::as_str) != Some(ACCESS) {
+                return oauth_error(
+                    cfg,
+                    400,
+                    "invalid_request",
+                    "subject_token_type must be urn:ietf:params:oauth:token-type:access_token",
+                );
+            }
+            if !s.access.get(&subject).is_some_and(|a| a.valid) {
+                return oauth_error(cfg, 400, "invalid_grant", "Unknown subject token.");
+            }
+            let mut v = issue(cfg, &mut s, &client, false, None);
+            v["issued_token_type"] = ACCESS.into();
+            json_response(cfg, 200, v, cfg.no_store)
+        }
         Some("client_credentials") => {
             let v = issue(cfg, &mut s, &client, false, None);
             json_response(cfg, 200, v, cfg.no_store)

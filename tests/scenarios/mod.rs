@@ -702,6 +702,20 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["userinfo-sub-mismatch"],
         },
         Scenario {
+            name: "token-exchange",
+            about: "token exchange (RFC 8693) of the signed-in user's access token for another, then an API call with it",
+            config: d(),
+            cause: None,
+            must: &[],
+        },
+        Scenario {
+            name: "token-exchange-type",
+            about: "token exchange whose subject_token_type is `access_token` instead of the token type URI",
+            config: d(),
+            cause: Some("token-exchange-request"),
+            must: &["token-exchange-request", "token-error"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -1323,6 +1337,34 @@ pub async fn play(name: &str, f: &Flow) {
             assert_eq!(v["active"], false);
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
             assert_eq!(f.api(Some(&format!("Bearer {new_at}"))).await, 200);
+        }
+        "token-exchange" | "token-exchange-type" => {
+            let (at, _) = f.sign_in(&["read"]).await;
+            let kind = if name == "token-exchange" {
+                "urn:ietf:params:oauth:token-type:access_token"
+            } else {
+                "access_token"
+            };
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        (
+                            "grant_type",
+                            "urn:ietf:params:oauth:grant-type:token-exchange",
+                        ),
+                        ("subject_token", &at),
+                        ("subject_token_type", kind),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            if name == "token-exchange" {
+                let exchanged = v["access_token"].as_str().expect("an exchanged token");
+                assert_eq!(f.api(Some(&format!("Bearer {exchanged}"))).await, 200);
+            } else {
+                assert_eq!(v["error"], "invalid_request");
+            }
         }
         other => panic!("no script for scenario {other}"),
     }

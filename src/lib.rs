@@ -28,7 +28,7 @@
 //!   `report::style` for colour. Uses analyze, oauth, capture.
 //! - [`analyze`]: the rule catalog (`analyze::rules`), the rule families, the engine
 //!   (a `Flow` plus analyzers) and the diagnosis that links symptoms to causes. Uses
-//!   oauth, capture.
+//!   oauth, capture, wire.
 //! - [`oauth`]: parse what OAuth puts on the wire, classify each exchange once into a
 //!   `Step`, and the `Flow`: flow state (tokens and their lineage), secrets seen, events,
 //!   the hints a redacted HAR keeps. Uses capture, wire.

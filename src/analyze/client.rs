@@ -23,9 +23,14 @@ impl Analyzer for Clients {
                 }
             }
             Step::Authorize(a) => {
+                // A pushed request (RFC 9126) goes to its own endpoint.
+                let field = if a.pushed {
+                    "pushed_authorization_request_endpoint"
+                } else {
+                    "authorization_endpoint"
+                };
                 for meta in cx.state.metadata.values() {
-                    let Some(ep) = meta.get("authorization_endpoint").and_then(|v| v.as_str())
-                    else {
+                    let Some(ep) = meta.get(field).and_then(|v| v.as_str()) else {
                         continue;
                     };
                     if url_origin(ep) == url_origin(&a.endpoint) && url_base(ep) != a.endpoint {
@@ -35,8 +40,8 @@ impl Analyzer for Clients {
                                 &rules::METADATA_MISMATCH,
                                 vec![cx.ex.id],
                                 "authorize URL differs from the discovery document",
-                                format!("The authorize request went to {} but the server's metadata names {ep}.", a.endpoint),
-                                "Use the authorization_endpoint from the provider's discovery document.",
+                                format!("The authorize request went to {} but the server's metadata names {ep} as its `{field}`.", a.endpoint),
+                                "Use the endpoints from the provider's discovery document.",
                             ),
                         );
                     }

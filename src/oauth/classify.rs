@@ -170,6 +170,12 @@ pub struct AuthorizeRequest {
     pub params: Params,
     /// A code (or error) issued in the redirect's `Location`, when the response is captured.
     pub redirect: Option<Params>,
+    /// Pushed authorization requests (RFC 9126): on the push, the `request_uri` the server
+    /// issued; on the browser's authorize request, the one it carries (its parameters are
+    /// the pushed ones).
+    pub request_uri: Option<String>,
+    /// This is the push itself (the back-channel POST), not the browser's request.
+    pub pushed: bool,
 }
 
 /// A device authorization (RFC 8628): the codes issued and how the client must poll.
@@ -280,6 +286,8 @@ pub struct Known {
     pub jwks_endpoints: HashSet<String>,
     /// `device_authorization_endpoint` of the discovery documents seen.
     pub device_endpoints: HashSet<String>,
+    /// Pushed authorization requests (RFC 9126): `request_uri` → the parameters pushed.
+    pub pushed: std::collections::HashMap<String, Params>,
 }
 
 fn form_body(ex: &Exchange) -> Option<Params> {
@@ -338,20 +346,38 @@ pub fn classify(ex: &Exchange, known: &Known) -> Step {
         } else {
             body
         };
-        let redirect = ex
-            .response
-            .as_ref()
-            .filter(|r| (300..400).contains(&r.status))
-            .and_then(|r| r.header("location"))
-            .map(|loc| {
-                let mut p = query_params(loc);
-                p.0.extend(super::parse::fragment_params(loc).0);
-                p
-            });
+        // A browser request naming a pushed request: the pushed parameters count.
+        let params = match params.get("request_uri").and_then(|u| known.pushed.get(u)) {
+            Some(pushed) if ex.request.method == "GET" => pushed.clone(),
+            _ => params,
+        };
+        let redirect = authorize_redirect(ex);
+        let request_uri = response_json(ex).and_then(|o| {
+            o.get("request_uri")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        });
+        return Step::Authorize(AuthorizeRequest {
+            endpoint: base,
+            pushed: request_uri.is_some() && ex.request.method == "POST",
+            params,
+            redirect,
+            request_uri,
+        });
+    }
+    // The browser's half of a pushed authorization request: `client_id` and `request_uri`.
+    if let Some(uri) = query.get("request_uri").filter(|_| query.has("client_id")) {
+        let params = known
+            .pushed
+            .get(uri)
+            .cloned()
+            .unwrap_or_else(|| query.clone());
         return Step::Authorize(AuthorizeRequest {
             endpoint: base,
             params,
-            redirect,
+            redirect: authorize_redirect(ex),
+            request_uri: Some(uri.to_string()),
+            pushed: false,
         });
     }
     let credentials = ex
@@ -492,6 +518,19 @@ fn discovery_document(ex: &Exchange) -> Option<serde_json::Map<String, serde_jso
         || (obj.contains_key("issuer") && obj.contains_key("jwks_uri"))
         || obj.contains_key("authorization_endpoint");
     is_meta.then_some(obj)
+}
+
+/// The parameters of an authorize response's redirect (`Location` query and fragment).
+fn authorize_redirect(ex: &Exchange) -> Option<Params> {
+    ex.response
+        .as_ref()
+        .filter(|r| (300..400).contains(&r.status))
+        .and_then(|r| r.header("location"))
+        .map(|loc| {
+            let mut p = query_params(loc);
+            p.0.extend(super::parse::fragment_params(loc).0);
+            p
+        })
 }
 
 /// A device authorization request: a POST answered with a `device_code` and a

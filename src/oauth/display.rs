@@ -10,6 +10,11 @@ pub fn facts(step: &Step, state: &FlowState, fpr: &Fingerprinter) -> Vec<String>
     let mut out = Vec::new();
     match step {
         Step::Authorize(a) => {
+            if a.pushed {
+                out.push("pushed (PAR)".into());
+            } else if a.request_uri.is_some() {
+                out.push("parameters pushed (PAR)".into());
+            }
             let p = &a.params;
             for k in ["response_type", "client_id", "scope"] {
                 if let Some(v) = p.get(k) {

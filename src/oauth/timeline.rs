@@ -379,6 +379,15 @@ impl FlowState {
             self.t0 = Some(at);
         }
         match step {
+            Step::Authorize(a) if a.pushed => {
+                // RFC 9126: remember what was pushed; the browser's request names it.
+                if let Some(uri) = &a.request_uri {
+                    if self.known.pushed.len() >= 1_000 {
+                        self.known.pushed.clear();
+                    }
+                    self.known.pushed.insert(uri.clone(), a.params.clone());
+                }
+            }
             Step::Authorize(a) => {
                 self.authorizes
                     .push(AuthorizeRecord::from(a, ex.id, at, fpr));

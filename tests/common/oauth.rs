@@ -159,6 +159,8 @@ struct State {
     /// The token request being answered came with a good DPoP proof: what it issues is
     /// bound to the client's key.
     bind_next_issue: bool,
+    /// Pushed authorization requests (RFC 9126): request_uri → the pushed form body.
+    pushed: HashMap<String, String>,
 }
 
 struct DeviceInfo {
@@ -395,6 +397,7 @@ async fn handle(
                 ),
                 "revocation_endpoint": format!("{base}/revoke"),
                 "introspection_endpoint": format!("{base}/introspect"),
+                "pushed_authorization_request_endpoint": format!("{base}/par"),
                 "userinfo_endpoint": format!("{base}/userinfo"),
                 "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"],
                 "device_authorization_endpoint": format!("{base}/device_authorization"),
@@ -448,6 +451,30 @@ async fn handle(
                 }
             }
         }
+        "/par" => {
+            let f = form(&body);
+            match client_auth(&f, auth.as_deref(), cfg.client_auth_only) {
+                None => oauth_error(&cfg, 401, "invalid_client", "Client authentication failed."),
+                Some(_) => {
+                    let uri = format!("urn:ietf:params:oauth:request_uri:{}", random_token(""));
+                    state
+                        .lock()
+                        .unwrap()
+                        .pushed
+                        .insert(uri.clone(), body.clone());
+                    let mut r = json_response(
+                        &AsConfig {
+                            form_response: false,
+                            ..(*cfg).clone()
+                        },
+                        201,
+                        serde_json::json!({ "request_uri": uri, "expires_in": 60 }),
+                        true,
+                    );
+                    r
+                }
+            }
+        }
         "/device" => {
             // The user approves on another device: `?user_code=` signs in and approves.
             let f = form(&query);
@@ -495,6 +522,18 @@ async fn handle(
                     .status(403)
                     .body(full("wrong user or password"))
                     .unwrap()
+            }
+        }
+        "/authorize" if form(&query).contains_key("request_uri") => {
+            // RFC 9126: the browser brings only client_id and request_uri (single use).
+            let uri = form(&query).get("request_uri").cloned().unwrap_or_default();
+            let pushed = state.lock().unwrap().pushed.remove(&uri);
+            match pushed {
+                Some(pushed) => authorize(&pushed, &state, &cfg),
+                None => Response::builder()
+                    .status(400)
+                    .body(full("invalid_request_uri"))
+                    .unwrap(),
             }
         }
         "/authorize" => authorize(&query, &state, &cfg),

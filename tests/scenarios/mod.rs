@@ -716,6 +716,13 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["token-exchange-request", "token-error"],
         },
         Scenario {
+            name: "par-flow",
+            about: "pushed authorization request (RFC 9126): the parameters go to /par, the browser brings only the request_uri",
+            config: d(),
+            cause: None,
+            must: &[],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -1365,6 +1372,51 @@ pub async fn play(name: &str, f: &Flow) {
             } else {
                 assert_eq!(v["error"], "invalid_request");
             }
+        }
+        "par-flow" => {
+            f.discovery().await;
+            let verifier = "v".repeat(43);
+            let challenge = oauthscope::oauth::parse::s256(&verifier);
+            let redirect = srv.url("/callback");
+            let pushed = f
+                .raw_token(
+                    "/par",
+                    &[
+                        ("response_type", "code"),
+                        ("client_id", CLIENT_ID),
+                        ("redirect_uri", &redirect),
+                        ("scope", "read offline_access"),
+                        ("state", "s-par-1"),
+                        ("code_challenge", &challenge),
+                        ("code_challenge_method", "S256"),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            let uri = pushed["request_uri"]
+                .as_str()
+                .expect("a request_uri")
+                .to_string();
+            let url = format!(
+                "{}?client_id={CLIENT_ID}&request_uri={}",
+                srv.url("/authorize"),
+                urlencode(&uri)
+            );
+            let code = f.browser(&url).await.expect("a code");
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &redirect),
+                        ("code_verifier", &verifier),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            let at = v["access_token"].as_str().expect("tokens");
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
         }
         other => panic!("no script for scenario {other}"),
     }

@@ -462,7 +462,7 @@ async fn handle(
                         .unwrap()
                         .pushed
                         .insert(uri.clone(), body.clone());
-                    let mut r = json_response(
+                    json_response(
                         &AsConfig {
                             form_response: false,
                             ..(*cfg).clone()
@@ -470,8 +470,7 @@ async fn handle(
                         201,
                         serde_json::json!({ "request_uri": uri, "expires_in": 60 }),
                         true,
-                    );
-                    r
+                    )
                 }
             }
         }

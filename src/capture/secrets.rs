@@ -322,7 +322,7 @@ impl<'a> Policy<'a> {
     /// XML elements, multipart fields, known values).
     pub fn text(&mut self, text: &str) -> String {
         let t = URL_IN_TEXT
-            .replace_all(text, |c: &Captures| self.url(&c[0], false))
+            .replace_all(text, |c: &Captures| self.url_in_text(&c[0], false))
             .into_owned();
         let t = self.structured_text(&t);
         let t = self.pairs(&t, false);
@@ -330,6 +330,18 @@ impl<'a> Policy<'a> {
         let t = self.userinfo(&t, false);
         let t = self.jwts(&t);
         self.known_values(&t)
+    }
+
+    /// A URL found in text. One cut short by a mask already in it (`...?code=[redacted
+    /// fp:..]`: the pattern stops at the mask's space) keeps the mask as it is.
+    fn url_in_text(&mut self, url: &str, safe: bool) -> String {
+        let lower = url.to_ascii_lowercase();
+        for mark in ["[redacted", "%5bredacted"] {
+            if let Some(head) = lower.strip_suffix(mark).map(|h| &url[..h.len()]) {
+                return format!("{}{}", self.url(head, safe), &url[head.len()..]);
+            }
+        }
+        self.url(url, safe)
     }
 
     /// The rules for markup and field syntaxes inside text.
@@ -566,6 +578,9 @@ impl<'a> Policy<'a> {
                 return value.to_string();
             }
             let lower = name.to_ascii_lowercase();
+            if lower == "cookie" || lower == "set-cookie" {
+                return self.cookie_header(&lower, value);
+            }
             if lower.ends_with("authorization") {
                 if let Some((scheme, rest)) = value.split_once(' ') {
                     let rest = rest.trim();
@@ -585,9 +600,40 @@ impl<'a> Policy<'a> {
         }
         // Link: <url>; rel=..., Refresh: 0; url=...: URLs inside text.
         let t = URL_IN_TEXT
-            .replace_all(value, |c: &Captures| self.url(&c[0], safe_urls))
+            .replace_all(value, |c: &Captures| self.url_in_text(&c[0], safe_urls))
             .into_owned();
         self.text(&t)
+    }
+
+    /// `Cookie: a=1; b=2` and `Set-Cookie: a=1; Path=/; HttpOnly`: every cookie value
+    /// masked, names and attributes kept (they say which cookie, not what it holds).
+    fn cookie_header(&mut self, name: &str, value: &str) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        for (i, part) in value.split(';').enumerate() {
+            let is_value = name == "cookie" || i == 0;
+            match part.split_once('=') {
+                Some((k, v)) if is_value => {
+                    let v = v.trim();
+                    let v = if masked_fp(v).is_some() {
+                        v.to_string()
+                    } else {
+                        self.mask(v)
+                    };
+                    parts.push(format!("{k}={v}"));
+                }
+                // A cookie with no `=` is all value.
+                None if is_value && !part.trim().is_empty() => {
+                    let p = part.trim();
+                    parts.push(if masked_fp(p).is_some() {
+                        p.to_string()
+                    } else {
+                        self.mask(p)
+                    });
+                }
+                _ => parts.push(part.to_string()),
+            }
+        }
+        parts.join(";")
     }
 
     /// A body as text: JSON by structure when it parses (after a BOM), forms by

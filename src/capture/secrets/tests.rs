@@ -205,3 +205,46 @@ fn names_never_in_a_url_are_secret_names() {
     // A secret that does travel in URLs is not in the list.
     assert!(is_secret_name("code") && !NEVER_IN_URL.contains(&"code"));
 }
+
+#[test]
+fn a_masked_url_in_text_is_not_masked_again() {
+    let f = fpr();
+    let mut p = Policy {
+        fpr: &f,
+        known: None,
+        found: None,
+    };
+    let once = p.text("Redirecting to https://as.example/cb?code=c0de-Value-123&amp;state=s.");
+    assert!(!once.contains("c0de-Value-123"), "{once}");
+    let twice = p.text(&once);
+    assert_eq!(once, twice, "masking is idempotent");
+}
+
+#[test]
+fn cookie_values_are_masked_and_their_names_kept() {
+    let f = fpr();
+    let mut p = Policy {
+        fpr: &f,
+        known: None,
+        found: None,
+    };
+    let set = p.header(
+        "Set-Cookie",
+        "_session=s3cr3t-value-1; Path=/; HttpOnly",
+        false,
+    );
+    assert!(
+        set.starts_with("_session=[redacted fp:") && set.ends_with("; Path=/; HttpOnly"),
+        "{set}"
+    );
+    let sent = p.header("Cookie", "a=one-secret-value; b=two-secret-value", false);
+    assert!(
+        !sent.contains("secret-value")
+            && sent.contains("a=[redacted")
+            && sent.contains("; b=[redacted"),
+        "{sent}"
+    );
+    // Masking again changes nothing.
+    assert_eq!(p.header("Set-Cookie", &set, false), set);
+    assert_eq!(p.header("Cookie", &sent, false), sent);
+}

@@ -70,17 +70,7 @@ impl Analyzer for Assertions {
         if problems.is_empty() {
             return;
         }
-        let answer = match t.response.as_ref() {
-            Some(r) if r.is_success() => {
-                " The token endpoint accepted it nonetheless; a stricter one refuses it."
-                    .to_string()
-            }
-            Some(r) => match &r.error {
-                Some(e) => format!(" The token endpoint answered `error={e}`."),
-                None => format!(" The token endpoint answered {}.", r.status),
-            },
-            None => String::new(),
-        };
+        let answer = format!(" {}", super::outcome(t, "token request", "invalid_client"));
         out.add(
             format!("assertion {}", cx.ex.id),
             finding(

@@ -65,17 +65,19 @@ impl Analyzer for TokenExchange {
             .filter(|r| r.is_success())
             .and_then(|r| r.issued_token_type.is_none().then_some(()))
             .map(|()| "the token endpoint's answer has no `issued_token_type` (RFC 8693 §2.2.1 requires it)".to_string());
+        let answer_problem_found = answer_problem.is_some();
         problems.extend(answer_problem);
         if problems.is_empty() {
             return;
         }
-        let answer = match resp {
-            Some(r) if r.is_success() => String::new(),
-            Some(r) => match &r.error {
-                Some(e) => format!(" The token endpoint answered `error={e}`."),
-                None => format!(" The token endpoint answered {}.", r.status),
-            },
-            None => String::new(),
+        // The server's answer, when the request itself is at fault.
+        let answer = if problems.len() > usize::from(answer_problem_found) {
+            format!(
+                " {}",
+                super::outcome(t, "token exchange", "invalid_request")
+            )
+        } else {
+            String::new()
         };
         out.add(
             format!("exchange {}", cx.ex.id),

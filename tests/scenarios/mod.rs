@@ -98,14 +98,19 @@ impl Flow {
                 "&scope=read+offline_access&state=s-1&code_challenge={challenge}&code_challenge_method=S256"
             ))
             .await;
+        self.exchange_code(&code, &verifier).await
+    }
+
+    /// Exchange `code` (with its PKCE `verifier`) by hand; returns the token response.
+    pub async fn exchange_code(&self, code: &str, verifier: &str) -> serde_json::Value {
         let redirect = self.srv.url("/callback");
         self.raw_token(
             "/token",
             &[
                 ("grant_type", "authorization_code"),
-                ("code", &code),
+                ("code", code),
                 ("redirect_uri", &redirect),
-                ("code_verifier", &verifier),
+                ("code_verifier", verifier),
             ],
             Some((CLIENT_ID, CLIENT_SECRET)),
         )
@@ -1403,18 +1408,7 @@ pub async fn play(name: &str, f: &Flow) {
                 urlencode(&uri)
             );
             let code = f.browser(&url).await.expect("a code");
-            let v = f
-                .raw_token(
-                    "/token",
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", &redirect),
-                        ("code_verifier", &verifier),
-                    ],
-                    Some((CLIENT_ID, CLIENT_SECRET)),
-                )
-                .await;
+            let v = f.exchange_code(&code, &verifier).await;
             let at = v["access_token"].as_str().expect("tokens");
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
         }

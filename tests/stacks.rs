@@ -195,12 +195,12 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
     let python = root().join("target/venv/bin/python");
     let authlib = python.exists()
         && Command::new(&python)
-            .args(["-c", "import authlib, httpx"])
+            .args(["-c", "import authlib, httpx, joserfc"])
             .status()
             .is_ok_and(|s| s.success());
     let node = Command::new("node").arg("--version").output().is_ok();
     if !have_tool(node && npm.exists(), "node with oidc-provider (target/npm)")
-        || !have_tool(authlib, "Authlib and httpx (target/venv)")
+        || !have_tool(authlib, "Authlib, joserfc and httpx (target/venv)")
         || !have_tool(Mitmdump::path().exists(), "mitmdump")
     {
         return;

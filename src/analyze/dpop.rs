@@ -26,13 +26,23 @@ impl Analyzer for Dpop {
             }
             None => verdict(cx.ex, cx.step, cx.at, &cx.state.dpop),
         };
-        let bearer_call = cx.step.api_call().is_some_and(|c| {
-            c.token_fp.is_some()
-                && c.scheme
+        // A DPoP-bound access token sent with the `Bearer` scheme.
+        let bound_as_bearer = cx
+            .step
+            .api_call()
+            .filter(|c| {
+                c.scheme
                     .as_deref()
                     .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
-        });
-        if found.is_none() && !bearer_call {
+            })
+            .and_then(|c| c.token_fp.as_ref())
+            .and_then(|fp| cx.state.tokens.get(fp))
+            .filter(|i| {
+                i.token_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("dpop"))
+            });
+        if found.is_none() && bound_as_bearer.is_none() {
             return;
         }
         let req = format!("{} {}", cx.ex.request.method, url_base(&cx.ex.request.url));
@@ -83,23 +93,7 @@ impl Analyzer for Dpop {
                 );
             }
         }
-        let Some(call) = cx.step.api_call() else {
-            return;
-        };
-        let bearer = call
-            .scheme
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
-        let info = call
-            .token_fp
-            .as_ref()
-            .and_then(|fp| cx.state.tokens.get(fp));
-        let Some(info) = info.filter(|i| {
-            bearer
-                && i.token_type
-                    .as_deref()
-                    .is_some_and(|t| t.eq_ignore_ascii_case("dpop"))
-        }) else {
+        let Some(info) = bound_as_bearer else {
             return;
         };
         out.add(

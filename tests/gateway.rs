@@ -92,7 +92,7 @@ async fn a_client_configured_with_gateway_urls_runs_its_flow_over_tls() {
     let gw = gateway_to(&dir, &srv.base, &tls, &t.each_ref().map(String::as_str));
     let base = format!("https://{}/{SECRET}/idp", gw.addr);
     // The route's public URL is printed.
-    wait_for_line(&gw, &format!("{base} -> {}", srv.base));
+    gw.wait_for_line(&format!("{base} -> {}", srv.base));
     let flow = Flow {
         http: direct_client(&tls.ca_pem_path),
         srv: AuthServer::external(&base),
@@ -629,28 +629,16 @@ async fn sighup_reloads_the_certificate() {
             .unwrap();
     };
     hup(&gw);
-    wait_for_line(&gw, "SIGHUP: reloaded the certificate");
+    gw.wait_for_line("SIGHUP: reloaded the certificate");
     assert_eq!(get(&two.ca_pem_path).await.unwrap(), 200);
     assert!(get(&one.ca_pem_path).await.is_err());
     // A broken pair on reload keeps the one in use.
     std::fs::write(&key, "not a key").unwrap();
     hup(&gw);
-    wait_for_line(&gw, "still serving the previous certificate");
+    gw.wait_for_line("still serving the previous certificate");
     assert_eq!(get(&two.ca_pem_path).await.unwrap(), 200);
     let (exchanges, _) = stop_and_read(gw);
     assert_eq!(exchanges.len(), 3);
-}
-
-fn wait_for_line(p: &ProxyProc, text: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !p.output().iter().any(|l| l.contains(text)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {text:?} in {:#?}",
-            p.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -65,21 +65,6 @@ impl Drop for Killed {
 
 const NO_ERRORS: &str = "window.__errors.length === 0 ? 'clean' : JSON.stringify(window.__errors)";
 
-fn wait_line(p: &ProxyProc, prefix: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(l) = p.output().iter().find(|l| l.starts_with(prefix)) {
-            return l[prefix.len()..].trim().to_string();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {prefix:?}: {:?}",
-            p.output()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restart() {
     if !have_chromium() {
@@ -93,17 +78,9 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
     let web = format!("127.0.0.1:{web_port}");
     let ca = tls.ca_pem_path.display().to_string();
     let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--quiet", "--web", &web]);
-    let url = wait_line(&proxy, "web view: ");
+    let url = web_url(&proxy);
     assert_eq!(url, format!("http://{web}/"));
-    let cdp = free_port();
-    let _browser = Browser::launch(cdp, &dir.join("profile"), &url);
-    let mut page = Session::page(cdp, Duration::from_secs(60)).await;
-    page.eval_until(
-        "document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'",
-        "ready",
-        Duration::from_secs(30),
-    )
-    .await;
+    let (_browser, mut page) = open_view_page(&dir, &url, 30).await;
     let flow = Flow {
         http: proxy
             .client_builder()
@@ -180,7 +157,7 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
     assert!(status.success());
     let dir2 = temp_dir("web-live-restart");
     let proxy = ProxyProc::start(&dir2, &["--upstream-ca", &ca, "--quiet", "--web", &web]);
-    wait_line(&proxy, "web view: ");
+    web_url(&proxy);
     page.eval(
         "(() => { const f = document.getElementById('filter-step'); f.value = ''; f.dispatchEvent(new Event('input')); return 'ok'; })()",
     )
@@ -230,15 +207,7 @@ async fn a_capture_of_100000_exchanges_opens_and_scrolls() {
         }
     }
     let (_view, url) = start_view(&big, &[]);
-    let cdp = free_port();
-    let _browser = Browser::launch(cdp, &dir.join("profile"), &url);
-    let mut page = Session::page(cdp, Duration::from_secs(60)).await;
-    page.eval_until(
-        "document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'",
-        "ready",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (_browser, mut page) = open_view_page(&dir, &url, 60).await;
     page.eval_until(
         "document.getElementById('count').textContent",
         "(100,000)",
@@ -444,15 +413,7 @@ async fn hostile_captured_values_are_shown_as_text_everywhere() {
         return;
     }
     let (_view, url) = start_view(&capture, &[]);
-    let cdp = free_port();
-    let _browser = Browser::launch(cdp, &dir.join("profile"), &url);
-    let mut page = Session::page(cdp, Duration::from_secs(60)).await;
-    page.eval_until(
-        "document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'",
-        "ready",
-        Duration::from_secs(30),
-    )
-    .await;
+    let (_browser, mut page) = open_view_page(&dir, &url, 30).await;
     page.eval(&format!(
         "document.querySelector('.row[data-id=\"{id}\"]').click(); 'ok'"
     ))
@@ -545,4 +506,26 @@ fn a_view_on_another_address_needs_its_token_and_never_reveals() {
         "403"
     );
     drop(dir);
+}
+
+/// Headless Chromium on `url` (the web view), once the page says it is ready (within
+/// `ready_secs`); the browser lives as long as the returned handle.
+async fn open_view_page(dir: &Path, url: &str, ready_secs: u64) -> (Browser, Session) {
+    let cdp = free_port();
+    let browser = Browser::launch(cdp, &dir.join("profile"), url);
+    let mut page = Session::page(cdp, Duration::from_secs(60)).await;
+    page.eval_until(
+        "document.body && document.body.dataset.ready === '1' ? 'ready' : 'no'",
+        "ready",
+        Duration::from_secs(ready_secs),
+    )
+    .await;
+    (browser, page)
+}
+
+/// The web view's address, as the proxy prints it when it starts.
+fn web_url(p: &ProxyProc) -> String {
+    let line = p.wait_for_line("web view: ");
+    let (_, url) = line.split_once("web view: ").unwrap();
+    url.trim().to_string()
 }

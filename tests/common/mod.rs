@@ -560,6 +560,23 @@ impl ProxyProc {
         }
     }
 
+    /// Wait until a line of the process's output starts with or contains `text`;
+    /// returns that line.
+    pub fn wait_for_line(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(l) = self.output().into_iter().find(|l| l.contains(text)) {
+                return l;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {text:?} in {:#?}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// [`ProxyProc::written`] for a test without a runtime.
     pub fn written_blocking(&self, n: usize) {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -13,6 +13,7 @@ use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
 };
+use oauthscope::wire::form_encode;
 
 pub type Oauth =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -124,19 +125,7 @@ impl Flow {
         form: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> (u16, Option<String>, serde_json::Value) {
-        let body: Vec<String> = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect();
-        use base64::Engine;
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-        let mut r = self
-            .http
-            .post(self.srv.url("/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("authorization", format!("Basic {basic}"))
-            .body(body.join("&"));
+        let mut r = self.form_post("/token", form, Some((CLIENT_ID, CLIENT_SECRET)));
         for (k, v) in headers {
             r = r.header(*k, *v);
         }
@@ -239,6 +228,30 @@ impl Flow {
         s
     }
 
+    /// A form-encoded POST to `path`, with Basic client credentials when given.
+    fn form_post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::RequestBuilder {
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", form_encode(v)))
+            .collect();
+        let mut r = self
+            .http
+            .post(self.srv.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"));
+        if let Some((u, p)) = basic {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            r = r.header("authorization", format!("Basic {raw}"));
+        }
+        r
+    }
+
     /// A hand-made token request (for clients that get it wrong).
     pub async fn raw_token(
         &self,
@@ -246,21 +259,9 @@ impl Flow {
         form: &[(&str, &str)],
         basic: Option<(&str, &str)>,
     ) -> serde_json::Value {
-        let body: Vec<String> = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect();
-        let mut r = self
-            .http
-            .post(self.srv.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(body.join("&"));
-        if let Some((u, p)) = basic {
-            use base64::Engine;
-            let raw = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-            r = r.header("authorization", format!("Basic {raw}"));
-        }
+        let r = self
+            .form_post(path, form, basic)
+            .header("accept", "application/json");
         let res = r.send().await.unwrap();
         let text = res.text().await.unwrap();
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
@@ -271,21 +272,10 @@ impl Flow {
         let url = format!(
             "{}?response_type=code&client_id={CLIENT_ID}&redirect_uri={}{extra}",
             self.srv.url("/authorize"),
-            urlencode(&self.srv.url("/callback"))
+            form_encode(&self.srv.url("/callback"))
         );
         self.browser(&url).await.expect("code")
     }
-}
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// One staged misconfiguration.
@@ -805,7 +795,7 @@ pub async fn play(name: &str, f: &Flow) {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(format!(
                     "grant_type=authorization_code&code={code}&redirect_uri={}&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}",
-                    urlencode(&srv.url("/callback"))
+                    form_encode(&srv.url("/callback"))
                 ))
                 .send()
                 .await
@@ -950,7 +940,7 @@ pub async fn play(name: &str, f: &Flow) {
                 "{}?response_type=code&client_id={}&redirect_uri={}&state=s&scope=offline_access&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
                 srv.url("/authorize"),
                 oauth::ODD_CLIENT_ID,
-                urlencode(&srv.url("/callback"))
+                form_encode(&srv.url("/callback"))
             );
             let code = f.browser(&url).await.unwrap();
             let v = f
@@ -1001,7 +991,7 @@ pub async fn play(name: &str, f: &Flow) {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(format!(
                     "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-                    urlencode(&srv.url("/callback"))
+                    form_encode(&srv.url("/callback"))
                 ))
                 .send()
                 .await
@@ -1014,25 +1004,14 @@ pub async fn play(name: &str, f: &Flow) {
             let code = f
                 .raw_authorize(&format!("&state=m&scope=offline_access&code_challenge={verifier}&code_challenge_method=plain"))
                 .await;
-            let v = f
-                .raw_token(
-                    "/token",
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", &srv.url("/callback")),
-                        ("code_verifier", verifier),
-                    ],
-                    Some((CLIENT_ID, CLIENT_SECRET)),
-                )
-                .await;
+            let v = f.exchange_code(&code, verifier).await;
             assert!(v["access_token"].is_string(), "{v}");
         }
         "implicit-grant" => {
             let url = format!(
                 "{}?response_type=token&client_id={CLIENT_ID}&redirect_uri={}&state=abc",
                 srv.url("/authorize"),
-                urlencode(&srv.url("/callback"))
+                form_encode(&srv.url("/callback"))
             );
             let r = f.http.get(url).send().await.unwrap();
             assert_eq!(r.status(), 302);
@@ -1163,18 +1142,7 @@ pub async fn play(name: &str, f: &Flow) {
                     "&scope=openid+read&state=s-1&nonce=n-0S6_WzA2Mj&code_challenge={challenge}&code_challenge_method=S256"
                 ))
                 .await;
-            let v = f
-                .raw_token(
-                    "/token",
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", &srv.url("/callback")),
-                        ("code_verifier", &verifier),
-                    ],
-                    Some((CLIENT_ID, CLIENT_SECRET)),
-                )
-                .await;
+            let v = f.exchange_code(&code, &verifier).await;
             let id = v["id_token"].as_str().expect("an ID token").to_string();
             let at = v["access_token"].as_str().unwrap().to_string();
             // A validating client fetches the provider's keys to check the ID token.
@@ -1405,7 +1373,7 @@ pub async fn play(name: &str, f: &Flow) {
             let url = format!(
                 "{}?client_id={CLIENT_ID}&request_uri={}",
                 srv.url("/authorize"),
-                urlencode(&uri)
+                form_encode(&uri)
             );
             let code = f.browser(&url).await.expect("a code");
             let v = f.exchange_code(&code, &verifier).await;

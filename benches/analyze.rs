@@ -59,6 +59,7 @@ fn ex(
         incomplete: false,
         relay: None,
         hints: None,
+        client_cert: None,
     }
 }
 

@@ -72,6 +72,8 @@ pub struct LocalCa {
     leaf_key: KeyPair,
     provider: Arc<rustls::crypto::CryptoProvider>,
     cache: Mutex<HashMap<String, Arc<ServerConfig>>>,
+    /// Ask clients for a certificate in each handshake (`--client-certs`).
+    ask_client_certs: bool,
     pub info: CaInfo,
 }
 
@@ -171,6 +173,7 @@ impl LocalCa {
             leaf_key: KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?,
             provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
             cache: Mutex::new(HashMap::new()),
+            ask_client_certs: false,
             info,
         })
     }
@@ -211,12 +214,23 @@ impl LocalCa {
     fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, CaError> {
         let leaf = self.issue_leaf(host)?;
         let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(self.leaf_key.serialize_der()));
-        let mut cfg = ServerConfig::builder_with_provider(self.provider.clone())
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf, self.ca_der.clone()], key)?;
+        let b = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let b = if self.ask_client_certs {
+            b.with_client_cert_verifier(AnyClientCert::new(self.provider.clone()))
+        } else {
+            b.with_no_client_auth()
+        };
+        let mut cfg = b.with_single_cert(vec![leaf, self.ca_der.clone()], key)?;
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
+    }
+
+    /// Ask every client for a TLS client certificate (optional: a client without one
+    /// goes on), so the proxy can record which certificate a request came with.
+    pub fn asking_client_certs(mut self, ask: bool) -> Self {
+        self.ask_client_certs = ask;
+        self
     }
 
     /// The TLS server config for `host`, from the cache when issued before.
@@ -386,5 +400,72 @@ mod tests {
             Err(CaError::Invalid { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// Asks for a client certificate and takes any, or none: the proxy records which
+/// certificate a client presented (RFC 8705); judging it is the server's business. The
+/// handshake's signature is still checked, so the client holds the certificate's key.
+#[derive(Debug)]
+pub struct AnyClientCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl AnyClientCert {
+    pub fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> Arc<Self> {
+        Arc::new(AnyClientCert(provider))
+    }
+}
+
+impl rustls::server::danger::ClientCertVerifier for AnyClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

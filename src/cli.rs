@@ -485,6 +485,38 @@ pub struct RecordArgs {
     /// token printed with its URL.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8081")]
     pub web: Option<SocketAddr>,
+    /// Ask clients for a TLS client certificate (mutual TLS, RFC 8705) and record its
+    /// SHA-256 thumbprint (`x5t#S256`) on each exchange, so certificate-bound tokens can
+    /// be checked. Clients without one go on without. Implied by --client-identity.
+    #[arg(long)]
+    pub client_certs: bool,
+    /// A client certificate and its private key (PEM; one file holding both, or
+    /// `CERT,KEY`). When a client presents this certificate to the proxy, the proxy
+    /// presents it to the server too (repeatable: one per client certificate).
+    #[arg(long, value_name = "CERT[,KEY]", value_parser = parse_identity)]
+    pub client_identity: Vec<IdentityFiles>,
+}
+
+/// The files of a `--client-identity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Parse `CERT` (certificate and key in one PEM) or `CERT,KEY`.
+pub fn parse_identity(s: &str) -> Result<IdentityFiles, String> {
+    let (cert, key) = match s.split_once(',') {
+        Some((c, k)) => (c.trim(), k.trim()),
+        None => (s.trim(), s.trim()),
+    };
+    if cert.is_empty() || key.is_empty() {
+        return Err("expected CERT.pem or CERT.pem,KEY.pem".into());
+    }
+    Ok(IdentityFiles {
+        cert: PathBuf::from(cert),
+        key: PathBuf::from(key),
+    })
 }
 
 #[derive(Debug, Args)]

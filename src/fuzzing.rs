@@ -160,5 +160,6 @@ fn exchange_from(data: &[u8]) -> Exchange {
         incomplete: false,
         relay: None,
         hints: None,
+        client_cert: None,
     }
 }

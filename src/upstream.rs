@@ -4,16 +4,18 @@
 //! Verified by default against the webpki roots, the system's roots and any
 //! `--upstream-ca` PEM files; `--insecure-upstream` turns verification off.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::capture::{ErrorInfo, ErrorKind};
+use crate::capture::{ClientCert, ErrorInfo, ErrorKind};
 
 /// The HTTPS (and plain HTTP) connector to upstream servers.
 pub type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
@@ -31,8 +33,122 @@ pub enum UpstreamError {
     Tls(#[from] rustls::Error),
 }
 
-/// Build the rustls client config for upstream connections.
-pub fn client_config(extra_cas: &[PathBuf], insecure: bool) -> Result<ClientConfig, UpstreamError> {
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no PEM certificate in it")]
+    NoCert { path: String },
+    #[error("{path}: no PEM private key in it (PKCS#8, PKCS#1 or SEC1)")]
+    NoKey { path: String },
+    #[error("{path}: the private key is not usable: {message}")]
+    BadKey { path: String, message: String },
+    #[error("the certificate {cert} does not match the key {key}")]
+    Mismatch { cert: String, key: String },
+}
+
+/// Read a certificate chain and its key (PEM), and check that they belong together
+/// (the gateway's own certificate, a `--client-identity`).
+pub fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsSetupError> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|source| TlsSetupError::Read {
+            path: p.display().to_string(),
+            source,
+        })
+    };
+    let cert_pem = read(cert)?;
+    let key_pem = read(key)?;
+    let chain: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .filter_map(Result::ok)
+        .collect();
+    if chain.is_empty() {
+        return Err(TlsSetupError::NoCert {
+            path: cert.display().to_string(),
+        });
+    }
+    let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .ok()
+        .flatten()
+        .ok_or_else(|| TlsSetupError::NoKey {
+            path: key.display().to_string(),
+        })?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| TlsSetupError::BadKey {
+            path: key.display().to_string(),
+            message: e.to_string(),
+        })?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|_| TlsSetupError::Mismatch {
+            cert: cert.display().to_string(),
+            key: key.display().to_string(),
+        })?;
+    Ok(certified)
+}
+
+/// A client certificate and its key the proxy may present upstream (`--client-identity`):
+/// when a client presents this certificate to the proxy, the server sees it too.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub key: Arc<CertifiedKey>,
+    /// The certificate's thumbprint and subject.
+    pub cert: ClientCert,
+}
+
+impl Identity {
+    /// Load `cert` (PEM, the chain) and `key` (PEM; may be the same file).
+    pub fn load(cert: &Path, key: &Path) -> Result<Self, TlsSetupError> {
+        let certified = load(cert, key)?;
+        let leaf = certified
+            .cert
+            .first()
+            .ok_or_else(|| TlsSetupError::NoCert {
+                path: cert.display().to_string(),
+            })?;
+        Ok(Identity {
+            cert: ClientCert::of_der(leaf),
+            key: Arc::new(certified),
+        })
+    }
+}
+
+/// Presents one identity whatever the server asks for (the server decides).
+#[derive(Debug)]
+struct Present(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for Present {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Build the rustls client config for upstream connections (presenting `identity`'s
+/// certificate when a server asks for one).
+pub fn client_config(
+    extra_cas: &[PathBuf],
+    insecure: bool,
+    identity: Option<&Identity>,
+) -> Result<ClientConfig, UpstreamError> {
+    let mut config = server_trust(extra_cas, insecure)?;
+    if let Some(id) = identity {
+        config.client_auth_cert_resolver = Arc::new(Present(id.key.clone()));
+    }
+    Ok(config)
+}
+
+fn server_trust(extra_cas: &[PathBuf], insecure: bool) -> Result<ClientConfig, UpstreamError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;

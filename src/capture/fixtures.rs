@@ -36,6 +36,7 @@ pub fn exchange(
         incomplete: false,
         relay: None,
         hints: None,
+        client_cert: None,
     }
 }
 

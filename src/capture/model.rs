@@ -100,6 +100,42 @@ pub struct Exchange {
     /// What the analysis needs of secrets a redacted HAR masks (from `_oauthscope.oauth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hints: Option<Box<Hints>>,
+    /// The TLS client certificate the client presented to the proxy (`--client-certs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A TLS client certificate a client presented (RFC 8705 mutual TLS): its thumbprint
+/// as a certificate-bound token's `cnf` names it, and whether the proxy could present
+/// the same certificate upstream. A certificate is public: the thumbprint is no secret.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientCert {
+    /// `x5t#S256`: base64url (no padding) of the SHA-256 of the certificate's DER.
+    pub sha256: String,
+    /// The certificate's subject, as text (`CN=connector, O=Example`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The proxy presented the same certificate to the server (a `--client-identity`
+    /// holds its key); when false the server saw no client certificate.
+    #[serde(default)]
+    pub forwarded: bool,
+}
+
+impl ClientCert {
+    /// The record of a certificate in DER form (its subject read when it parses).
+    pub fn of_der(der: &[u8]) -> Self {
+        use base64::Engine;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+        let subject = x509_parser::parse_x509_certificate(der)
+            .ok()
+            .map(|(_, c)| c.subject().to_string())
+            .filter(|s| !s.is_empty());
+        ClientCert {
+            sha256: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()),
+            subject,
+            forwarded: false,
+        }
+    }
 }
 
 /// Facts about an exchange's secrets that are not secret themselves, kept in a redacted

@@ -295,6 +295,7 @@ mod tests {
             incomplete: false,
             relay: None,
             hints: None,
+            client_cert: None,
         }
     }
 

@@ -87,6 +87,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         gateway: None,
         redact_at_capture: false,
         web: None,
+        client_certs: false,
+        client_identities: Vec::new(),
     };
     crate::outln!(
         "demo `{name}`: a built-in client signs in through the proxy; the sample is served back as the service\n"
@@ -106,7 +108,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             (ex, step)
         })
         .collect();
-    let client_tls = crate::upstream::client_config(&[ca_dir.join("ca.pem")], false)?;
+    let client_tls = crate::upstream::client_config(&[ca_dir.join("ca.pem")], false, None)?;
     let tunnel = hyper_util::client::legacy::connect::proxy::Tunnel::new(
         format!("http://{proxy_addr}").parse()?,
         hyper_util::client::legacy::connect::HttpConnector::new(),

@@ -50,6 +50,12 @@ pub(super) fn options(
         gateway: None,
         redact_at_capture: false,
         web: None,
+        client_certs: rec.client_certs || !rec.client_identity.is_empty(),
+        client_identities: rec
+            .client_identity
+            .iter()
+            .map(|i| (i.cert.clone(), i.key.clone()))
+            .collect(),
     }
 }
 

@@ -69,6 +69,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
     let tls = crate::upstream::client_config(
         &args.upstream.upstream_ca,
         args.upstream.insecure_upstream,
+        None,
     )?;
     let (out, _salt, writer) = super::own_capture(args.out.clone(), "replay")?;
     let sink = writer.sink();

@@ -55,6 +55,7 @@ pub async fn walk(args: WalkArgs) -> anyhow::Result<bool> {
     let tls = crate::upstream::client_config(
         &args.upstream.upstream_ca,
         args.upstream.insecure_upstream,
+        None,
     )?;
     let client = Client::builder(TokioExecutor::new()).build(crate::upstream::connector(tls, true));
     let result = {

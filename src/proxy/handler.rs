@@ -24,7 +24,7 @@ use super::server::{self, Shared, Tunnel};
 use super::tap::Tap;
 use crate::capture::redact::{Fingerprinter, mask_header_value};
 use crate::capture::{
-    self, ErrorInfo, ErrorKind, Exchange, Header, Kind, Relay, header_value_string,
+    self, ClientCert, ErrorInfo, ErrorKind, Exchange, Header, Kind, Relay, header_value_string,
 };
 pub use crate::upstream::HttpsConnector;
 use crate::upstream::{chain_of, classify_upstream_error};
@@ -45,6 +45,62 @@ pub struct HandlerConfig {
     pub ca_dir: std::path::PathBuf,
     /// Gateway mode: requests are routed by path instead of proxied.
     pub gateway: Option<Arc<super::gateway::Gateway>>,
+    /// Forwarding clients that present a client certificate (`--client-identity`).
+    pub identities: Vec<UpstreamIdentity>,
+    /// Client certificates already said to have no `--client-identity` (said once each).
+    pub certs_warned: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// A forwarding client presenting the certificate with thumbprint `sha256`.
+pub struct UpstreamIdentity {
+    pub sha256: String,
+    pub client: Client<HttpsConnector, Body>,
+}
+
+impl Recorder {
+    /// A client presented `cert`: say once when the proxy cannot present it upstream.
+    pub fn client_cert_seen(&self, cert: &ClientCert) {
+        if self.cfg.identities.iter().any(|i| i.sha256 == cert.sha256) {
+            return;
+        }
+        let first = self
+            .cfg
+            .certs_warned
+            .lock()
+            .map(|mut w| w.insert(cert.sha256.clone()))
+            .unwrap_or(false);
+        if first {
+            tracing::warn!(
+                "a client presented the certificate {} ({}); without a --client-identity holding \
+                 its key the server sees no client certificate",
+                cert.sha256,
+                cert.subject.as_deref().unwrap_or("no subject")
+            );
+        }
+    }
+
+    /// The forwarding client for `req`: the one presenting the client's own certificate
+    /// when there is one; records whether it was presented.
+    fn client_for(
+        &self,
+        rec: &Recording,
+        cert: Option<&ClientCert>,
+    ) -> &Client<HttpsConnector, Body> {
+        let Some(cert) = cert else {
+            return &self.cfg.client;
+        };
+        match self.cfg.identities.iter().find(|i| i.sha256 == cert.sha256) {
+            Some(id) => {
+                rec.update(|ex| {
+                    if let Some(c) = ex.client_cert.as_mut() {
+                        c.forwarded = true;
+                    }
+                });
+                &id.client
+            }
+            None => &self.cfg.client,
+        }
+    }
 }
 
 /// The recording handler: one per client connection (its number), cloned per request.
@@ -378,6 +434,7 @@ impl Recorder {
             incomplete: false,
             relay: None,
             hints: None,
+            client_cert: None,
         }
     }
 }
@@ -393,7 +450,8 @@ impl Recorder {
     /// silent upstream ends in a recorded `upstream_timeout` and a 504, not a hang.
     async fn forward(&self, rec: Arc<Recording>, req: Request<Body>) -> Response<Body> {
         let limit = self.cfg.upstream_timeout;
-        match head_within(&rec, limit, self.cfg.client.request(normalize_request(req))).await {
+        let client = self.client_for(&rec, req.extensions().get::<ClientCert>());
+        match head_within(&rec, limit, client.request(normalize_request(req))).await {
             Ok(Ok(res)) => {
                 record_response(&rec, res.status(), res.version(), res.headers());
                 res.map(|b| {
@@ -440,7 +498,7 @@ impl Recorder {
     }
 
     fn new_exchange(&self, client: SocketAddr, req: &Request<Body>, kind: Kind) -> Exchange {
-        self.exchange(
+        let mut ex = self.exchange(
             client,
             kind,
             capture::Request {
@@ -450,7 +508,9 @@ impl Recorder {
                 headers: record_headers(req.headers(), &self.cfg.fingerprinter),
                 body: Default::default(),
             },
-        )
+        );
+        ex.client_cert = req.extensions().get::<ClientCert>().cloned();
+        ex
     }
 
     /// Out of scope: relay the CONNECT tunnel untouched, counting bytes each way.

@@ -61,6 +61,11 @@ pub struct ProxyOptions {
     pub redact_at_capture: bool,
     /// The live web view, when asked for.
     pub web: Option<WebSetup>,
+    /// Ask clients for TLS client certificates and record their thumbprints.
+    pub client_certs: bool,
+    /// Client certificates (and keys) to present upstream for clients presenting them.
+    /// (certificate PEM, key PEM) pairs.
+    pub client_identities: Vec<(PathBuf, PathBuf)>,
 }
 
 /// A bound listener for the live web view, who may use it, and its URL to print.
@@ -88,7 +93,11 @@ pub async fn run(
     // The gateway intercepts nothing: it needs no CA of ours.
     let ca = match opts.gateway {
         Some(_) => None,
-        None => Some(LocalCa::load_or_create(&opts.ca_dir).context("loading the CA")?),
+        None => Some(
+            LocalCa::load_or_create(&opts.ca_dir)
+                .context("loading the CA")?
+                .asking_client_certs(opts.client_certs),
+        ),
     };
     let mut upstream_cas = opts.upstream_cas.clone();
     if let Some(ca) = &ca {
@@ -101,7 +110,7 @@ pub async fn run(
         // Upstreams signed by our own CA (`oauthscope serve`) are trusted too.
         upstream_cas.push(ca.info.cert_path.clone());
     }
-    let tls = crate::upstream::client_config(&upstream_cas, opts.insecure_upstream)?;
+    let tls = crate::upstream::client_config(&upstream_cas, opts.insecure_upstream, None)?;
     if opts.insecure_upstream {
         eprintln!(
             "{}",
@@ -169,6 +178,21 @@ pub async fn run(
         // (not 64) lets a large download move in bigger chunks (+20% MB/s measured).
         .http1_max_buf_size(4 * MAX_HEAD_BYTES)
         .pool_idle_timeout(Duration::from_secs(60));
+    let mut identities = Vec::new();
+    for (cert, key) in &opts.client_identities {
+        let id = crate::upstream::Identity::load(cert, key)
+            .with_context(|| format!("loading --client-identity {}", cert.display()))?;
+        let tls = crate::upstream::client_config(&upstream_cas, opts.insecure_upstream, Some(&id))?;
+        crate::sayln!(
+            "presenting client certificate {} ({}) upstream for clients that present it",
+            id.cert.sha256,
+            id.cert.subject.as_deref().unwrap_or("no subject")
+        );
+        identities.push(handler::UpstreamIdentity {
+            sha256: id.cert.sha256.clone(),
+            client: client.build(crate::upstream::connector(tls, true)),
+        });
+    }
     let cfg = Arc::new(HandlerConfig {
         scope: opts.scope,
         fingerprinter,
@@ -182,6 +206,8 @@ pub async fn run(
             .unwrap_or_default(),
         ca_dir: opts.ca_dir.clone(),
         gateway: opts.gateway.as_ref().map(|m| m.gateway.clone()),
+        identities,
+        certs_warned: Default::default(),
     });
     server::raise_fd_limit();
     let mut limits = server::Limits::for_this_process();
@@ -195,7 +221,7 @@ pub async fn run(
             .gateway
             .as_ref()
             .and_then(|m| m.tls.as_ref())
-            .map(|t| t.acceptor()),
+            .map(|t| t.acceptor(opts.client_certs)),
         builder: server::server_builder(&limits, MAX_HEAD_BYTES),
         limits,
         own: local,
@@ -217,6 +243,9 @@ pub async fn run(
     }
     if opts.redact_at_capture {
         crate::sayln!("secrets are stored as fingerprints (--redact-at-capture)");
+    }
+    if opts.client_certs {
+        crate::sayln!("asking clients for a TLS client certificate (--client-certs)");
     }
     let (web_stop_tx, web_stop_rx) = tokio::sync::oneshot::channel::<()>();
     if let (Some(w), Some(view)) = (opts.web, web_view) {

@@ -34,6 +34,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::handler::Recorder;
 use crate::ca::LocalCa;
+use crate::capture::ClientCert;
 pub use io::Prefixed;
 use io::{Activity, Guarded};
 
@@ -182,13 +183,14 @@ pub async fn serve(
         let shared = shared.clone();
         tokio::spawn(async move {
             match shared.tls.clone() {
-                None => serve_connection(tcp, client, None, &shared).await,
+                None => serve_connection(tcp, client, None, None, &shared).await,
                 Some(acceptor) => {
                     let limit = shared.limits.handshake_timeout;
                     // A client that fails or stalls its handshake reached nothing: no
                     // request was made, so there is nothing to record.
                     if let Ok(Ok(tls)) = tokio::time::timeout(limit, acceptor.accept(tcp)).await {
-                        serve_connection(tls, client, None, &shared).await;
+                        let cert = presented_cert(tls.get_ref().1, &shared);
+                        serve_connection(tls, client, None, cert, &shared).await;
                     }
                 }
             }
@@ -205,6 +207,7 @@ async fn serve_connection<I>(
     io: I,
     client: SocketAddr,
     tunnel: Option<Tunnel>,
+    cert: Option<ClientCert>,
     shared: &Arc<Shared>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -213,7 +216,10 @@ async fn serve_connection<I>(
     let io = Guarded::new(io, activity.clone(), shared.limits.header_timeout);
     let recorder = shared.recorder.connection();
     let s = shared.clone();
-    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        if let Some(c) = &cert {
+            req.extensions_mut().insert(c.clone());
+        }
         let mut r = recorder.request();
         let s = s.clone();
         let tunnel = tunnel.clone();
@@ -328,7 +334,7 @@ async fn intercept_inner(
                 scheme: "http",
                 authority: target,
             };
-            serve_connection(io, client, Some(tunnel), &shared).await;
+            serve_connection(io, client, Some(tunnel), None, &shared).await;
         }
         Opening::Other => shared.recorder.relay_raw(client, target, io).await,
     }
@@ -363,7 +369,8 @@ async fn intercept_tls(
                 scheme: "https",
                 authority: target,
             };
-            serve_connection(tls, client, Some(tunnel), &shared).await;
+            let cert = presented_cert(tls.get_ref().1, &shared);
+            serve_connection(tls, client, Some(tunnel), cert, &shared).await;
         }
         Ok(Err(e)) => {
             let chain = crate::upstream::chain_of(&e);
@@ -383,6 +390,13 @@ async fn intercept_tls(
             None,
         ),
     }
+}
+
+/// The certificate a client presented in its handshake (`--client-certs`), if any.
+fn presented_cert(tls: &rustls::ServerConnection, shared: &Shared) -> Option<ClientCert> {
+    let cert = ClientCert::of_der(tls.peer_certificates()?.first()?);
+    shared.recorder.client_cert_seen(&cert);
+    Some(cert)
 }
 
 /// A response the proxy gives itself (errors, refusals).

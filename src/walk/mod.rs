@@ -85,6 +85,7 @@ fn blank() -> Exchange {
         incomplete: false,
         relay: None,
         hints: None,
+        client_cert: None,
     }
 }
 

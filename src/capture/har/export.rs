@@ -258,6 +258,9 @@ pub fn exchange_to_entry(ex: &Exchange, facts: &EntryFacts, opts: &HarOptions) -
     if ex.incomplete {
         custom["incomplete"] = json!(true);
     }
+    if let Some(c) = &ex.client_cert {
+        custom["client_cert"] = json!(c);
+    }
     if !ex.client.is_empty() {
         custom["client"] = json!(ex.client);
     }

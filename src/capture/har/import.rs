@@ -389,5 +389,8 @@ pub fn entry_to_exchange(id: u64, e: &Value) -> Result<Exchange, String> {
             .and_then(|o| o.get("oauth"))
             .and_then(|h| serde_json::from_value(h.clone()).ok())
             .map(Box::new),
+        client_cert: ours
+            .and_then(|o| o.get("client_cert"))
+            .and_then(|c| serde_json::from_value(c.clone()).ok()),
     })
 }

@@ -672,6 +672,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn client_identities_parse() {
+        let one = parse_identity("id.pem").unwrap();
+        assert_eq!(
+            (one.cert.to_str(), one.key.to_str()),
+            (Some("id.pem"), Some("id.pem"))
+        );
+        let two = parse_identity("c.pem, k.pem").unwrap();
+        assert_eq!(
+            (two.cert.to_str(), two.key.to_str()),
+            (Some("c.pem"), Some("k.pem"))
+        );
+        assert!(parse_identity(",k.pem").is_err());
+        assert!(parse_identity("").is_err());
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
         assert_eq!(parse_size("512k").unwrap(), 512_000);

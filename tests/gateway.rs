@@ -96,6 +96,7 @@ async fn a_client_configured_with_gateway_urls_runs_its_flow_over_tls() {
     let flow = Flow {
         http: direct_client(&tls.ca_pem_path),
         srv: AuthServer::external(&base),
+        mtls: None,
     };
     play(s.name, &flow).await;
     // The discovery document the client got points at the gateway; the capture holds
@@ -142,6 +143,7 @@ async fn plain_http_behind_a_tunnel_names_the_public_url_and_a_wrong_refresh_url
     let flow = Flow {
         http: direct_client(&tls.ca_pem_path),
         srv: AuthServer::external(&base),
+        mtls: None,
     };
     play(s.name, &flow).await;
     let (status, lines) = gw.stop();
@@ -326,6 +328,7 @@ async fn redact_at_capture_keeps_no_secret_and_the_same_diagnosis() {
             .build()
             .unwrap(),
         srv: AuthServer::external(&format!("https://{}/{SECRET}/idp", gw.addr)),
+        mtls: None,
     };
     play(s.name, &flow).await;
     let (status, lines) = proxy.stop();
@@ -373,6 +376,7 @@ async fn redact_at_capture_keeps_no_secret_and_the_same_diagnosis() {
         let flow = Flow {
             http: direct_client(&tls.ca_pem_path),
             srv: AuthServer::external(&format!("{}/{SECRET}/idp", gw.url())),
+            mtls: None,
         };
         play(name, &flow).await;
         let (status, lines) = gw.stop();
@@ -480,6 +484,7 @@ async fn a_connector_definition_is_routed_and_patched_in_its_url_fields_only() {
     let flow = Flow {
         http: direct_client(&tls.ca_pem_path),
         srv: AuthServer::external(&idp),
+        mtls: None,
     };
     play(s.name, &flow).await;
     let echo = flow

@@ -580,3 +580,118 @@ async fn bad_input_on_the_proxy_port_never_crashes_it() {
     let (ex, _) = stop_and_read(proxy);
     assert_eq!(ex.len(), 1, "only the valid request is an exchange");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_certificates_are_recorded_and_presented_only_with_their_key() {
+    let dir = temp_dir("proxy-client-certs");
+    let (tls, id) = upstream_tls_mtls(&dir);
+    let cfg = oauth::AsConfig {
+        mtls: true,
+        ..Default::default()
+    };
+    let srv = oauth::start(cfg, tls.config.clone()).await;
+    let ca = tls.ca_pem_path.display().to_string();
+    // Asked for, recorded, but not presented: the proxy holds no key for it.
+    let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--client-certs"]);
+    let client = proxy
+        .client_builder()
+        .identity(id.reqwest())
+        .build()
+        .unwrap();
+    let plain = proxy.client_builder().build().unwrap();
+    let token = |c: &reqwest::Client| {
+        c.post(srv.url("/token"))
+            .basic_auth(oauth::CLIENT_ID, Some(oauth::CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let v: serde_json::Value = token(&client).await.unwrap().json().await.unwrap();
+    let at = v["access_token"].as_str().unwrap();
+    // The server saw no certificate, so the token is not bound (not a JWT with `cnf`).
+    assert!(
+        oauthscope::oauth::parse::decode_jwt(at).is_none(),
+        "the server saw a certificate: {v}"
+    );
+    assert_eq!(token(&plain).await.unwrap().status(), 200);
+    proxy.wait_for_line("without a --client-identity");
+    proxy.written(2).await;
+    let capture = proxy.capture.clone();
+    let (status, lines) = proxy.stop();
+    assert!(status.success(), "{lines:#?}");
+    let exs = read_capture(&capture);
+    let with = exs[0]
+        .client_cert
+        .as_ref()
+        .expect("the certificate is recorded");
+    assert_eq!(with.sha256, id.x5t);
+    assert_eq!(with.subject.as_deref(), Some("CN=connector-app"));
+    assert!(!with.forwarded);
+    assert!(exs[1].client_cert.is_none());
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("without a --client-identity"))
+            .count(),
+        1,
+        "said once: {lines:#?}"
+    );
+
+    // With its key (--client-identity), the server sees the certificate and binds.
+    let dir = temp_dir("proxy-client-identity");
+    let proxy = ProxyProc::start(
+        &dir,
+        &[
+            "--upstream-ca",
+            &ca,
+            "--client-identity",
+            &id.pem_path.display().to_string(),
+        ],
+    );
+    let client = proxy
+        .client_builder()
+        .identity(id.reqwest())
+        .build()
+        .unwrap();
+    let v: serde_json::Value = token(&client).await.unwrap().json().await.unwrap();
+    let jwt = oauthscope::oauth::parse::decode_jwt(v["access_token"].as_str().unwrap())
+        .expect("a bound JWT access token");
+    assert_eq!(jwt.cnf("x5t#S256").as_deref(), Some(id.x5t.as_str()));
+    proxy.written(1).await;
+    let capture = proxy.capture.clone();
+    let (status, lines) = proxy.stop();
+    assert!(status.success(), "{lines:#?}");
+    let exs = read_capture(&capture);
+    assert!(exs[0].client_cert.as_ref().is_some_and(|c| c.forwarded));
+    let shown = std::process::Command::new(bin())
+        .args(["show", &capture.display().to_string(), "1"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!("client certificate: x5t#S256 {}", id.x5t))
+            && shown.contains("presented to the server"),
+        "{shown}"
+    );
+
+    // A certificate file without its key is refused at start, saying which file.
+    let bad = dir.join("cert-only.pem");
+    let pem = std::fs::read_to_string(&id.pem_path).unwrap();
+    std::fs::write(&bad, &pem[..pem.find("-----BEGIN PRIVATE KEY").unwrap()]).unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["proxy", "--listen", "127.0.0.1:0", "--client-identity"])
+        .arg(&bad)
+        .arg("--ca-dir")
+        .arg(dir.join("unused-certs"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cert-only.pem") && err.contains("private key"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("unused-certs").exists(),
+        "nothing created before the refusal"
+    );
+}

@@ -88,6 +88,7 @@ async fn the_live_view_shows_each_exchange_within_a_second_and_survives_a_restar
             .build()
             .unwrap(),
         srv: AuthServer::external(&srv.base),
+        mtls: None,
     };
     play(s.name, &flow).await;
     let n = 4;

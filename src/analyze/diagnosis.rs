@@ -69,6 +69,7 @@ const API_CAUSES: &[&str] = &[
     "dpop-bound-as-bearer",
     "dpop-proof",
     "dpop-nonce-ignored",
+    "mtls-bound-token",
     "token-in-url",
     "revoked-token-used",
     "stale-token-used",
@@ -261,13 +262,22 @@ pub fn step_text(rule: &Finding) -> Option<String> {
             Some("the client secret, sent the way the provider expects, must match what works")
         }
         "redirect-uri-mismatch" => Some("the redirect URL must match the one registered"),
+        // Sender-constrained tokens travel otherwise than `Bearer` (step 2 in their terms).
+        "dpop-bound-as-bearer" | "dpop-proof" | "dpop-nonce-ignored" => Some(
+            "every API call must carry the access token as it was issued: a DPoP-bound token as `Authorization: DPoP <access token>` with a fresh proof",
+        ),
+        "mtls-bound-token" => Some(
+            "every API call must carry the access token over a connection that presents the client certificate the token is bound to",
+        ),
         _ => None,
     };
     let text = match rule.step? {
         "1" => {
             "the token endpoint must return an access token, and a refresh token when the access token expires"
         }
-        "2" => "every API call must carry `Authorization: Bearer <access token>`",
+        "2" => {
+            specific.unwrap_or("every API call must carry `Authorization: Bearer <access token>`")
+        }
         "3" => "a refresh must return a new access token (and the new refresh token must be kept)",
         "4" => "the API must work with the newest access token",
         "5" => specific

@@ -14,6 +14,7 @@ mod dpop;
 mod exchange;
 mod expiry;
 mod grant;
+mod mtls;
 mod oidc;
 mod provider;
 mod refresh;
@@ -189,6 +190,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(device::Device),
         Box::new(assertion::Assertions::default()),
         Box::new(dpop::Dpop),
+        Box::new(mtls::Mtls),
         Box::new(exchange::TokenExchange),
     ]
 }

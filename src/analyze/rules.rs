@@ -213,6 +213,18 @@ rule!(
     "checklist step 2; RFC 9449 §7.1"
 );
 rule!(
+    MTLS_BOUND_TOKEN,
+    "mtls-bound-token",
+    High,
+    Cause,
+    Some("2"),
+    "certificate-bound access token sent without its client certificate",
+    "The access token names a client certificate in its `cnf` claim (`x5t#S256`, RFC 8705): the server bound it to the certificate the client presented at the token endpoint, and a resource server accepts it only over a TLS connection where the client presents that same certificate. This call presented none, or another one, and is refused with `invalid_token` (or, by a server that does not check binding, accepted, which defeats the binding).",
+    "Make the client present the certificate it used at the token endpoint on every API call with that token (configure its TLS client identity for the API host too, not only for the token endpoint). Behind this proxy, give it the certificate and key with --client-identity so it can present the same certificate to the server.",
+    "POST /token over TLS with certificate x5t#S256=1a2b… → {access_token: {cnf: {x5t#S256: 1a2b…}}}; GET /api with no client certificate → 401 invalid_token",
+    "checklist step 2; RFC 8705 §3"
+);
+rule!(
     USERINFO_SUB_MISMATCH,
     "userinfo-sub-mismatch",
     High,
@@ -671,6 +683,7 @@ pub const CATALOG: &[&Rule] = &[
     &DPOP_PROOF,
     &DPOP_NONCE_IGNORED,
     &DPOP_BOUND_AS_BEARER,
+    &MTLS_BOUND_TOKEN,
     &EXPIRES_IN_INVALID,
     &CLOCK_SKEW,
     &STATE_MISSING,

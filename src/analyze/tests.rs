@@ -271,3 +271,88 @@ fn a_token_in_a_cookie_or_custom_header_is_bearer_missing_and_github_200_errors_
         .unwrap_or_else(|| panic!("{r:?}"));
     assert!(detail.contains("HTTP 200"), "{detail}");
 }
+
+/// A token request over mutual TLS (certificate `issued_with`) answered with a JWT access
+/// token bound to `bound`, then an API call presenting `presented`.
+fn mtls_flow(
+    issued_with: Option<&str>,
+    bound: &str,
+    presented: Option<crate::capture::ClientCert>,
+) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let at = format!(
+        "{}.{}.sig",
+        b64(r#"{"alg":"RS256","typ":"at+jwt"}"#),
+        b64(&format!(
+            r#"{{"iss":"https://as.example","aud":"https://api.example","exp":4102444800,"cnf":{{"x5t#S256":"{bound}"}}}}"#
+        ))
+    );
+    let mut t = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "https://as.example/token",
+            &[FORM, ("authorization", "Basic Y2k6Y3M=")],
+            "grant_type=client_credentials",
+        ),
+        200,
+        &[JSON, ("cache-control", "no-store")],
+        format!(r#"{{"access_token":"{at}","token_type":"Bearer","expires_in":3600}}"#).as_bytes(),
+    );
+    t.client_cert = issued_with.map(|s| crate::capture::ClientCert {
+        sha256: s.into(),
+        subject: None,
+        forwarded: true,
+    });
+    let mut call = respond(
+        ex(
+            2,
+            5,
+            "GET",
+            "https://api.example/v1/me",
+            &[("authorization", &format!("Bearer {at}"))],
+            "",
+        ),
+        401,
+        &[("www-authenticate", r#"Bearer error="invalid_token""#)],
+        b"",
+    );
+    call.client_cert = presented;
+    rules(&[t, call])
+        .into_iter()
+        .filter(|(id, _)| *id == "mtls-bound-token")
+        .collect()
+}
+
+#[test]
+fn certificate_bound_tokens_need_their_certificate() {
+    let cert = |s: &str, forwarded: bool| crate::capture::ClientCert {
+        sha256: s.into(),
+        subject: Some("CN=other".into()),
+        forwarded,
+    };
+    // Sent with no certificate, where the token request shows one.
+    let r = mtls_flow(Some("AAA"), "AAA", None);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].1.contains("came without a client certificate"),
+        "{r:?}"
+    );
+    assert!(r[0].1.contains("x5t#S256 AAA"), "{r:?}");
+    // Sent with another certificate.
+    let r = mtls_flow(Some("AAA"), "AAA", Some(cert("BBB", true)));
+    assert!(
+        r[0].1
+            .contains("another client certificate (x5t#S256 BBB, CN=other)"),
+        "{r:?}"
+    );
+    // The right certificate, but the proxy could not present it upstream.
+    let r = mtls_flow(Some("AAA"), "AAA", Some(cert("AAA", false)));
+    assert!(r[0].1.contains("no --client-identity"), "{r:?}");
+    // The right certificate, presented: nothing to say.
+    assert!(mtls_flow(Some("AAA"), "AAA", Some(cert("AAA", true))).is_empty());
+    // A capture that records no certificates says nothing about a missing one.
+    assert!(mtls_flow(None, "AAA", None).is_empty());
+}

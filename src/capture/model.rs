@@ -401,6 +401,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_client_certificate_is_known_by_its_rfc_8705_thumbprint() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "connector");
+        let cert = p.self_signed(&key).unwrap();
+        let c = ClientCert::of_der(cert.der());
+        // base64url without padding of a SHA-256: 43 characters.
+        assert_eq!(c.sha256.len(), 43);
+        assert!(!c.sha256.contains(['=', '+', '/']));
+        let again = ClientCert::of_der(cert.der());
+        assert_eq!(c, again);
+        assert_eq!(c.subject.as_deref(), Some("CN=connector"));
+        assert!(!c.forwarded);
+        // Not a certificate: still a thumbprint, no subject, no panic.
+        let junk = ClientCert::of_der(b"not DER");
+        assert_eq!(junk.sha256.len(), 43);
+        assert_eq!(junk.subject, None);
+    }
+
+    #[test]
     fn body_keeps_text_and_binary() {
         let t = Body::from_bytes(b"hello", 5, false);
         assert_eq!(t.text.as_deref(), Some("hello"));

@@ -118,6 +118,22 @@ fn show_text(d: &serde_json::Value) -> String {
         s(&d["step"]),
         s(&d["started"])
     );
+    if let Some(c) = d["client_cert"].as_object() {
+        let _ = writeln!(
+            out,
+            "client certificate: x5t#S256 {}{}{}",
+            s(&c["sha256"]),
+            c.get("subject")
+                .and_then(|v| v.as_str())
+                .map(|v| format!(" ({})", sanitize_for_terminal(v)))
+                .unwrap_or_default(),
+            if c["forwarded"] == true {
+                ", presented to the server"
+            } else {
+                ", not presented to the server (no --client-identity for it)"
+            }
+        );
+    }
     if !d["error"].is_null() {
         let _ = writeln!(
             out,

@@ -10,9 +10,11 @@ use crate::capture::{DpopHint, Exchange, Hints, JwtHint};
 
 /// JWT header fields kept (never the signature).
 const JWT_HEADER: [&str; 3] = ["alg", "typ", "kid"];
-/// Registered claims kept as they are; `sub` is kept as a fingerprint, personal claims
+/// Registered claims kept as they are (`cnf` holds thumbprints of public keys and
+/// certificates, no secret); `sub` is kept as a fingerprint, personal claims
 /// (email, name, ...) are dropped.
-const JWT_CLAIMS: [&str; 9] = [
+const JWT_CLAIMS: [&str; 10] = [
+    "cnf",
     "iss",
     "aud",
     "azp",

@@ -155,6 +155,11 @@ impl Jwt {
     pub fn claim_str(&self, name: &str) -> Option<&str> {
         self.claims.get(name)?.as_str()
     }
+    /// A member of the confirmation claim (`cnf`, RFC 7800): `x5t#S256`, `jkt`.
+    pub fn cnf(&self, member: &str) -> Option<String> {
+        let v = self.claims.get("cnf")?.get(member)?.as_str()?;
+        Some(v.chars().take(128).collect())
+    }
     /// `aud` as a list (it may be a string or an array).
     pub fn audiences(&self) -> Vec<String> {
         match self.claims.get("aud") {

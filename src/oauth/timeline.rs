@@ -32,6 +32,11 @@ pub struct JwtSummary {
     pub aud: Vec<String>,
     pub iss: Option<String>,
     pub scope: Option<String>,
+    /// `cnf.x5t#S256`: the thumbprint of the client certificate the token is bound to
+    /// (RFC 8705).
+    pub cnf_x5t: Option<String>,
+    /// `cnf.jkt`: the thumbprint of the DPoP key the token is bound to (RFC 9449).
+    pub cnf_jkt: Option<String>,
 }
 
 /// One token and its lineage.
@@ -63,6 +68,8 @@ pub struct TokenInfo {
     pub last_use: Option<f64>,
     /// The `token_type` the response that issued it said, as written.
     pub token_type: Option<String>,
+    /// The client certificate (`x5t#S256`) the request that issued it presented.
+    pub issued_with_cert: Option<String>,
 }
 
 impl TokenInfo {
@@ -95,6 +102,7 @@ impl TokenInfo {
             first_401: None,
             last_use: None,
             token_type: None,
+            issued_with_cert: None,
         }
     }
 }
@@ -638,6 +646,8 @@ impl FlowState {
                     .claim_str("scope")
                     .or_else(|| j.claim_str("scp"))
                     .map(str::to_string),
+                cnf_x5t: j.cnf("x5t#S256"),
+                cnf_jkt: j.cnf("jkt"),
             });
             // `expires_in` of zero or less says nothing usable (expires-in-invalid).
             let lifetime = resp.expires_in.filter(|e| *e > 0.0).or_else(|| {
@@ -657,6 +667,7 @@ impl FlowState {
                 jwt,
             );
             info.token_type = resp.token_type.clone();
+            info.issued_with_cert = ex.client_cert.as_ref().map(|c| c.sha256.clone());
             self.tokens.insert(fp.clone(), info);
             self.families[family].newest_access = Some(fp);
         }

@@ -90,6 +90,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Summary> {
     let style = console::Style::detect();
+    // Read first: a bad --client-identity stops the start before anything is created.
+    let loaded_identities = opts
+        .client_identities
+        .iter()
+        .map(|(cert, key)| {
+            crate::upstream::Identity::load(cert, key)
+                .with_context(|| format!("loading --client-identity {}", cert.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     // The gateway intercepts nothing: it needs no CA of ours.
     let ca = match opts.gateway {
         Some(_) => None,
@@ -179,9 +188,7 @@ pub async fn run(
         .http1_max_buf_size(4 * MAX_HEAD_BYTES)
         .pool_idle_timeout(Duration::from_secs(60));
     let mut identities = Vec::new();
-    for (cert, key) in &opts.client_identities {
-        let id = crate::upstream::Identity::load(cert, key)
-            .with_context(|| format!("loading --client-identity {}", cert.display()))?;
+    for id in loaded_identities {
         let tls = crate::upstream::client_config(&upstream_cas, opts.insecure_upstream, Some(&id))?;
         crate::sayln!(
             "presenting client certificate {} ({}) upstream for clients that present it",

@@ -99,6 +99,7 @@ pub fn detail(ex: &Exchange, cx: &Context<'_>) -> Value {
         "started": ex.started,
         "kind": ex.kind,
         "client": ex.client,
+        "client_cert": ex.client_cert,
         "step": cx.step,
         "duration_ms": ex.timings.end,
         "request": {

@@ -48,6 +48,31 @@ pub struct UpstreamTls {
 }
 
 pub fn upstream_tls(dir: &Path) -> UpstreamTls {
+    upstream_tls_with(dir, false).0
+}
+
+/// A client certificate for mutual TLS: one PEM holding the certificate and its key.
+pub struct ClientIdentity {
+    pub pem_path: PathBuf,
+    /// Its `x5t#S256` (RFC 8705).
+    pub x5t: String,
+}
+
+impl ClientIdentity {
+    /// The identity as reqwest presents it.
+    pub fn reqwest(&self) -> reqwest::Identity {
+        reqwest::Identity::from_pem(&std::fs::read(&self.pem_path).unwrap()).unwrap()
+    }
+}
+
+/// An upstream TLS config that asks clients for a certificate issued by its own client
+/// CA (optional: clients without one go on), and one such client certificate.
+pub fn upstream_tls_mtls(dir: &Path) -> (UpstreamTls, ClientIdentity) {
+    let (tls, id) = upstream_tls_with(dir, true);
+    (tls, id.unwrap())
+}
+
+fn upstream_tls_with(dir: &Path, mtls: bool) -> (UpstreamTls, Option<ClientIdentity>) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -68,21 +93,59 @@ pub fn upstream_tls(dir: &Path) -> UpstreamTls {
     let leaf_key_path = dir.join("upstream-leaf.key");
     std::fs::write(&leaf_key_path, leaf_key.serialize_pem()).unwrap();
     let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let mut config = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![CertificateDer::from(leaf_cert.der().to_vec())], key)
-    .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let (builder, identity) = if mtls {
+        // A client CA, a client certificate it issues, and a server that verifies it.
+        let client_ca_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "oauthscope test client CA");
+        let client_ca = p.self_signed(&client_ca_key).unwrap();
+        let client_issuer = Issuer::new(p, client_ca_key);
+        let client_key = KeyPair::generate().unwrap();
+        let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
+        cp.distinguished_name
+            .push(rcgen::DnType::CommonName, "connector-app");
+        cp.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = cp.signed_by(&client_key, &client_issuer).unwrap();
+        let pem_path = dir.join("client-identity.pem");
+        std::fs::write(
+            &pem_path,
+            format!("{}{}", client_cert.pem(), client_key.serialize_pem()),
+        )
+        .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(client_ca.der().to_vec()))
+            .unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .unwrap();
+        let id = ClientIdentity {
+            pem_path,
+            x5t: oauth::x5t_s256(client_cert.der()),
+        };
+        (builder.with_client_cert_verifier(verifier), Some(id))
+    } else {
+        (builder.with_no_client_auth(), None)
+    };
+    let mut config = builder
+        .with_single_cert(vec![CertificateDer::from(leaf_cert.der().to_vec())], key)
+        .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    UpstreamTls {
+    let tls = UpstreamTls {
         ca_pem_path,
         leaf_pem_path,
         leaf_key_path,
         config: Arc::new(config),
-    }
+    };
+    (tls, identity)
 }
 
 /// A running upstream server.

@@ -80,6 +80,11 @@ pub struct AsConfig {
     pub dpop_nonce: bool,
     /// `/userinfo` answers for this subject (the ID token's is `user-1`).
     pub userinfo_sub: Option<&'static str>,
+    /// Mutual TLS (RFC 8705): a token request over a connection with a client
+    /// certificate gets a JWT access token bound to it (`cnf.x5t#S256`), which the API
+    /// takes only over a connection presenting the same certificate. Needs a TLS config
+    /// that asks for client certificates (`upstream_tls_mtls`).
+    pub mtls: bool,
 }
 
 impl Default for AsConfig {
@@ -111,6 +116,7 @@ impl Default for AsConfig {
             device_expires_in: 600,
             dpop_nonce: false,
             userinfo_sub: None,
+            mtls: false,
         }
     }
 }
@@ -138,6 +144,8 @@ struct AccessInfo {
     valid: bool,
     /// Bound to the client's DPoP key (RFC 9449): good only as `DPoP` with a proof.
     bound: bool,
+    /// Bound to this client certificate (`x5t#S256`, RFC 8705).
+    cert: Option<String>,
 }
 
 struct RefreshInfo {
@@ -159,6 +167,9 @@ struct State {
     /// The token request being answered came with a good DPoP proof: what it issues is
     /// bound to the client's key.
     bind_next_issue: bool,
+    /// The token request being answered came with this client certificate (`x5t#S256`)
+    /// and mutual TLS is on: the access token it issues is bound to it.
+    cert_of_next_issue: Option<String>,
     /// Pushed authorization requests (RFC 9126): request_uri → the pushed form body.
     pushed: HashMap<String, String>,
 }
@@ -256,7 +267,16 @@ pub async fn start(config: AsConfig, tls: Arc<rustls::ServerConfig>) -> AuthServ
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let svc = hyper::service::service_fn(move |req| {
+                let peer = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| PeerCert(x5t_s256(c)));
+                let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    if let Some(p) = &peer {
+                        req.extensions_mut().insert(p.clone());
+                    }
                     handle(req, state.clone(), cfg.clone(), base.clone())
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -270,6 +290,16 @@ pub async fn start(config: AsConfig, tls: Arc<rustls::ServerConfig>) -> AuthServ
         port,
         stop: Some(tx),
     }
+}
+
+/// The client certificate of the connection a request came on (`x5t#S256`).
+#[derive(Clone)]
+struct PeerCert(String);
+
+/// RFC 8705 §3.1: base64url of the SHA-256 of the certificate's DER.
+pub fn x5t_s256(der: &[u8]) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    URL_SAFE_NO_PAD.encode(d.as_ref())
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -374,6 +404,7 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(oauthscope::oauth::parse::decode_jwt);
     let method = req.method().to_string();
+    let peer = req.extensions().get::<PeerCert>().map(|p| p.0.clone());
     let body = req
         .into_body()
         .collect()
@@ -567,8 +598,12 @@ async fn handle(
                     None => state.lock().unwrap().bind_next_issue = true,
                 }
             }
+            if cfg.mtls {
+                state.lock().unwrap().cert_of_next_issue = peer.clone();
+            }
             let r = token(&body, &query, auth.as_deref(), &state, &cfg, &base);
             state.lock().unwrap().bind_next_issue = false;
+            state.lock().unwrap().cert_of_next_issue = None;
             r
         }
         "/revoke" => {
@@ -612,7 +647,14 @@ async fn handle(
                 method: &method,
                 url: format!("{base}/userinfo"),
             };
-            let r = api(auth.as_deref(), &query, &state, &cfg, &proof);
+            let r = api(
+                auth.as_deref(),
+                &query,
+                &state,
+                &cfg,
+                &proof,
+                peer.as_deref(),
+            );
             match (r.status().as_u16(), cfg.userinfo_sub) {
                 (200, Some(sub)) => Response::builder()
                     .header("content-type", "application/json")
@@ -629,7 +671,14 @@ async fn handle(
                 method: &method,
                 url: format!("{base}/api/me"),
             };
-            api(auth.as_deref(), &query, &state, &cfg, &proof)
+            api(
+                auth.as_deref(),
+                &query,
+                &state,
+                &cfg,
+                &proof,
+                peer.as_deref(),
+            )
         }
         _ => Response::builder()
             .status(404)
@@ -684,6 +733,7 @@ fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body
                     lifetime: Some(3600),
                     valid: true,
                     bound: false,
+                    cert: None,
                 },
             );
             loc = format!("{redirect}#access_token={at}&token_type=Bearer&expires_in=3600");
@@ -857,8 +907,20 @@ fn issue(
     with_refresh: bool,
     scope: Option<&String>,
 ) -> serde_json::Value {
-    let at = match &cfg.jwt_audience {
-        Some(aud) => {
+    let cert = s.cert_of_next_issue.take();
+    let at = match (&cfg.jwt_audience, &cert) {
+        (_, Some(x5t)) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"at+jwt"}"#);
+            let c = URL_SAFE_NO_PAD.encode(
+                serde_json::json!({"iss": "https://127.0.0.1", "aud": cfg.jwt_audience.clone().unwrap_or_else(|| "https://127.0.0.1".into()),
+                    "sub": "user", "client_id": client, "iat": now, "exp": now + cfg.expires_in.unwrap_or(3600) as i64,
+                    "jti": random_token(""), "cnf": {"x5t#S256": x5t}})
+                .to_string(),
+            );
+            format!("{h}.{c}.{}", random_token("sig"))
+        }
+        (Some(aud), None) => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"at+jwt"}"#);
             let c = URL_SAFE_NO_PAD.encode(
@@ -869,7 +931,7 @@ fn issue(
             );
             format!("{h}.{c}.{}", random_token("sig"))
         }
-        None => random_token("at-"),
+        (None, None) => random_token("at-"),
     };
     s.access.insert(
         at.clone(),
@@ -878,6 +940,7 @@ fn issue(
             lifetime: cfg.salesforce_session.or(cfg.expires_in),
             valid: true,
             bound: false,
+            cert,
         },
     );
     let bound = std::mem::take(&mut s.bind_next_issue);
@@ -1149,6 +1212,7 @@ fn api(
     state: &Mutex<State>,
     cfg: &AsConfig,
     proof: &Proof<'_>,
+    peer: Option<&str>,
 ) -> Response<Body> {
     if let Some(token) = auth.and_then(|a| a.strip_prefix("DPoP ")) {
         let s = state.lock().unwrap();
@@ -1204,6 +1268,13 @@ fn api(
         return unauthorized(
             r#"DPoP algs="ES256", error="invalid_token", error_description="DPoP-bound token sent as a bearer token""#,
         );
+    }
+    if let Some(bound) = s.access.get(&token).and_then(|a| a.cert.as_deref()) {
+        if peer != Some(bound) {
+            return unauthorized(
+                r#"Bearer realm="api", error="invalid_token", error_description="The access token is bound to a client certificate this connection did not present""#,
+            );
+        }
     }
     let ok = s.access.get(&token).is_some_and(|a| {
         a.valid

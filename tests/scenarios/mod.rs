@@ -75,6 +75,9 @@ impl DpopKey {
 pub struct Flow {
     pub http: reqwest::Client,
     pub srv: AuthServer,
+    /// A client through the same path that presents a TLS client certificate (the
+    /// mutual-TLS scenarios, `AsConfig::mtls`).
+    pub mtls: Option<reqwest::Client>,
 }
 
 impl Flow {
@@ -679,6 +682,20 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["dpop-proof"],
         },
         Scenario {
+            name: "mtls-flow",
+            about: "mutual TLS: the client presents its certificate at the token endpoint and at the API, which takes the certificate-bound token",
+            config: AsConfig { mtls: true, ..d() },
+            cause: None,
+            must: &[],
+        },
+        Scenario {
+            name: "mtls-no-cert",
+            about: "mutual TLS: a certificate-bound access token sent to the API over a connection without the client certificate",
+            config: AsConfig { mtls: true, ..d() },
+            cause: Some("mtls-bound-token"),
+            must: &["mtls-bound-token"],
+        },
+        Scenario {
             name: "introspected-inactive",
             about: "the client refreshes, introspection says the old access token is no longer active, and the client calls the API with it anyway",
             config: d(),
@@ -1241,6 +1258,28 @@ pub async fn play(name: &str, f: &Flow) {
                     assert_eq!(poll().await["error"], "expired_token");
                 }
             }
+        }
+        "mtls-flow" | "mtls-no-cert" => {
+            // The same client with and without its certificate: the token request and the
+            // first API call present it; the second call of mtls-no-cert does not.
+            let with_cert = Flow {
+                http: f.mtls.clone().expect("a client with a certificate"),
+                srv: AuthServer::external(&srv.base),
+                mtls: None,
+            };
+            let v = with_cert.code_exchange().await;
+            let at = v["access_token"].as_str().unwrap();
+            let claims = oauthscope::oauth::parse::decode_jwt(at).expect("a JWT access token");
+            assert!(claims.cnf("x5t#S256").is_some(), "{}", claims.claims);
+            let bearer = format!("Bearer {at}");
+            let auth = [("authorization", bearer.as_str())];
+            assert_eq!(with_cert.api_with("", &auth).await, 200);
+            let (client, want) = if name == "mtls-flow" {
+                (&with_cert, 200)
+            } else {
+                (f, 401)
+            };
+            assert_eq!(client.api_with("", &auth).await, want);
         }
         "dpop-flow" | "dpop-nonce-ignored" | "dpop-as-bearer" | "dpop-htu-query" => {
             let key = DpopKey::new();

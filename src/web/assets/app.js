@@ -291,7 +291,7 @@ async function select(id) {
   }
   const parts = [];
   parts.push(el('p', {}, el('strong', {}, d.request.method + ' '), d.request.url));
-  parts.push(table([['step', d.step], ['started', d.started], ['status', d.response ? String(d.response.status) : 'no answer'], ['duration', d.duration_ms === null ? '-' : d.duration_ms + ' ms'], ['client', d.client]]));
+  parts.push(table([['step', d.step], ['started', d.started], ['status', d.response ? String(d.response.status) : 'no answer'], ['duration', d.duration_ms === null ? '-' : d.duration_ms + ' ms'], ['client', d.client]].concat(d.client_cert ? [['client certificate', 'x5t#S256 ' + d.client_cert.sha256 + (d.client_cert.subject ? ' (' + d.client_cert.subject + ')' : '') + (d.client_cert.forwarded ? ', presented to the server' : ', not presented to the server')]] : [])));
   if (d.error) parts.push(el('h3', {}, 'Error'), table([['kind', d.error.kind], ['message', d.error.message], ['hint', d.error.hint || '']]));
   parts.push(el('h3', {}, 'Request headers'), table(d.request.headers), el('h3', {}, 'Request body'), bodyBlock(d.request.body));
   if (d.response) parts.push(el('h3', {}, 'Response headers'), table(d.response.headers), el('h3', {}, 'Response body'), bodyBlock(d.response.body));

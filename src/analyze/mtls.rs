@@ -1,0 +1,69 @@
+//! mtls-bound-token: certificate-bound access tokens (RFC 8705). A token whose `cnf`
+//! names a client certificate (`x5t#S256`) is only good over a connection where the
+//! client presents that certificate; the proxy records which one each request came with
+//! (`--client-certs`).
+
+use super::{Analyzer, Cx, Findings, finding, rules};
+use crate::wire::url_base;
+
+pub struct Mtls;
+
+impl Analyzer for Mtls {
+    fn on_exchange(&mut self, cx: &Cx<'_>, out: &mut Findings) {
+        let Some(info) = cx
+            .step
+            .api_call()
+            .and_then(|c| c.token_fp.as_ref())
+            .and_then(|fp| cx.state.tokens.get(fp))
+        else {
+            return;
+        };
+        let Some(bound) = info.jwt.as_ref().and_then(|j| j.cnf_x5t.as_deref()) else {
+            return;
+        };
+        let presented = cx.ex.client_cert.as_ref();
+        let what = match presented {
+            // No certificate on this call: only a fact when the capture records
+            // certificates (the request that issued the token shows one).
+            None if info.issued_with_cert.is_some() => "without a client certificate".to_string(),
+            None => return,
+            Some(c) if c.sha256 != bound => format!(
+                "with another client certificate (x5t#S256 {}{})",
+                c.sha256,
+                c.subject
+                    .as_deref()
+                    .map(|s| format!(", {s}"))
+                    .unwrap_or_default()
+            ),
+            Some(c) if !c.forwarded => {
+                "with that certificate to the proxy, which had no --client-identity for it, so the server saw no client certificate".to_string()
+            }
+            Some(_) => return,
+        };
+        let req = format!("{} {}", cx.ex.request.method, url_base(&cx.ex.request.url));
+        let answer = cx
+            .ex
+            .response
+            .as_ref()
+            .map(|r| format!(" The server answered {}.", r.status))
+            .unwrap_or_default();
+        let fix = if presented.is_some_and(|c| c.sha256 == bound) {
+            "Start the proxy with --client-identity CERT.pem,KEY.pem for this certificate, so it can present it to the server as the client did."
+        } else {
+            rules::MTLS_BOUND_TOKEN.fix
+        };
+        out.add(
+            format!("mtls {} {what}", info.fp),
+            finding(
+                &rules::MTLS_BOUND_TOKEN,
+                vec![info.issued_by, cx.ex.id],
+                format!("certificate-bound token fp:{} sent without its certificate", info.fp),
+                format!(
+                    "The token response #{} issued it bound to the client certificate x5t#S256 {bound} (its `cnf` claim), but {req} (#{}) came {what}.{answer}",
+                    info.issued_by, cx.ex.id,
+                ),
+                fix,
+            ),
+        );
+    }
+}

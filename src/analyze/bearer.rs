@@ -264,11 +264,12 @@ fn bearer_missing(
 }
 
 fn api_rejected(cx: &Cx<'_>, call: &crate::oauth::classify::ApiCall, out: &mut Findings) {
-    let Some(ch) = call
-        .challenges
-        .iter()
-        .find(|c| c.scheme.eq_ignore_ascii_case("bearer") && c.get("error").is_some())
-    else {
+    // RFC 6750 §3 (`Bearer`) and RFC 9449 §7.1 (`DPoP`) challenges; `use_dpop_nonce` is
+    // a step of the protocol (the client retries with the nonce), not a refusal.
+    let Some(ch) = call.challenges.iter().find(|c| {
+        (c.scheme.eq_ignore_ascii_case("bearer") || c.scheme.eq_ignore_ascii_case("dpop"))
+            && c.get("error").is_some_and(|e| e != "use_dpop_nonce")
+    }) else {
         return;
     };
     let error = ch.get("error").unwrap_or_default();
@@ -278,12 +279,16 @@ fn api_rejected(cx: &Cx<'_>, call: &crate::oauth::classify::ApiCall, out: &mut F
         .unwrap_or_default();
     let (meaning, fix) = match error {
         "invalid_token" => (
-            "the token is expired, revoked, malformed or for another audience",
+            "the token is expired, revoked, malformed, for another audience, or bound to a key or certificate the call did not prove",
             "Refresh the access token (or sign in again) and retry; if a fresh token is rejected too, check its audience/resource matches this API.",
         ),
         "insufficient_scope" => (
             "the token lacks a scope this operation needs",
             "Request the scope named in WWW-Authenticate `scope=` on the authorize request (and in the connector's scope list), then sign in again.",
+        ),
+        "invalid_dpop_proof" => (
+            "the DPoP proof does not fit the request, or is not signed with the key the token is bound to",
+            "Send a fresh proof with each request, signed with the key the token was issued to, with `htm`, `htu` and `ath` for this request and token.",
         ),
         "invalid_request" => (
             "the request is malformed (missing or duplicated credentials, unsupported parameter)",

@@ -24,7 +24,13 @@ impl Analyzer for Dpop {
             {
                 None
             }
-            None => verdict(cx.ex, cx.step, cx.at, &cx.state.dpop),
+            None => verdict(
+                cx.ex,
+                cx.step,
+                cx.at,
+                &cx.state.dpop,
+                crate::oauth::dpop::binding(cx.step, cx.state),
+            ),
         };
         // A DPoP-bound access token sent with the `Bearer` scheme.
         let bound_as_bearer = cx

@@ -183,8 +183,8 @@ rule!(
     Cause,
     Some("2"),
     "DPoP proof that does not fit its request",
-    "A DPoP-bound token is only good with a fresh proof: a JWT of type `dpop+jwt`, signed by the key in its own `jwk` header, naming the request's method (`htm`) and URL without query (`htu`), issued now (`iat`), never reused (`jti`), and for an API call carrying `ath`, the hash of the access token. This proof gets one of them wrong, and servers refuse it with `invalid_dpop_proof`.",
-    "Make a new proof for every request, from the request actually sent: its method, its URL without query or fragment, the current time, a new `jti`, and `ath` = base64url(SHA-256(access token)) on API calls.",
+    "A DPoP-bound token is only good with a fresh proof: a JWT of type `dpop+jwt`, signed by the key in its own `jwk` header, naming the request's method (`htm`) and URL without query (`htu`), issued now (`iat`), never reused (`jti`), and for an API call carrying `ath`, the hash of the access token, signed with the very key the token was bound to at the token endpoint (`cnf.jkt`). This proof gets one of them wrong, and servers refuse it with `invalid_dpop_proof`.",
+    "Make a new proof for every request, from the request actually sent: its method, its URL without query or fragment, the current time, a new `jti`, and `ath` = base64url(SHA-256(access token)) on API calls; keep the key a token was issued to for as long as the token is used (a client that makes a new key must get a new token).",
     "DPoP proof {htm: GET, htu: https://api.example/v1/me?x=1} on POST https://api.example/v1/orders",
     "checklist step 2; RFC 9449 §4.2, §4.3, §7"
 );

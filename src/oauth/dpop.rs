@@ -46,9 +46,55 @@ impl Verdict {
     }
 }
 
+/// The key a DPoP-bound access token an API call presents is bound to: its JWK
+/// thumbprint (the token's `cnf.jkt`, else the key of the proof its token request
+/// carried) and the exchange that issued it.
+pub fn binding<'a>(step: &Step, state: &'a super::timeline::FlowState) -> Option<(&'a str, u64)> {
+    let info = state.tokens.get(step.api_call()?.token_fp.as_ref()?)?;
+    Some((info.dpop_jkt.as_deref()?, info.issued_by))
+}
+
+/// The JWK thumbprint (RFC 7638) of the key a request's DPoP proof carries.
+pub fn proof_key_thumbprint(ex: &Exchange) -> Option<String> {
+    let jwt = decode_jwt(ex.request.header("dpop")?.trim())?;
+    jwk_thumbprint(jwt.header.get("jwk")?)
+}
+
+/// RFC 7638: base64url(SHA-256) of the key's required members, in lexicographic order,
+/// as JSON without whitespace. `None` for a key type it does not define.
+pub fn jwk_thumbprint(jwk: &serde_json::Value) -> Option<String> {
+    let members: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "RSA" => &["e", "kty", "n"],
+        "OKP" => &["crv", "kty", "x"],
+        "oct" => &["k", "kty"],
+        _ => return None,
+    };
+    let mut canonical = String::from("{");
+    for (i, m) in members.iter().enumerate() {
+        let v = jwk.get(*m)?.as_str()?;
+        if i > 0 {
+            canonical.push(',');
+        }
+        canonical.push_str(&serde_json::to_string(m).ok()?);
+        canonical.push(':');
+        canonical.push_str(&serde_json::to_string(v).ok()?);
+    }
+    canonical.push('}');
+    Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
+}
+
 /// Check the `DPoP` header of `ex` (taken at unix time `at`) against the request and
-/// what `state` remembers; `None` when the request carries no proof.
-pub fn verdict(ex: &Exchange, step: &Step, at: f64, state: &DpopState) -> Option<Verdict> {
+/// what `state` remembers, and against the key the presented token is bound to
+/// (`bound_to`: thumbprint and the exchange that issued the token); `None` when the request
+/// carries no proof.
+pub fn verdict(
+    ex: &Exchange,
+    step: &Step,
+    at: f64,
+    state: &DpopState,
+    bound_to: Option<(&str, u64)>,
+) -> Option<Verdict> {
     let proof = ex.request.header("dpop")?.trim();
     let mut v = Verdict::default();
     let origin = url_origin(&ex.request.url);
@@ -155,6 +201,14 @@ pub fn verdict(ex: &Exchange, step: &Step, at: f64, state: &DpopState) -> Option
                         .push("its `ath` is not the hash of the access token sent with it".into());
                 }
                 _ => {}
+            }
+            let key = h.get("jwk").and_then(jwk_thumbprint);
+            if let (Some((want, issued_by)), Some(key)) = (bound_to, key) {
+                if key != want {
+                    v.proof.push(format!(
+                        "it is signed with another key (JWK thumbprint {key}) than the one the access token is bound to ({want}, issued by #{issued_by})"
+                    ));
+                }
             }
         }
     }

@@ -58,7 +58,10 @@ pub fn of(
         }),
         _ => jwks(&ex.request.url, step, state),
     };
-    if let Some(v) = super::dpop::verdict(ex, step, at, &state.dpop).filter(|v| !v.is_empty()) {
+    if let Some(v) =
+        super::dpop::verdict(ex, step, at, &state.dpop, super::dpop::binding(step, state))
+            .filter(|v| !v.is_empty())
+    {
         h.get_or_insert_with(Hints::default).dpop = Some(DpopHint {
             proof: v.proof,
             nonce_ignored: v.nonce_ignored,

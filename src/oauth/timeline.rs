@@ -70,6 +70,9 @@ pub struct TokenInfo {
     pub token_type: Option<String>,
     /// The client certificate (`x5t#S256`) the request that issued it presented.
     pub issued_with_cert: Option<String>,
+    /// The DPoP key (JWK thumbprint) it is bound to: its `cnf.jkt`, else the key of the
+    /// proof of the request that issued it as `token_type: DPoP`.
+    pub dpop_jkt: Option<String>,
 }
 
 impl TokenInfo {
@@ -103,6 +106,7 @@ impl TokenInfo {
             last_use: None,
             token_type: None,
             issued_with_cert: None,
+            dpop_jkt: None,
         }
     }
 }
@@ -668,6 +672,16 @@ impl FlowState {
             );
             info.token_type = resp.token_type.clone();
             info.issued_with_cert = ex.client_cert.as_ref().map(|c| c.sha256.clone());
+            info.dpop_jkt = info
+                .jwt
+                .as_ref()
+                .and_then(|j| j.cnf_jkt.clone())
+                .or_else(|| {
+                    resp.token_type
+                        .as_deref()
+                        .filter(|t| t.eq_ignore_ascii_case("dpop"))
+                        .and_then(|_| super::dpop::proof_key_thumbprint(ex))
+                });
             self.tokens.insert(fp.clone(), info);
             self.families[family].newest_access = Some(fp);
         }

@@ -146,6 +146,8 @@ struct AccessInfo {
     bound: bool,
     /// Bound to this client certificate (`x5t#S256`, RFC 8705).
     cert: Option<String>,
+    /// Bound to the DPoP key with this JWK thumbprint.
+    jkt: Option<String>,
 }
 
 struct RefreshInfo {
@@ -167,6 +169,8 @@ struct State {
     /// The token request being answered came with a good DPoP proof: what it issues is
     /// bound to the client's key.
     bind_next_issue: bool,
+    /// The JWK thumbprint of that proof's key (RFC 7638), which the API then demands.
+    jkt_of_next_issue: Option<String>,
     /// The token request being answered came with this client certificate (`x5t#S256`)
     /// and mutual TLS is on: the access token it issues is bound to it.
     cert_of_next_issue: Option<String>,
@@ -595,7 +599,12 @@ async fn handle(
                         return Ok(r);
                     }
                     Some(why) => return Ok(oauth_error(&cfg, 400, "invalid_dpop_proof", why)),
-                    None => state.lock().unwrap().bind_next_issue = true,
+                    None => {
+                        let mut s = state.lock().unwrap();
+                        s.bind_next_issue = true;
+                        s.jkt_of_next_issue =
+                            dpop.as_ref().and_then(|j| ec_thumbprint(&j.header["jwk"]));
+                    }
                 }
             }
             if cfg.mtls {
@@ -734,6 +743,7 @@ fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body
                     valid: true,
                     bound: false,
                     cert: None,
+                    jkt: None,
                 },
             );
             loc = format!("{redirect}#access_token={at}&token_type=Bearer&expires_in=3600");
@@ -941,11 +951,14 @@ fn issue(
             valid: true,
             bound: false,
             cert,
+            jkt: None,
         },
     );
     let bound = std::mem::take(&mut s.bind_next_issue);
+    let jkt = s.jkt_of_next_issue.take();
     if let Some(a) = s.access.get_mut(&at) {
         a.bound = bound;
+        a.jkt = jkt;
     }
     let token_type = if bound {
         "DPoP"
@@ -1203,6 +1216,18 @@ impl Proof<'_> {
     }
 }
 
+/// The JWK thumbprint (RFC 7638) of an EC public key: the test clients sign with P-256.
+fn ec_thumbprint(jwk: &serde_json::Value) -> Option<String> {
+    let m = |k: &str| jwk.get(k).and_then(|v| v.as_str());
+    let canonical = format!(
+        r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+        m("crv")?,
+        m("x")?,
+        m("y")?
+    );
+    (m("kty")? == "EC").then(|| x5t_s256(canonical.as_bytes()))
+}
+
 /// The nonce the token endpoint demands when `dpop_nonce` is set.
 const DPOP_NONCE: &str = "srv-nonce-1";
 
@@ -1216,14 +1241,14 @@ fn api(
 ) -> Response<Body> {
     if let Some(token) = auth.and_then(|a| a.strip_prefix("DPoP ")) {
         let s = state.lock().unwrap();
-        let ok = s
-            .access
-            .get(token.trim())
-            .is_some_and(|a| a.valid && a.bound);
-        let why = if ok {
-            proof.refused(Some(token.trim()), None)
-        } else {
-            Some("unknown token")
+        let info = s.access.get(token.trim()).filter(|a| a.valid && a.bound);
+        let key = proof.jwt.and_then(|j| ec_thumbprint(&j.header["jwk"]));
+        let why = match info {
+            None => Some("unknown token"),
+            Some(a) if a.jkt.is_some() && a.jkt != key => {
+                Some("the proof is not signed with the key the token is bound to")
+            }
+            Some(_) => proof.refused(Some(token.trim()), None),
         };
         return match why {
             None => Response::builder()

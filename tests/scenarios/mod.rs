@@ -696,6 +696,13 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["mtls-bound-token"],
         },
         Scenario {
+            name: "dpop-key-mismatch",
+            about: "DPoP: the API call's proof is signed with another key than the one the access token was bound to at the token endpoint",
+            config: d(),
+            cause: Some("dpop-proof"),
+            must: &["dpop-proof"],
+        },
+        Scenario {
             name: "introspected-inactive",
             about: "the client refreshes, introspection says the old access token is no longer active, and the client calls the API with it anyway",
             config: d(),
@@ -1281,7 +1288,8 @@ pub async fn play(name: &str, f: &Flow) {
             };
             assert_eq!(client.api_with("", &auth).await, want);
         }
-        "dpop-flow" | "dpop-nonce-ignored" | "dpop-as-bearer" | "dpop-htu-query" => {
+        "dpop-flow" | "dpop-nonce-ignored" | "dpop-as-bearer" | "dpop-htu-query"
+        | "dpop-key-mismatch" => {
             let key = DpopKey::new();
             let verifier = "v".repeat(43);
             let challenge = oauthscope::oauth::parse::s256(&verifier);
@@ -1318,6 +1326,15 @@ pub async fn play(name: &str, f: &Flow) {
             match name {
                 "dpop-as-bearer" => {
                     assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
+                }
+                "dpop-key-mismatch" => {
+                    // A client that made a new key (a restart that lost it) but kept the token.
+                    let proof = DpopKey::new().proof("GET", &api, Some(at), None);
+                    let auth = format!("DPoP {at}");
+                    let s = f
+                        .api_with("", &[("authorization", &auth), ("dpop", &proof)])
+                        .await;
+                    assert_eq!(s, 401);
                 }
                 "dpop-htu-query" => {
                     let proof = key.proof("GET", &format!("{api}?fields=name"), Some(at), None);

@@ -67,7 +67,7 @@ fn check_call(proof: &str, method: &str, url: &str, token: &str, state: &DpopSta
     );
     let mut step = classify(&ex, &Known::default());
     fingerprint(&mut step, &Fingerprinter::new("00"));
-    verdict(&ex, &step, AT as f64, state).unwrap()
+    verdict(&ex, &step, AT as f64, state, None).unwrap()
 }
 
 #[test]
@@ -171,5 +171,75 @@ fn a_reused_jti_and_an_ignored_nonce_are_remembered_across_exchanges() {
     assert_eq!(
         check_call(&stale, "GET", url, token, &state).nonce_ignored,
         Some(1)
+    );
+}
+
+#[test]
+fn jwk_thumbprints_follow_rfc_7638() {
+    // RFC 7638 §3.1's example RSA key and its thumbprint.
+    let jwk = json!({
+        "kty": "RSA",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29"
+    });
+    assert_eq!(
+        jwk_thumbprint(&jwk).as_deref(),
+        Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+    );
+    // Members outside the required ones, and their order, do not change it.
+    let c = Client::new();
+    let mut extra = c.jwk();
+    extra["use"] = "sig".into();
+    assert_eq!(jwk_thumbprint(&extra), jwk_thumbprint(&c.jwk()));
+    // A key type it does not know, or a member missing: no thumbprint, no panic.
+    assert_eq!(jwk_thumbprint(&json!({"kty": "XYZ"})), None);
+    assert_eq!(jwk_thumbprint(&json!({"kty": "EC", "crv": "P-256"})), None);
+    assert_eq!(jwk_thumbprint(&json!({"kty": 5})), None);
+}
+
+#[test]
+fn a_proof_signed_by_another_key_than_the_token_is_bound_to_is_named() {
+    let issued = Client::new();
+    let other = Client::new();
+    let token = "tok-1";
+    let url = "https://api.example/v1/me";
+    let bound = jwk_thumbprint(&issued.jwk()).unwrap();
+    let with = |c: &Client, jti: &str| {
+        let proof = c.good("GET", url, AT, jti, Some(&token_hash(token)));
+        let auth = format!("DPoP {token}");
+        let ex = respond(
+            exchange(
+                7,
+                10,
+                "GET",
+                url,
+                &[("authorization", &auth), ("dpop", &proof)],
+                "",
+            ),
+            200,
+            &[],
+            b"{}",
+        );
+        let mut step = classify(&ex, &Known::default());
+        fingerprint(&mut step, &Fingerprinter::new("00"));
+        verdict(
+            &ex,
+            &step,
+            AT as f64,
+            &DpopState::default(),
+            Some((&bound, 3)),
+        )
+        .unwrap()
+    };
+    assert!(with(&issued, "j1").proof.is_empty());
+    let v = with(&other, "j2");
+    assert_eq!(v.proof.len(), 1, "{v:?}");
+    assert!(
+        v.proof[0].contains("another key")
+            && v.proof[0].contains(&bound)
+            && v.proof[0].contains("#3"),
+        "{v:?}"
     );
 }

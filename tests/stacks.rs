@@ -1,11 +1,13 @@
 //! The second test bed: stacks we did not write. A certified OpenID Connect provider
-//! (the npm package `oidc-provider`) as the server and Authlib (PyPI) as the connector,
+//! (the npm package `oidc-provider`) as the server and Authlib (PyPI) or openid-client
+//! (npm: the device flow and DPoP) as the connector,
 //! driven through our proxy with one problem staged per scenario. For each flow: the
 //! findings the problem must yield, the root cause the verdict must name, no high or
 //! critical finding the flow does not justify; the same from our redacted HAR export,
 //! and from the HAR a real mitmproxy (`hardump`) records of the same flow.
 //!
-//! `bash .ci/run` installs oidc-provider into target/npm and Authlib into target/venv.
+//! `bash .ci/run` installs oidc-provider and openid-client into target/npm and Authlib
+//! into target/venv.
 
 mod common;
 
@@ -17,74 +19,94 @@ use common::*;
 
 struct Staged {
     name: &'static str,
+    /// The connector: Authlib (`client.py`) or openid-client (`node-client.mjs`).
+    client: Connector,
     /// Access token lifetime on the provider, seconds.
     access_ttl: u64,
     must: &'static [&'static str],
     cause: Option<&'static str>,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Connector {
+    Authlib,
+    OpenidClient,
+}
+use Connector::*;
+
 const STAGED: &[Staged] = &[
     Staged {
+        client: Authlib,
         name: "healthy",
         access_ttl: 3600,
         must: &[],
         cause: None,
     },
     Staged {
+        client: Authlib,
         name: "jwt-healthy",
         access_ttl: 3600,
         must: &[],
         cause: None,
     },
     Staged {
+        client: Authlib,
         name: "jwt-wrong-aud",
         access_ttl: 3600,
         must: &["client-assertion", "token-error"],
         cause: Some("client-assertion"),
     },
     Staged {
+        client: Authlib,
         name: "jwt-jti-reused",
         access_ttl: 3600,
         must: &["client-assertion", "token-error"],
         cause: Some("client-assertion"),
     },
     Staged {
+        client: Authlib,
         name: "no-bearer",
         access_ttl: 3600,
         must: &["bearer-missing"],
         cause: Some("bearer-missing"),
     },
     Staged {
+        client: Authlib,
         name: "refresh-wrong-url",
         access_ttl: 3600,
         must: &["refresh-url-mismatch", "token-error"],
         cause: Some("refresh-url-mismatch"),
     },
     Staged {
+        client: Authlib,
         name: "rotation-ignored",
         access_ttl: 3600,
         must: &["refresh-rotation-ignored", "token-error"],
         cause: Some("refresh-rotation-ignored"),
     },
     Staged {
+        client: Authlib,
         name: "code-reused",
         access_ttl: 3600,
         must: &["code-reused", "token-error"],
         cause: Some("code-reused"),
     },
     Staged {
+        client: Authlib,
         name: "pkce-mismatch",
         access_ttl: 3600,
         must: &["pkce-missing", "token-error"],
         cause: Some("pkce-missing"),
     },
     Staged {
+        client: Authlib,
         name: "wrong-secret-refresh",
         access_ttl: 3600,
         must: &["client-secret-mismatch", "token-error"],
         cause: Some("client-secret-mismatch"),
     },
     Staged {
+        client: Authlib,
         name: "expired-no-refresh",
         access_ttl: 2,
         must: &[
@@ -94,6 +116,37 @@ const STAGED: &[Staged] = &[
             "fails-after-interval",
         ],
         cause: Some("refresh-token-absent"),
+    },
+    // openid-client's device flow: `authorization_pending` while the user approves is
+    // no failure, and nothing else is wrong.
+    Staged {
+        client: OpenidClient,
+        name: "device-healthy",
+        access_ttl: 3600,
+        must: &[],
+        cause: None,
+    },
+    // With DPoP: oidc-provider asks for its nonce, openid-client follows.
+    Staged {
+        client: OpenidClient,
+        name: "dpop-healthy",
+        access_ttl: 3600,
+        must: &[],
+        cause: None,
+    },
+    Staged {
+        client: OpenidClient,
+        name: "dpop-as-bearer",
+        access_ttl: 3600,
+        must: &["dpop-bound-as-bearer", "api-rejected"],
+        cause: Some("dpop-bound-as-bearer"),
+    },
+    Staged {
+        client: OpenidClient,
+        name: "dpop-new-key",
+        access_ttl: 3600,
+        must: &["dpop-proof", "api-rejected"],
+        cause: Some("dpop-proof"),
     },
 ];
 
@@ -133,11 +186,28 @@ fn start_provider(dir: &Path, tls: &UpstreamTls, access_ttl: u64) -> (Child, Str
 }
 
 /// Run the Authlib connector through the proxy at `proxy_url`, trusting `proxy_ca`.
-fn run_client(dir: &Path, name: &str, issuer: &str, proxy_url: &str, proxy_ca: &Path) {
-    let out = Command::new(root().join("target/venv/bin/python"))
+fn run_client(dir: &Path, s: &Staged, issuer: &str, proxy_url: &str, proxy_ca: &Path) {
+    let name = s.name;
+    let mut cmd = match s.client {
+        Authlib => {
+            let mut c = Command::new(root().join("target/venv/bin/python"));
+            c.arg(root().join("tests/stacks/client.py"));
+            c
+        }
+        OpenidClient => {
+            // From inside target/npm, where Node finds openid-client and undici.
+            let script = root().join("target/npm/node-client.mjs");
+            std::fs::copy(root().join("tests/stacks/node-client.mjs"), &script).unwrap();
+            let mut c = Command::new("node");
+            c.arg(script);
+            c
+        }
+    };
+    let out = cmd
         // The private key the provider registered for its private_key_jwt client.
         .env("STACK_CLIENT_KEY", dir.join("client-key.pem"))
-        .arg(root().join("tests/stacks/client.py"))
+        // The provider's CA, for the user's own browser (device approval).
+        .env("STACK_UPSTREAM_CA", dir.join("upstream-ca.pem"))
         .args([name, issuer, proxy_url])
         .arg(proxy_ca)
         .output()
@@ -183,9 +253,9 @@ fn judge(s: &Staged, source: &str, rules: &[String], report: &serde_json::Value)
 }
 
 /// Record the flow with a real mitmproxy (`hardump`); returns the HAR.
-fn through_mitmproxy(dir: &Path, tls: &UpstreamTls, name: &str, issuer: &str) -> PathBuf {
+fn through_mitmproxy(dir: &Path, tls: &UpstreamTls, s: &Staged, issuer: &str) -> PathBuf {
     let mitm = Mitmdump::start(dir, &tls.ca_pem_path);
-    run_client(dir, name, issuer, &mitm.url(), &mitm.ca);
+    run_client(dir, s, issuer, &mitm.url(), &mitm.ca);
     mitm.stop()
 }
 
@@ -199,14 +269,26 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
             .status()
             .is_ok_and(|s| s.success());
     let node = Command::new("node").arg("--version").output().is_ok();
+    let openid_client = root()
+        .join("target/npm/node_modules/openid-client")
+        .exists();
     if !have_tool(node && npm.exists(), "node with oidc-provider (target/npm)")
+        || !have_tool(openid_client, "openid-client (target/npm)")
         || !have_tool(authlib, "Authlib, joserfc and httpx (target/venv)")
         || !have_tool(Mitmdump::path().exists(), "mitmdump")
     {
         return;
     }
     let mut counts = [0usize; 3];
+    // `OAUTHSCOPE_STACKS=name,...` runs only those flows (while working on one).
+    let only = std::env::var("OAUTHSCOPE_STACKS").ok();
     for s in STAGED {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|n| n.trim() == s.name))
+        {
+            continue;
+        }
         let dir = temp_dir(&format!("stack-{}", s.name));
         let tls = upstream_tls(&dir);
         let (mut provider, issuer) = start_provider(&dir, &tls, s.access_ttl);
@@ -215,7 +297,7 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
         let ca = tls.ca_pem_path.display().to_string();
         let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--quiet"]);
         let proxy_ca = proxy.ca_dir.join("ca.pem");
-        run_client(&dir, s.name, &issuer, &proxy.url(), &proxy_ca);
+        run_client(&dir, s, &issuer, &proxy.url(), &proxy_ca);
         let capture = proxy.capture.clone();
         let (status, lines) = proxy.stop();
         assert!(status.success(), "{lines:#?}");
@@ -240,7 +322,7 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
         counts[1] += 1;
 
         // 3. The same flow, recorded by a real mitmproxy.
-        let mitm = through_mitmproxy(&dir, &tls, s.name, &issuer);
+        let mitm = through_mitmproxy(&dir, &tls, s, &issuer);
         let (mitm_rules, mitm_report) = analyze_rules(&mitm);
         judge(s, "mitmproxy's HAR", &mitm_rules, &mitm_report);
         assert_eq!(
@@ -312,7 +394,12 @@ fn id_token_altered_after_signing(capture: &Path, dir: &Path) {
 /// `OAUTHSCOPE_REGEN_SAMPLES=1` (or a list naming `stack-NAME`) writes them afresh, and
 /// otherwise this run must yield what the kept sample says.
 fn keep_as_sample(s: &Staged, capture: &Path, rules: &[String], report: &serde_json::Value) {
-    const KEPT: [&str; 2] = ["jwt-wrong-aud", "jwt-jti-reused"];
+    const KEPT: [&str; 4] = [
+        "jwt-wrong-aud",
+        "jwt-jti-reused",
+        "device-healthy",
+        "dpop-new-key",
+    ];
     if !KEPT.contains(&s.name) {
         return;
     }
@@ -325,7 +412,14 @@ fn keep_as_sample(s: &Staged, capture: &Path, rules: &[String], report: &serde_j
         std::fs::copy(capture, samples.join(format!("{name}.jsonl"))).unwrap();
         let v = serde_json::json!({
             "scenario": name,
-            "about": format!("second test bed (Authlib + oidc-provider): {}", s.name),
+            "about": format!(
+                "second test bed ({} + oidc-provider): {}",
+                match s.client {
+                    Authlib => "Authlib",
+                    OpenidClient => "openid-client",
+                },
+                s.name
+            ),
             "findings": rules,
             "cause": report["summary"]["cause"],
             "verdict": report["summary"]["verdict"],

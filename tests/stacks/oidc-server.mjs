@@ -1,7 +1,8 @@
 // A real, certified OpenID Connect provider (the npm package `oidc-provider`, which we
 // did not write) on 127.0.0.1 over TLS, for the second test bed. It validates what a
 // production server validates: client authentication, PKCE, single-use codes, refresh
-// token rotation with reuse detection, token lifetimes.
+// token rotation with reuse detection, token lifetimes; the device flow and DPoP (with
+// server nonces) for the headless client.
 //
 // usage: node oidc-server.mjs CERT.pem KEY.pem '{"accessTtl": 3600}'
 // Prints one JSON line {"issuer": "https://127.0.0.1:PORT"} once it listens.
@@ -41,8 +42,22 @@ server.listen(0, '127.0.0.1', () => {
       token_endpoint_auth_method: 'private_key_jwt',
       token_endpoint_auth_signing_alg: 'RS256',
       jwks: { keys: [clientJwk] },
+    }, {
+      // A headless connector: the device authorization grant (RFC 8628), DPoP optional.
+      client_id: 'stack-device-app',
+      client_secret: 'stack-device-secret-1',
+      redirect_uris: [],
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
     }],
-    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+    features: {
+      devInteractions: { enabled: true },
+      revocation: { enabled: true },
+      deviceFlow: { enabled: true },
+      // DPoP (RFC 9449) with server nonces: every proof must carry the server's nonce.
+      dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+    },
     ttl: {
       AccessToken: opts.accessTtl || 3600,
       AuthorizationCode: 60,

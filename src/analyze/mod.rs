@@ -16,6 +16,7 @@ mod expiry;
 mod grant;
 mod mtls;
 mod oidc;
+mod par;
 mod provider;
 mod refresh;
 mod response;
@@ -191,6 +192,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(assertion::Assertions::default()),
         Box::new(dpop::Dpop),
         Box::new(mtls::Mtls),
+        Box::new(par::Par),
         Box::new(exchange::TokenExchange),
     ]
 }

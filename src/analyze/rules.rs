@@ -225,6 +225,18 @@ rule!(
     "checklist step 2; RFC 8705 §3"
 );
 rule!(
+    PAR_REQUEST_URI,
+    "par-request-uri",
+    Medium,
+    Cause,
+    None,
+    "pushed authorization request used twice, or after it expired",
+    "With a pushed authorization request (RFC 9126) the client first POSTs the authorize parameters and gets a `request_uri` with a short lifetime (`expires_in`, often 60 s or less); the browser then opens the authorize endpoint with only `client_id` and that `request_uri`. A `request_uri` is good for one authorization request and only until it expires: a browser sent there twice (a retry, a back button, a link kept from an earlier sign-in) or too late is refused with `invalid_request_uri`, and the sign-in never reaches the login page.",
+    "Push the authorize parameters afresh for every sign-in attempt and send the browser at once; never cache or reuse a `request_uri`.",
+    "POST /par → {request_uri: urn:…:abc, expires_in: 60}; GET /authorize?request_uri=urn:…:abc (twice) → 400 invalid_request_uri",
+    "RFC 9126 §2.2, §4"
+);
+rule!(
     USERINFO_SUB_MISMATCH,
     "userinfo-sub-mismatch",
     High,
@@ -686,6 +698,7 @@ pub const CATALOG: &[&Rule] = &[
     &MTLS_BOUND_TOKEN,
     &EXPIRES_IN_INVALID,
     &CLOCK_SKEW,
+    &PAR_REQUEST_URI,
     &STATE_MISSING,
     &PKCE_MISSING,
     &SECRET_IN_URL,

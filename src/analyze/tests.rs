@@ -356,3 +356,65 @@ fn certificate_bound_tokens_need_their_certificate() {
     // A capture that records no certificates says nothing about a missing one.
     assert!(mtls_flow(None, "AAA", None).is_empty());
 }
+
+#[test]
+fn a_pushed_request_uri_is_good_once_and_until_it_expires() {
+    let uri = "urn:ietf:params:oauth:request_uri:abc";
+    let push = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "https://as.example/par",
+            &[FORM, ("authorization", "Basic Y2k6Y3M=")],
+            "response_type=code&client_id=ci&redirect_uri=https%3A%2F%2Fapp%2Fcb&state=s&code_challenge=x&code_challenge_method=S256",
+        ),
+        201,
+        &[JSON],
+        format!(r#"{{"request_uri":"{uri}","expires_in":60}}"#).as_bytes(),
+    );
+    let open = |id: u64, secs: u32, status: u16| {
+        respond(
+            ex(
+                id,
+                secs,
+                "GET",
+                &format!(
+                    "https://as.example/authorize?client_id=ci&request_uri={}",
+                    crate::wire::form_encode(uri)
+                ),
+                &[],
+                "",
+            ),
+            status,
+            &[("content-type", "text/plain")],
+            if status == 400 {
+                b"invalid_request_uri"
+            } else {
+                b""
+            },
+        )
+    };
+    let par = |exs: &[Exchange]| -> Vec<String> {
+        rules(exs)
+            .into_iter()
+            .filter(|(id, _)| *id == "par-request-uri")
+            .map(|(_, d)| d)
+            .collect()
+    };
+    // Once, in time: nothing.
+    assert!(par(&[push.clone(), open(2, 5, 302)]).is_empty());
+    // Twice.
+    let twice = par(&[push.clone(), open(2, 5, 302), open(3, 9, 400)]);
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    assert!(
+        twice[0].contains("#1 pushed and #2 already used")
+            && twice[0].contains("answered 400 (`invalid_request_uri`)"),
+        "{twice:?}"
+    );
+    // Too late.
+    let late = par(&[push.clone(), open(2, 75, 400)]);
+    assert!(late[0].contains("expired after 1 min"), "{late:?}");
+    // A request_uri the capture never saw pushed: nothing to say.
+    assert!(par(&[open(2, 5, 400)]).is_empty());
+}

@@ -275,6 +275,8 @@ pub struct FlowState {
     pub devices: HashMap<String, DeviceRecord>,
     /// DPoP proof ids seen and the nonces servers asked for.
     pub dpop: super::dpop::DpopState,
+    /// Pushed authorization requests (RFC 9126) by `request_uri`.
+    pub pushes: HashMap<String, PushRecord>,
     /// The latest time any issued access token is good until (`INFINITY` for one that
     /// does not expire); `None` before the first. Keeps [`FlowState::holds_access_token`]
     /// constant-time.
@@ -282,6 +284,18 @@ pub struct FlowState {
     /// Token count at which settled tokens are next looked for: when the live ones alone
     /// exceed [`MAX_TOKENS`], the search waits for a tenth more, so its cost stays linear.
     forget_at: usize,
+}
+
+/// A pushed authorization request (RFC 9126) and the browser requests that named it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushRecord {
+    /// The push, and when.
+    pub pushed_by: u64,
+    pub at: f64,
+    /// `expires_in` of the push's answer, seconds.
+    pub expires_in: Option<f64>,
+    /// The first browser request that named it, and when.
+    pub used: Option<(u64, f64)>,
 }
 
 /// A device authorization and how its device code has been polled.
@@ -398,9 +412,30 @@ impl FlowState {
                         self.known.pushed.clear();
                     }
                     self.known.pushed.insert(uri.clone(), a.params.clone());
+                    if self.pushes.len() >= 1_000 {
+                        self.pushes.clear();
+                    }
+                    let expires_in = ex
+                        .response
+                        .as_ref()
+                        .and_then(|r| r.body.as_text())
+                        .and_then(super::parse::json_object)
+                        .and_then(|o| o.get("expires_in").and_then(|v| v.as_f64()));
+                    self.pushes.insert(
+                        uri.clone(),
+                        PushRecord {
+                            pushed_by: ex.id,
+                            at,
+                            expires_in,
+                            used: None,
+                        },
+                    );
                 }
             }
             Step::Authorize(a) => {
+                if let Some(p) = a.request_uri.as_ref().and_then(|u| self.pushes.get_mut(u)) {
+                    p.used.get_or_insert((ex.id, at));
+                }
                 self.authorizes
                     .push(AuthorizeRecord::from(a, ex.id, at, fpr));
                 if self.authorizes.len() > 64 {

@@ -742,6 +742,13 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &[],
         },
         Scenario {
+            name: "par-reused",
+            about: "pushed authorization request whose request_uri the browser opens a second time (a back button); the server refuses it",
+            config: d(),
+            cause: Some("par-request-uri"),
+            must: &["par-request-uri"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -1402,7 +1409,7 @@ pub async fn play(name: &str, f: &Flow) {
                 assert_eq!(v["error"], "invalid_request");
             }
         }
-        "par-flow" => {
+        "par-flow" | "par-reused" => {
             f.discovery().await;
             let verifier = "v".repeat(43);
             let challenge = oauthscope::oauth::parse::s256(&verifier);
@@ -1432,6 +1439,10 @@ pub async fn play(name: &str, f: &Flow) {
                 form_encode(&uri)
             );
             let code = f.browser(&url).await.expect("a code");
+            if name == "par-reused" {
+                // The user goes back: the browser opens the same request_uri again.
+                assert_eq!(f.browser(&url).await, None, "a request_uri is single-use");
+            }
             let v = f.exchange_code(&code, &verifier).await;
             let at = v["access_token"].as_str().expect("tokens");
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);

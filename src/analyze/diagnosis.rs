@@ -63,6 +63,7 @@ fn token_error_causes(error: Option<&str>) -> &'static [&'static str] {
 /// The causes that can explain an API's 401 or 403, most specific first.
 const API_CAUSES: &[&str] = &[
     "id-token-as-bearer",
+    "resource-mismatch",
     "bearer-missing",
     "bearer-scheme",
     "token-type-case",
@@ -265,6 +266,9 @@ pub fn step_text(rule: &Finding) -> Option<String> {
         // Sender-constrained tokens travel otherwise than `Bearer` (step 2 in their terms).
         "dpop-bound-as-bearer" | "dpop-proof" | "dpop-nonce-ignored" => Some(
             "every API call must carry the access token as it was issued: a DPoP-bound token as `Authorization: DPoP <access token>` with a fresh proof",
+        ),
+        "resource-mismatch" => Some(
+            "every API call must carry `Authorization: Bearer <access token>` with a token issued for that API",
         ),
         "mtls-bound-token" => Some(
             "every API call must carry the access token over a connection that presents the client certificate the token is bound to",

@@ -19,6 +19,7 @@ mod oidc;
 mod par;
 mod provider;
 mod refresh;
+mod resource;
 mod response;
 pub use response::explain_aadsts;
 pub mod rules;
@@ -193,6 +194,7 @@ pub fn registry() -> Vec<Box<dyn Analyzer>> {
         Box::new(dpop::Dpop),
         Box::new(mtls::Mtls),
         Box::new(par::Par),
+        Box::new(resource::Resource),
         Box::new(exchange::TokenExchange),
     ]
 }

@@ -237,6 +237,18 @@ rule!(
     "RFC 9126 §2.2, §4"
 );
 rule!(
+    RESOURCE_MISMATCH,
+    "resource-mismatch",
+    High,
+    Cause,
+    Some("2"),
+    "access token for another resource than the API expects",
+    "The API refused the call and named the resource (audience) its tokens must be for (`resource_id` or `resource` in `WWW-Authenticate`, as Microsoft's APIs do), and the access token is for another one: its `aud`, or the `resource` / `audience` the token request asked for (RFC 8707). A token is only good at the resource it was issued for, so every call with it fails however fresh it is.",
+    "Request the token for this API: send the resource the API names as `resource` (RFC 8707; Microsoft Entra v1 `resource`, v2 a scope `<resource>/.default`; Auth0 `audience`) on the authorize and token requests, and use one token per API.",
+    "POST /token resource=https://graph.example → AT {aud: https://graph.example}; GET https://api.example/v1 → 401 WWW-Authenticate: Bearer resource_id=\"https://api.example\"",
+    "checklist step 2; RFC 8707 §2; RFC 6750 §3"
+);
+rule!(
     USERINFO_SUB_MISMATCH,
     "userinfo-sub-mismatch",
     High,
@@ -696,6 +708,7 @@ pub const CATALOG: &[&Rule] = &[
     &DPOP_NONCE_IGNORED,
     &DPOP_BOUND_AS_BEARER,
     &MTLS_BOUND_TOKEN,
+    &RESOURCE_MISMATCH,
     &EXPIRES_IN_INVALID,
     &CLOCK_SKEW,
     &PAR_REQUEST_URI,

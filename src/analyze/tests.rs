@@ -418,3 +418,52 @@ fn a_pushed_request_uri_is_good_once_and_until_it_expires() {
     // A request_uri the capture never saw pushed: nothing to say.
     assert!(par(&[open(2, 5, 400)]).is_empty());
 }
+
+#[test]
+fn an_api_naming_its_resource_is_compared_with_the_token_audience() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let run = |aud: &str, hint: &str| {
+        let at = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(&format!(r#"{{"aud":"{aud}","exp":4102444800}}"#))
+        );
+        let t = respond(
+            ex(1, 0, "POST", "https://login.example/token", &[FORM], "grant_type=authorization_code&code=c&client_id=ci&client_secret=s&redirect_uri=https%3A%2F%2Fapp%2Fcb"),
+            200,
+            &[JSON, ("cache-control", "no-store")],
+            format!(r#"{{"access_token":"{at}","token_type":"Bearer","expires_in":3600,"refresh_token":"r"}}"#).as_bytes(),
+        );
+        let call = respond(
+            ex(
+                2,
+                5,
+                "GET",
+                "https://org.crm.example/api/data/v9.2/accounts",
+                &[("authorization", &format!("Bearer {at}"))],
+                "",
+            ),
+            401,
+            &[("www-authenticate", hint)],
+            b"",
+        );
+        rules(&[t, call])
+            .into_iter()
+            .filter(|(id, _)| *id == "resource-mismatch")
+            .map(|(_, d)| d)
+            .collect::<Vec<_>>()
+    };
+    let hint = r#"Bearer authorization_uri=https://login.example/authorize, resource_id=https://org.crm.example/"#;
+    let r = run("https://graph.example", hint);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].contains("`https://org.crm.example/`")
+            && r[0].contains("`https://graph.example` (its `aud`)"),
+        "{r:?}"
+    );
+    // The right audience (a trailing slash apart): nothing.
+    assert!(run("https://org.crm.example", hint).is_empty());
+    // No resource named by the API: nothing this rule can say.
+    assert!(run("https://graph.example", r#"Bearer error="invalid_token""#).is_empty());
+}

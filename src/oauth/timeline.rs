@@ -73,6 +73,10 @@ pub struct TokenInfo {
     /// The DPoP key (JWK thumbprint) it is bound to: its `cnf.jkt`, else the key of the
     /// proof of the request that issued it as `token_type: DPoP`.
     pub dpop_jkt: Option<String>,
+    /// The resources (RFC 8707 `resource`, or `audience`) the token request that issued
+    /// it named; `None` when it named none (it may still come from the authorize request
+    /// or the grant being refreshed).
+    pub requested_resources: Option<Vec<String>>,
 }
 
 impl TokenInfo {
@@ -107,6 +111,7 @@ impl TokenInfo {
             token_type: None,
             issued_with_cert: None,
             dpop_jkt: None,
+            requested_resources: None,
         }
     }
 }
@@ -707,6 +712,15 @@ impl FlowState {
             );
             info.token_type = resp.token_type.clone();
             info.issued_with_cert = ex.client_cert.as_ref().map(|c| c.sha256.clone());
+            let asked: Vec<String> = t
+                .params
+                .0
+                .iter()
+                .filter(|(k, _)| k == "resource" || k == "audience")
+                .map(|(_, v)| v.chars().take(256).collect())
+                .take(8)
+                .collect();
+            info.requested_resources = (!asked.is_empty()).then_some(asked);
             info.dpop_jkt = info
                 .jwt
                 .as_ref()

@@ -85,6 +85,9 @@ pub struct AsConfig {
     /// takes only over a connection presenting the same certificate. Needs a TLS config
     /// that asks for client certificates (`upstream_tls_mtls`).
     pub mtls: bool,
+    /// The API's own resource identifier (RFC 8707): tokens requested for another
+    /// `resource` are refused, naming this one (`resource_id`, as Microsoft's APIs do).
+    pub api_resource: Option<&'static str>,
 }
 
 impl Default for AsConfig {
@@ -117,6 +120,7 @@ impl Default for AsConfig {
             dpop_nonce: false,
             userinfo_sub: None,
             mtls: false,
+            api_resource: None,
         }
     }
 }
@@ -148,6 +152,8 @@ struct AccessInfo {
     cert: Option<String>,
     /// Bound to the DPoP key with this JWK thumbprint.
     jkt: Option<String>,
+    /// The `resource` its token request named (RFC 8707).
+    resource: Option<String>,
 }
 
 struct RefreshInfo {
@@ -174,6 +180,8 @@ struct State {
     /// The token request being answered came with this client certificate (`x5t#S256`)
     /// and mutual TLS is on: the access token it issues is bound to it.
     cert_of_next_issue: Option<String>,
+    /// The `resource` the token request being answered named.
+    resource_of_next_issue: Option<String>,
     /// Pushed authorization requests (RFC 9126): request_uri → the pushed form body.
     pushed: HashMap<String, String>,
 }
@@ -610,6 +618,7 @@ async fn handle(
             if cfg.mtls {
                 state.lock().unwrap().cert_of_next_issue = peer.clone();
             }
+            state.lock().unwrap().resource_of_next_issue = form(&body).get("resource").cloned();
             let r = token(&body, &query, auth.as_deref(), &state, &cfg, &base);
             state.lock().unwrap().bind_next_issue = false;
             state.lock().unwrap().cert_of_next_issue = None;
@@ -744,6 +753,7 @@ fn authorize(query: &str, state: &Mutex<State>, cfg: &AsConfig) -> Response<Body
                     bound: false,
                     cert: None,
                     jkt: None,
+                    resource: None,
                 },
             );
             loc = format!("{redirect}#access_token={at}&token_type=Bearer&expires_in=3600");
@@ -952,6 +962,7 @@ fn issue(
             bound: false,
             cert,
             jkt: None,
+            resource: s.resource_of_next_issue.take(),
         },
     );
     let bound = std::mem::take(&mut s.bind_next_issue);
@@ -1293,6 +1304,13 @@ fn api(
         return unauthorized(
             r#"DPoP algs="ES256", error="invalid_token", error_description="DPoP-bound token sent as a bearer token""#,
         );
+    }
+    if let (Some(want), Some(a)) = (cfg.api_resource, s.access.get(&token)) {
+        if a.resource.as_deref() != Some(want) {
+            return unauthorized(&format!(
+                r#"Bearer realm="api", error="invalid_token", error_description="The token is for another resource", resource_id="{want}""#
+            ));
+        }
     }
     if let Some(bound) = s.access.get(&token).and_then(|a| a.cert.as_deref()) {
         if peer != Some(bound) {

@@ -749,6 +749,16 @@ pub fn scenarios() -> Vec<Scenario> {
             must: &["par-request-uri"],
         },
         Scenario {
+            name: "resource-mismatch",
+            about: "access token requested for another resource (RFC 8707 `resource`) than the API, which refuses it naming its own (`resource_id`)",
+            config: AsConfig {
+                api_resource: Some("https://api.example/"),
+                ..d()
+            },
+            cause: Some("resource-mismatch"),
+            must: &["resource-mismatch", "api-rejected"],
+        },
+        Scenario {
             name: "implicit-grant",
             about: "implicit grant (response_type=token)",
             config: d(),
@@ -1446,6 +1456,32 @@ pub async fn play(name: &str, f: &Flow) {
             let v = f.exchange_code(&code, &verifier).await;
             let at = v["access_token"].as_str().expect("tokens");
             assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 200);
+        }
+        "resource-mismatch" => {
+            // The connector copied the resource of another API it also calls.
+            let verifier = "v".repeat(43);
+            let challenge = oauthscope::oauth::parse::s256(&verifier);
+            let code = f
+                .raw_authorize(&format!(
+                    "&scope=read+offline_access&state=s-1&code_challenge={challenge}&code_challenge_method=S256"
+                ))
+                .await;
+            let redirect = srv.url("/callback");
+            let v = f
+                .raw_token(
+                    "/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", &redirect),
+                        ("code_verifier", &verifier),
+                        ("resource", "https://graph.example/"),
+                    ],
+                    Some((CLIENT_ID, CLIENT_SECRET)),
+                )
+                .await;
+            let at = v["access_token"].as_str().expect("tokens");
+            assert_eq!(f.api(Some(&format!("Bearer {at}"))).await, 401);
         }
         other => panic!("no script for scenario {other}"),
     }

@@ -704,3 +704,51 @@ async fn a_gateway_on_every_address_redacts_by_default_and_needs_allow_remote() 
         "{lines:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutual_tls_through_the_gateway_records_and_presents_the_client_certificate() {
+    let dir = temp_dir("gateway-mtls");
+    let (tls, id) = upstream_tls_mtls(&dir);
+    let s = scenario("mtls-no-cert");
+    let srv = oauth::start(s.config.clone(), tls.config.clone()).await;
+    let t = tls_args(&tls);
+    let pem = id.pem_path.display().to_string();
+    let mut extra: Vec<&str> = t.each_ref().map(String::as_str).to_vec();
+    extra.extend(["--client-identity", &pem]);
+    let gw = gateway_to(&dir, &srv.base, &tls, &extra);
+    let base = format!("https://{}/{SECRET}/idp", gw.addr);
+    gw.wait_for_line("asking clients for a TLS client certificate");
+    let with_cert = reqwest::Client::builder()
+        .no_proxy()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&tls.ca_pem_path).unwrap()).unwrap(),
+        )
+        .tls_built_in_root_certs(false)
+        .identity(id.reqwest())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let flow = Flow {
+        http: direct_client(&tls.ca_pem_path),
+        srv: AuthServer::external(&base),
+        mtls: Some(with_cert),
+    };
+    play(s.name, &flow).await;
+    let capture = gw.capture.clone();
+    let (status, lines) = gw.stop();
+    assert!(status.success(), "{lines:#?}");
+    let all = read_capture(&capture);
+    let certs: Vec<bool> = all
+        .iter()
+        .map(|e| {
+            e.client_cert
+                .as_ref()
+                .is_some_and(|c| c.sha256 == id.x5t && c.forwarded)
+        })
+        .collect();
+    // Authorize, callback, token and the first API call came with the certificate; the
+    // last call did not.
+    assert_eq!(certs.last(), Some(&false), "{certs:?}");
+    assert!(certs[..certs.len() - 1].iter().all(|c| *c), "{certs:?}");
+    assert_same_as_sample(s.name, &capture, &srv.base);
+}

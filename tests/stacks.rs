@@ -23,6 +23,9 @@ struct Staged {
     client: Connector,
     /// Access token lifetime on the provider, seconds.
     access_ttl: u64,
+    /// Mutual TLS: the provider asks for client certificates, the connector has one, and
+    /// the proxy presents it upstream (`--client-identity`).
+    mtls: bool,
     must: &'static [&'static str],
     cause: Option<&'static str>,
 }
@@ -39,6 +42,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "healthy",
         access_ttl: 3600,
+        mtls: false,
         must: &[],
         cause: None,
     },
@@ -46,6 +50,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "jwt-healthy",
         access_ttl: 3600,
+        mtls: false,
         must: &[],
         cause: None,
     },
@@ -53,6 +58,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "jwt-wrong-aud",
         access_ttl: 3600,
+        mtls: false,
         must: &["client-assertion", "token-error"],
         cause: Some("client-assertion"),
     },
@@ -60,6 +66,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "jwt-jti-reused",
         access_ttl: 3600,
+        mtls: false,
         must: &["client-assertion", "token-error"],
         cause: Some("client-assertion"),
     },
@@ -67,6 +74,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "no-bearer",
         access_ttl: 3600,
+        mtls: false,
         must: &["bearer-missing"],
         cause: Some("bearer-missing"),
     },
@@ -74,6 +82,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "refresh-wrong-url",
         access_ttl: 3600,
+        mtls: false,
         must: &["refresh-url-mismatch", "token-error"],
         cause: Some("refresh-url-mismatch"),
     },
@@ -81,6 +90,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "rotation-ignored",
         access_ttl: 3600,
+        mtls: false,
         must: &["refresh-rotation-ignored", "token-error"],
         cause: Some("refresh-rotation-ignored"),
     },
@@ -88,6 +98,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "code-reused",
         access_ttl: 3600,
+        mtls: false,
         must: &["code-reused", "token-error"],
         cause: Some("code-reused"),
     },
@@ -95,6 +106,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "pkce-mismatch",
         access_ttl: 3600,
+        mtls: false,
         must: &["pkce-missing", "token-error"],
         cause: Some("pkce-missing"),
     },
@@ -102,6 +114,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "wrong-secret-refresh",
         access_ttl: 3600,
+        mtls: false,
         must: &["client-secret-mismatch", "token-error"],
         cause: Some("client-secret-mismatch"),
     },
@@ -109,6 +122,7 @@ const STAGED: &[Staged] = &[
         client: Authlib,
         name: "expired-no-refresh",
         access_ttl: 2,
+        mtls: false,
         must: &[
             "refresh-token-absent",
             "token-expired-used",
@@ -123,6 +137,7 @@ const STAGED: &[Staged] = &[
         client: OpenidClient,
         name: "device-healthy",
         access_ttl: 3600,
+        mtls: false,
         must: &[],
         cause: None,
     },
@@ -131,6 +146,7 @@ const STAGED: &[Staged] = &[
         client: OpenidClient,
         name: "dpop-healthy",
         access_ttl: 3600,
+        mtls: false,
         must: &[],
         cause: None,
     },
@@ -138,6 +154,7 @@ const STAGED: &[Staged] = &[
         client: OpenidClient,
         name: "dpop-as-bearer",
         access_ttl: 3600,
+        mtls: false,
         must: &["dpop-bound-as-bearer", "api-rejected"],
         cause: Some("dpop-bound-as-bearer"),
     },
@@ -145,8 +162,27 @@ const STAGED: &[Staged] = &[
         client: OpenidClient,
         name: "dpop-new-key",
         access_ttl: 3600,
+        mtls: false,
         must: &["dpop-proof", "api-rejected"],
         cause: Some("dpop-proof"),
+    },
+    // openid-client with a TLS client certificate; oidc-provider binds its (opaque)
+    // access tokens to it and says so in its metadata.
+    Staged {
+        client: OpenidClient,
+        name: "mtls-healthy",
+        access_ttl: 3600,
+        mtls: true,
+        must: &[],
+        cause: None,
+    },
+    Staged {
+        client: OpenidClient,
+        name: "mtls-no-cert",
+        access_ttl: 3600,
+        mtls: true,
+        must: &["mtls-bound-token", "api-rejected"],
+        cause: Some("mtls-bound-token"),
     },
 ];
 
@@ -156,7 +192,7 @@ fn root() -> PathBuf {
 
 /// The provider, started from a copy of the script inside target/npm (where Node finds
 /// the package); returns the process and its issuer URL.
-fn start_provider(dir: &Path, tls: &UpstreamTls, access_ttl: u64) -> (Child, String) {
+fn start_provider(dir: &Path, tls: &UpstreamTls, access_ttl: u64, mtls: bool) -> (Child, String) {
     let npm = root().join("target/npm");
     let script = npm.join("oidc-server.mjs");
     std::fs::copy(root().join("tests/stacks/oidc-server.mjs"), &script).unwrap();
@@ -164,7 +200,7 @@ fn start_provider(dir: &Path, tls: &UpstreamTls, access_ttl: u64) -> (Child, Str
         .arg(&script)
         .arg(&tls.leaf_pem_path)
         .arg(&tls.leaf_key_path)
-        .arg(format!("{{\"accessTtl\": {access_ttl}}}"))
+        .arg(format!("{{\"accessTtl\": {access_ttl}, \"mtls\": {mtls}}}"))
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -208,6 +244,8 @@ fn run_client(dir: &Path, s: &Staged, issuer: &str, proxy_url: &str, proxy_ca: &
         .env("STACK_CLIENT_KEY", dir.join("client-key.pem"))
         // The provider's CA, for the user's own browser (device approval).
         .env("STACK_UPSTREAM_CA", dir.join("upstream-ca.pem"))
+        // The connector's client certificate (the mutual-TLS flows).
+        .env("STACK_CLIENT_CERT", dir.join("client-identity.pem"))
         .args([name, issuer, proxy_url])
         .arg(proxy_ca)
         .output()
@@ -290,12 +328,26 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
             continue;
         }
         let dir = temp_dir(&format!("stack-{}", s.name));
-        let tls = upstream_tls(&dir);
-        let (mut provider, issuer) = start_provider(&dir, &tls, s.access_ttl);
+        // (The mutual-TLS flows need a client certificate: the same leaf files, plus one.)
+        let (tls, identity) = if s.mtls {
+            let (tls, id) = upstream_tls_mtls(&dir);
+            (tls, Some(id))
+        } else {
+            (upstream_tls(&dir), None)
+        };
+        let (mut provider, issuer) = start_provider(&dir, &tls, s.access_ttl, s.mtls);
 
         // 1. Through oauthscope.
         let ca = tls.ca_pem_path.display().to_string();
-        let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--quiet"]);
+        let mut args = vec!["--upstream-ca".to_string(), ca, "--quiet".into()];
+        if let Some(id) = &identity {
+            args.extend([
+                "--client-identity".into(),
+                id.pem_path.display().to_string(),
+            ]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let proxy = ProxyProc::start(&dir, &args);
         let proxy_ca = proxy.ca_dir.join("ca.pem");
         run_client(&dir, s, &issuer, &proxy.url(), &proxy_ca);
         let capture = proxy.capture.clone();
@@ -322,6 +374,15 @@ fn flows_between_libraries_we_did_not_write_are_diagnosed_by_cause() {
         counts[1] += 1;
 
         // 3. The same flow, recorded by a real mitmproxy.
+        if s.mtls {
+            // mitmproxy presents one configured certificate upstream for every connection
+            // (or none), so the staged flow cannot happen through it, and its HAR does not
+            // say which certificate the client presented.
+            println!("{}: not recorded through mitmproxy (mutual TLS)", s.name);
+            let _ = provider.kill();
+            let _ = provider.wait();
+            continue;
+        }
         let mitm = through_mitmproxy(&dir, &tls, s, &issuer);
         let (mitm_rules, mitm_report) = analyze_rules(&mitm);
         judge(s, "mitmproxy's HAR", &mitm_rules, &mitm_report);
@@ -394,11 +455,12 @@ fn id_token_altered_after_signing(capture: &Path, dir: &Path) {
 /// `OAUTHSCOPE_REGEN_SAMPLES=1` (or a list naming `stack-NAME`) writes them afresh, and
 /// otherwise this run must yield what the kept sample says.
 fn keep_as_sample(s: &Staged, capture: &Path, rules: &[String], report: &serde_json::Value) {
-    const KEPT: [&str; 4] = [
+    const KEPT: [&str; 5] = [
         "jwt-wrong-aud",
         "jwt-jti-reused",
         "device-healthy",
         "dpop-new-key",
+        "mtls-no-cert",
     ];
     if !KEPT.contains(&s.name) {
         return;

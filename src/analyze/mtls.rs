@@ -18,9 +18,35 @@ impl Analyzer for Mtls {
         else {
             return;
         };
-        let Some(bound) = info.jwt.as_ref().and_then(|j| j.cnf_x5t.as_deref()) else {
-            return;
+        // Bound by its `cnf` claim (a JWT), or (an opaque token) issued over a certificate
+        // by a server whose metadata says it binds tokens to certificates.
+        let (bound, how) = match info.jwt.as_ref().and_then(|j| j.cnf_x5t.as_deref()) {
+            Some(b) => (
+                b,
+                "bound to the client certificate x5t#S256 {bound} (its `cnf` claim)",
+            ),
+            None => {
+                let Some(cert) = info.issued_with_cert.as_deref() else {
+                    return;
+                };
+                let binds = cx
+                    .state
+                    .families
+                    .get(info.family)
+                    .and_then(|f| crate::oauth::oidc::metadata_for(cx.state, &f.as_origin))
+                    .and_then(|m| m.get("tls_client_certificate_bound_access_tokens"))
+                    .and_then(|v| v.as_bool())
+                    == Some(true);
+                if !binds {
+                    return;
+                }
+                (
+                    cert,
+                    "to a request that presented the client certificate x5t#S256 {bound}, and the server's metadata says it binds access tokens to that certificate (`tls_client_certificate_bound_access_tokens: true`)",
+                )
+            }
         };
+        let how = how.replace("{bound}", bound);
         let presented = cx.ex.client_cert.as_ref();
         let what = match presented {
             // No certificate on this call: only a fact when the capture records
@@ -57,9 +83,12 @@ impl Analyzer for Mtls {
             finding(
                 &rules::MTLS_BOUND_TOKEN,
                 vec![info.issued_by, cx.ex.id],
-                format!("certificate-bound token fp:{} sent without its certificate", info.fp),
                 format!(
-                    "The token response #{} issued it bound to the client certificate x5t#S256 {bound} (its `cnf` claim), but {req} (#{}) came {what}.{answer}",
+                    "certificate-bound token fp:{} sent without its certificate",
+                    info.fp
+                ),
+                format!(
+                    "The token response #{} issued it {how}, but {req} (#{}) came {what}.{answer}",
                     info.issued_by, cx.ex.id,
                 ),
                 fix,

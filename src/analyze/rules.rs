@@ -219,7 +219,7 @@ rule!(
     Cause,
     Some("2"),
     "certificate-bound access token sent without its client certificate",
-    "The access token names a client certificate in its `cnf` claim (`x5t#S256`, RFC 8705): the server bound it to the certificate the client presented at the token endpoint, and a resource server accepts it only over a TLS connection where the client presents that same certificate. This call presented none, or another one, and is refused with `invalid_token` (or, by a server that does not check binding, accepted, which defeats the binding).",
+    "The access token is bound to a client certificate (RFC 8705): its `cnf` claim names the certificate (`x5t#S256`), or the server's metadata says it binds access tokens (`tls_client_certificate_bound_access_tokens`) and the token request presented a certificate. The server bound it to the certificate the client presented at the token endpoint, and a resource server accepts it only over a TLS connection where the client presents that same certificate. This call presented none, or another one, and is refused with `invalid_token` (or, by a server that does not check binding, accepted, which defeats the binding).",
     "Make the client present the certificate it used at the token endpoint on every API call with that token (configure its TLS client identity for the API host too, not only for the token endpoint). Behind this proxy, give it the certificate and key with --client-identity so it can present the same certificate to the server.",
     "POST /token over TLS with certificate x5t#S256=1a2b… → {access_token: {cnf: {x5t#S256: 1a2b…}}}; GET /api with no client certificate → 401 invalid_token",
     "checklist step 2; RFC 8705 §3"

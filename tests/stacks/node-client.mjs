@@ -5,14 +5,22 @@
 // the provider, not through the proxy: the proxy watches the connector).
 //
 // usage: node node-client.mjs SCENARIO ISSUER PROXY_URL PROXY_CA.pem
-// env STACK_UPSTREAM_CA: the provider's CA (for the user's browser).
+// env STACK_UPSTREAM_CA: the provider's CA (for the user's browser); STACK_CLIENT_CERT
+// (mtls-*): the connector's TLS client certificate and key, one PEM.
 // Exits 0 when the flow went as the scenario stages it (including the failures it stages).
 import fs from 'node:fs';
 import * as client from 'openid-client';
 import { Agent, ProxyAgent, fetch as ufetch } from 'undici';
 
 const [scenario, issuer, proxyUrl, proxyCa] = process.argv.slice(2);
-const viaProxy = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: fs.readFileSync(proxyCa) } });
+const mtlsOn = scenario.startsWith('mtls-');
+const identity = mtlsOn ? fs.readFileSync(process.env.STACK_CLIENT_CERT) : undefined;
+// The connector's TLS towards the proxy: with its client certificate in the mtls-* flows.
+const viaProxy = new ProxyAgent({
+  uri: proxyUrl,
+  requestTls: identity ? { ca: fs.readFileSync(proxyCa), cert: identity, key: identity } : { ca: fs.readFileSync(proxyCa) },
+});
+const noCert = new ProxyAgent({ uri: proxyUrl, requestTls: { ca: fs.readFileSync(proxyCa) } });
 const direct = new Agent({ connect: { ca: fs.readFileSync(process.env.STACK_UPSTREAM_CA) } });
 const connectorFetch = (url, options) => ufetch(url, { ...options, dispatcher: viaProxy });
 
@@ -79,9 +87,9 @@ async function approve(url) {
 
 const config = await client.discovery(
   new URL(issuer),
-  'stack-device-app',
+  mtlsOn ? 'stack-mtls-app' : 'stack-device-app',
   undefined,
-  client.ClientSecretBasic('stack-device-secret-1'),
+  client.ClientSecretBasic(mtlsOn ? 'stack-mtls-secret-1' : 'stack-device-secret-1'),
   { [client.customFetch]: connectorFetch },
 );
 config[client.customFetch] = connectorFetch;
@@ -105,6 +113,7 @@ const userinfo = new URL(config.serverMetadata().userinfo_endpoint);
 
 switch (scenario) {
   case 'device-healthy':
+  case 'mtls-healthy':
   case 'dpop-healthy': {
     await client.fetchUserInfo(config, tokens.access_token, client.skipSubjectCheck, { DPoP });
     check(tokens.refresh_token, 'no refresh token');
@@ -124,6 +133,14 @@ switch (scenario) {
     const other = client.getDPoPHandle(config, await client.randomDPoPKeyPair());
     const status = await statusOf(client.fetchProtectedResource(config, tokens.access_token, userinfo, 'GET', undefined, undefined, { DPoP: other }));
     check(status === 401, 'the provider took a proof signed with another key', status);
+    break;
+  }
+  case 'mtls-no-cert': {
+    // The connector's API client is set up without its certificate (only the token
+    // client has it): the certificate-bound token arrives without it.
+    config[client.customFetch] = (url, options) => ufetch(url, { ...options, dispatcher: noCert });
+    const status = await statusOf(client.fetchProtectedResource(config, tokens.access_token, userinfo, 'GET'));
+    check(status === 401, 'the provider took a certificate-bound token without its certificate', status);
     break;
   }
   default:

@@ -4,7 +4,7 @@
 // token rotation with reuse detection, token lifetimes; the device flow and DPoP (with
 // server nonces) for the headless client.
 //
-// usage: node oidc-server.mjs CERT.pem KEY.pem '{"accessTtl": 3600}'
+// usage: node oidc-server.mjs CERT.pem KEY.pem '{"accessTtl": 3600, "mtls": false}'
 // Prints one JSON line {"issuer": "https://127.0.0.1:PORT"} once it listens.
 import https from 'node:https';
 import fs from 'node:fs';
@@ -15,7 +15,13 @@ const [certPath, keyPath, optsJson] = process.argv.slice(2);
 const opts = JSON.parse(optsJson || '{}');
 let handler = (req, res) => { res.statusCode = 503; res.end(); };
 const server = https.createServer(
-  { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) },
+  {
+    cert: fs.readFileSync(certPath),
+    key: fs.readFileSync(keyPath),
+    // {"mtls": true}: ask for a client certificate (any; the provider binds tokens to it).
+    requestCert: Boolean(opts.mtls),
+    rejectUnauthorized: false,
+  },
   (req, res) => handler(req, res),
 );
 // The private_key_jwt client's key pair: the private half for the connector (written to
@@ -50,6 +56,15 @@ server.listen(0, '127.0.0.1', () => {
       grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
       response_types: [],
       token_endpoint_auth_method: 'client_secret_basic',
+    }, {
+      // The same headless connector with certificate-bound access tokens (RFC 8705).
+      client_id: 'stack-mtls-app',
+      client_secret: 'stack-mtls-secret-1',
+      redirect_uris: [],
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      tls_client_certificate_bound_access_tokens: true,
     }],
     features: {
       devInteractions: { enabled: true },
@@ -57,6 +72,15 @@ server.listen(0, '127.0.0.1', () => {
       deviceFlow: { enabled: true },
       // DPoP (RFC 9449) with server nonces: every proof must carry the server's nonce.
       dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
+      // Mutual TLS (RFC 8705): access tokens bound to the certificate of the connection.
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        getCertificate(ctx) {
+          const peer = ctx.req.socket.getPeerCertificate?.();
+          return peer && peer.raw ? new crypto.X509Certificate(peer.raw) : undefined;
+        },
+      },
     },
     ttl: {
       AccessToken: opts.accessTtl || 3600,

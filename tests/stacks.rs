@@ -166,6 +166,23 @@ const STAGED: &[Staged] = &[
         must: &["dpop-proof", "api-rejected"],
         cause: Some("dpop-proof"),
     },
+    // openid-client signing in with a pushed authorization request (RFC 9126).
+    Staged {
+        client: OpenidClient,
+        name: "par-healthy",
+        access_ttl: 3600,
+        mtls: false,
+        must: &[],
+        cause: None,
+    },
+    Staged {
+        client: OpenidClient,
+        name: "par-reused",
+        access_ttl: 3600,
+        mtls: false,
+        must: &["par-request-uri"],
+        cause: Some("par-request-uri"),
+    },
     // openid-client with a TLS client certificate; oidc-provider binds its (opaque)
     // access tokens to it and says so in its metadata.
     Staged {
@@ -455,12 +472,13 @@ fn id_token_altered_after_signing(capture: &Path, dir: &Path) {
 /// `OAUTHSCOPE_REGEN_SAMPLES=1` (or a list naming `stack-NAME`) writes them afresh, and
 /// otherwise this run must yield what the kept sample says.
 fn keep_as_sample(s: &Staged, capture: &Path, rules: &[String], report: &serde_json::Value) {
-    const KEPT: [&str; 5] = [
+    const KEPT: [&str; 6] = [
         "jwt-wrong-aud",
         "jwt-jti-reused",
         "device-healthy",
         "dpop-new-key",
         "mtls-no-cert",
+        "par-reused",
     ];
     if !KEPT.contains(&s.name) {
         return;

@@ -306,7 +306,11 @@ fn metadata_checks(cx: &Cx<'_>, t: &TokenRequest, out: &mut Findings) {
             .and_then(|v| v.as_array())
         {
             let m = t.auth.name();
-            if m != "none" && !list.iter().any(|v| v.as_str() == Some(m)) {
+            // On the wire the two mutual-TLS methods look alike.
+            let listed = |name: &str| list.iter().any(|v| v.as_str() == Some(name));
+            let supported =
+                listed(m) || (m == "tls_client_auth" && listed("self_signed_tls_client_auth"));
+            if m != "none" && !supported {
                 out.add(
                     format!("auth {m} {}", t.endpoint),
                     finding(

@@ -467,3 +467,50 @@ fn an_api_naming_its_resource_is_compared_with_the_token_audience() {
     // No resource named by the API: nothing this rule can say.
     assert!(run("https://graph.example", r#"Bearer error="invalid_token""#).is_empty());
 }
+
+#[test]
+fn mutual_tls_client_authentication_is_told_apart_from_a_public_client() {
+    let disco = respond(
+        ex(1, 0, "GET", "https://as.example/.well-known/openid-configuration", &[], ""),
+        200,
+        &[JSON],
+        br#"{"issuer":"https://as.example","token_endpoint":"https://as.example/token","token_endpoint_auth_methods_supported":["self_signed_tls_client_auth"]}"#,
+    );
+    let token = |cert: bool| {
+        let mut t = respond(
+            ex(
+                2,
+                1,
+                "POST",
+                "https://as.example/token",
+                &[FORM],
+                "grant_type=authorization_code&code=c&client_id=ci&redirect_uri=https%3A%2F%2Fapp%2Fcb",
+            ),
+            200,
+            &[JSON, ("cache-control", "no-store")],
+            br#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r"}"#,
+        );
+        t.client_cert = cert.then(|| crate::capture::ClientCert {
+            sha256: "AAA".into(),
+            subject: None,
+            forwarded: true,
+        });
+        t
+    };
+    let step = crate::oauth::classify::classify(&token(true), &Default::default());
+    let crate::oauth::Step::Token(t) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(t.auth.name(), "tls_client_auth");
+    let step = crate::oauth::classify::classify(&token(false), &Default::default());
+    let crate::oauth::Step::Token(t) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(t.auth.name(), "none");
+    // The metadata's self-signed variant covers it: no mismatch.
+    let r = rules(&[disco, token(true)]);
+    assert!(
+        !r.iter().any(|(id, _)| *id == "client-auth-method-mismatch"),
+        "{r:?}"
+    );
+}

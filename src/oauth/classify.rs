@@ -65,6 +65,9 @@ pub enum ClientAuth {
     Assertion,
     /// `client_assertion` signed with the client secret (client_secret_jwt, `HS256`...).
     SecretJwt,
+    /// Mutual TLS: the client certificate of the connection, and only the client id in
+    /// the body (RFC 8705 §2: `tls_client_auth` or `self_signed_tls_client_auth`).
+    Tls,
     /// No client authentication (public client).
     None,
 }
@@ -76,6 +79,7 @@ impl ClientAuth {
             ClientAuth::Post => "client_secret_post",
             ClientAuth::Assertion => "private_key_jwt",
             ClientAuth::SecretJwt => "client_secret_jwt",
+            ClientAuth::Tls => "tls_client_auth",
             ClientAuth::None => "none",
         }
     }
@@ -633,6 +637,8 @@ fn token_request(
         } else {
             ClientAuth::Assertion
         }
+    } else if ex.client_cert.is_some() && client_id.is_some() {
+        ClientAuth::Tls
     } else {
         ClientAuth::None
     };

@@ -42,8 +42,10 @@ function check(cond, ...what) {
 }
 
 /** The user: open the verification page, sign in, consent. A minimal browser: follows
- * redirects, keeps cookies, submits each form with its fields. */
-async function approve(url) {
+ * redirects, keeps cookies, submits each form with its fields. With `backTo`, it goes
+ * through `dispatcher` and stops at the redirect to `backTo` (opened once, as a browser
+ * does), returning that URL. */
+async function approve(url, { dispatcher = direct, backTo } = {}) {
   const jar = new Map();
   const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
   const keep = (res) => {
@@ -57,10 +59,14 @@ async function approve(url) {
   for (let n = 0; n < 20; n += 1) {
     const headers = { cookie: cookie() };
     if (req.body) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await ufetch(req.url, { method: req.method, body: req.body, headers, redirect: 'manual', dispatcher: direct });
+    const res = await ufetch(req.url, { method: req.method, body: req.body, headers, redirect: 'manual', dispatcher });
     keep(res);
     if (res.status >= 300 && res.status < 400) {
       req = { url: new URL(res.headers.get('location'), req.url).href, method: 'GET', body: undefined };
+      if (backTo && req.url.startsWith(backTo)) {
+        await (await ufetch(req.url, { headers: { cookie: cookie() }, redirect: 'manual', dispatcher })).arrayBuffer();
+        return req.url;
+      }
       continue;
     }
     const html = await res.text();
@@ -85,14 +91,49 @@ async function approve(url) {
   check(false, 'the approval did not end');
 }
 
+const parOn = scenario.startsWith('par-');
+const [clientId, secret] = mtlsOn
+  ? ['stack-mtls-app', 'stack-mtls-secret-1']
+  : parOn ? ['stack-app', 'stack-secret-Value_1'] : ['stack-device-app', 'stack-device-secret-1'];
 const config = await client.discovery(
   new URL(issuer),
-  mtlsOn ? 'stack-mtls-app' : 'stack-device-app',
+  clientId,
   undefined,
-  client.ClientSecretBasic(mtlsOn ? 'stack-mtls-secret-1' : 'stack-device-secret-1'),
+  client.ClientSecretBasic(secret),
   { [client.customFetch]: connectorFetch },
 );
 config[client.customFetch] = connectorFetch;
+
+if (parOn) {
+  // A web connector signing in with a pushed authorization request (RFC 9126): the
+  // parameters go to the PAR endpoint, the browser (through the proxy) brings only the
+  // request_uri.
+  const redirectUri = `${issuer}/cb`;
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid offline_access',
+    prompt: 'consent',
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  const back = await approve(url.href, { dispatcher: viaProxy, backTo: redirectUri });
+  if (scenario === 'par-reused') {
+    // The user presses Back: the browser opens the same authorization URL again.
+    const again = await ufetch(url.href, { redirect: 'manual', dispatcher: viaProxy });
+    await again.arrayBuffer();
+    const refused = again.status === 400
+      || (again.headers.get('location') || '').includes('invalid_request_uri');
+    check(refused, 'the provider took a request_uri twice', again.status);
+  }
+  const tokens = await client.authorizationCodeGrant(config, new URL(back), { pkceCodeVerifier: verifier, expectedState: state });
+  await client.fetchUserInfo(config, tokens.access_token, client.skipSubjectCheck);
+  const next = await client.refreshTokenGrant(config, tokens.refresh_token);
+  await client.fetchUserInfo(config, next.access_token, client.skipSubjectCheck);
+  process.exit(0);
+}
 
 const dpopOn = scenario.startsWith('dpop-');
 const DPoP = dpopOn ? client.getDPoPHandle(config, await client.randomDPoPKeyPair()) : undefined;

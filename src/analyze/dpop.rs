@@ -4,7 +4,7 @@
 
 use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::dpop::{Verdict, verdict};
-use crate::wire::{url_base, url_origin};
+use crate::wire::url_origin;
 
 pub struct Dpop;
 
@@ -51,13 +51,7 @@ impl Analyzer for Dpop {
         if found.is_none() && bound_as_bearer.is_none() {
             return;
         }
-        let req = format!("{} {}", cx.ex.request.method, url_base(&cx.ex.request.url));
-        let answer = cx
-            .ex
-            .response
-            .as_ref()
-            .map(|r| format!(" The server answered {}.", r.status))
-            .unwrap_or_default();
+        let (req, answer) = super::request_and_answer(cx.ex);
         // At the token endpoint the proof belongs to step 1, at an API to step 2.
         let step = if matches!(cx.step, crate::oauth::Step::Token(_)) {
             "1"

@@ -381,6 +381,22 @@ impl Finding {
 /// What the token endpoint did with request `t` (a `what`: "refresh", "code exchange"),
 /// as the wire shows it, for a finding's text: a finding must not say "rejected" next to
 /// a 200. `usual` is what servers that check this answer.
+/// An exchange's request as findings name it (`GET https://host/path`), and the
+/// sentence that says its answer's status (empty when it had none).
+pub fn request_and_answer(ex: &crate::capture::Exchange) -> (String, String) {
+    let req = format!(
+        "{} {}",
+        ex.request.method,
+        crate::wire::url_base(&ex.request.url)
+    );
+    let answer = ex
+        .response
+        .as_ref()
+        .map(|r| format!(" The server answered {}.", r.status))
+        .unwrap_or_default();
+    (req, answer)
+}
+
 pub fn outcome(t: &crate::oauth::classify::TokenRequest, what: &str, usual: &str) -> String {
     match &t.response {
         Some(r) if r.error.is_some() => format!(

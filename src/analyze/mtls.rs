@@ -4,7 +4,6 @@
 //! (`--client-certs`).
 
 use super::{Analyzer, Cx, Findings, finding, rules};
-use crate::wire::url_base;
 
 pub struct Mtls;
 
@@ -66,13 +65,7 @@ impl Analyzer for Mtls {
             }
             Some(_) => return,
         };
-        let req = format!("{} {}", cx.ex.request.method, url_base(&cx.ex.request.url));
-        let answer = cx
-            .ex
-            .response
-            .as_ref()
-            .map(|r| format!(" The server answered {}.", r.status))
-            .unwrap_or_default();
+        let (req, answer) = super::request_and_answer(cx.ex);
         let fix = if presented.is_some_and(|c| c.sha256 == bound) {
             "Start the proxy with --client-identity CERT.pem,KEY.pem for this certificate, so it can present it to the server as the client did."
         } else {

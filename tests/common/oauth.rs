@@ -659,11 +659,11 @@ async fn handle(
                 true,
             )
         }
-        "/userinfo" => {
+        "/userinfo" | "/api/me" => {
             let proof = Proof {
                 jwt: dpop.as_ref(),
                 method: &method,
-                url: format!("{base}/userinfo"),
+                url: format!("{base}{path}"),
             };
             let r = api(
                 auth.as_deref(),
@@ -673,8 +673,8 @@ async fn handle(
                 &proof,
                 peer.as_deref(),
             );
-            match (r.status().as_u16(), cfg.userinfo_sub) {
-                (200, Some(sub)) => Response::builder()
+            match (path.as_str(), r.status().as_u16(), cfg.userinfo_sub) {
+                ("/userinfo", 200, Some(sub)) => Response::builder()
                     .header("content-type", "application/json")
                     .body(full(
                         serde_json::json!({ "sub": sub, "name": "Someone Else" }).to_string(),
@@ -682,21 +682,6 @@ async fn handle(
                     .unwrap(),
                 _ => r,
             }
-        }
-        "/api/me" => {
-            let proof = Proof {
-                jwt: dpop.as_ref(),
-                method: &method,
-                url: format!("{base}/api/me"),
-            };
-            api(
-                auth.as_deref(),
-                &query,
-                &state,
-                &cfg,
-                &proof,
-                peer.as_deref(),
-            )
         }
         _ => Response::builder()
             .status(404)

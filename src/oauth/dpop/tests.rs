@@ -51,6 +51,18 @@ impl Client {
 const AT: i64 = 1_798_761_610;
 
 fn check_call(proof: &str, method: &str, url: &str, token: &str, state: &DpopState) -> Verdict {
+    check_bound_call(proof, method, url, token, state, None)
+}
+
+/// [`check_call`] for a token bound to the key `bound_to` (thumbprint, issuing exchange).
+fn check_bound_call(
+    proof: &str,
+    method: &str,
+    url: &str,
+    token: &str,
+    state: &DpopState,
+    bound_to: Option<(&str, u64)>,
+) -> Verdict {
     let auth = format!("DPoP {token}");
     let ex = respond(
         exchange(
@@ -67,7 +79,7 @@ fn check_call(proof: &str, method: &str, url: &str, token: &str, state: &DpopSta
     );
     let mut step = classify(&ex, &Known::default());
     fingerprint(&mut step, &Fingerprinter::new("00"));
-    verdict(&ex, &step, AT as f64, state, None).unwrap()
+    verdict(&ex, &step, AT as f64, state, bound_to).unwrap()
 }
 
 #[test]
@@ -208,30 +220,14 @@ fn a_proof_signed_by_another_key_than_the_token_is_bound_to_is_named() {
     let bound = jwk_thumbprint(&issued.jwk()).unwrap();
     let with = |c: &Client, jti: &str| {
         let proof = c.good("GET", url, AT, jti, Some(&token_hash(token)));
-        let auth = format!("DPoP {token}");
-        let ex = respond(
-            exchange(
-                7,
-                10,
-                "GET",
-                url,
-                &[("authorization", &auth), ("dpop", &proof)],
-                "",
-            ),
-            200,
-            &[],
-            b"{}",
-        );
-        let mut step = classify(&ex, &Known::default());
-        fingerprint(&mut step, &Fingerprinter::new("00"));
-        verdict(
-            &ex,
-            &step,
-            AT as f64,
+        check_bound_call(
+            &proof,
+            "GET",
+            url,
+            token,
             &DpopState::default(),
             Some((&bound, 3)),
         )
-        .unwrap()
     };
     assert!(with(&issued, "j1").proof.is_empty());
     let v = with(&other, "j2");

@@ -1,4 +1,4 @@
-//! device-poll-too-fast, device-poll-after-end: how a client polls the token endpoint in
+//! device-poll-too-fast, device-poll-after-end, device-code-expired: how a client polls the token endpoint in
 //! the device authorization grant (RFC 8628 §3.4, §3.5). `authorization_pending` and
 //! `slow_down` are the protocol working, not errors (the token-error rule skips them).
 
@@ -45,6 +45,33 @@ impl Analyzer for Device {
                 ),
             );
             return;
+        }
+        let answered = t.response.as_ref().and_then(|r| r.error.as_deref());
+        if answered == Some("expired_token") {
+            let lifetime = d
+                .expires_at
+                .map(|e| format!(" gave its device code {} to live", human_duration(e - d.at)))
+                .unwrap_or_default();
+            let pending = match d.polls {
+                0 => String::new(),
+                1 => " The one poll before was answered without tokens.".to_string(),
+                n => format!(" The {n} polls before were answered without tokens."),
+            };
+            out.add(
+                format!("device-expired {fp}"),
+                finding(
+                    &rules::DEVICE_CODE_EXPIRED,
+                    vec![d.issued_by, cx.ex.id],
+                    "device code expired before the user approved the sign-in",
+                    format!(
+                        "The device authorization #{}{lifetime}; #{}, {} after it, was answered `expired_token`: the user did not approve in time.{pending}",
+                        d.issued_by,
+                        cx.ex.id,
+                        human_duration(cx.at - d.at)
+                    ),
+                    rules::DEVICE_CODE_EXPIRED.fix,
+                ),
+            );
         }
         let Some((prev, prev_at, prev_error)) = &d.last_poll else {
             return;

@@ -35,6 +35,7 @@ fn token_error_causes(error: Option<&str>) -> &'static [&'static str] {
             "refresh-url-mismatch",
         ],
         Some("invalid_scope") => &["scope-change"],
+        Some("expired_token") => &["device-code-expired"],
         Some("unsupported_grant_type") => &["grant-unsupported", "refresh-url-mismatch"],
         Some(_) => &[
             "token-exchange-request",
@@ -263,6 +264,10 @@ pub fn step_text(rule: &Finding) -> Option<String> {
             Some("the client secret, sent the way the provider expects, must match what works")
         }
         "redirect-uri-mismatch" => Some("the redirect URL must match the one registered"),
+        // A DPoP proof sent to the token endpoint belongs to step 1.
+        "dpop-proof" | "dpop-nonce-ignored" if rule.step == Some("1") => Some(
+            "the token endpoint must return an access token: with DPoP, to a request carrying a fresh proof with the nonce the server last sent (`DPoP-Nonce`)",
+        ),
         // Sender-constrained tokens travel otherwise than `Bearer` (step 2 in their terms).
         "dpop-bound-as-bearer" | "dpop-proof" | "dpop-nonce-ignored" => Some(
             "every API call must carry the access token as it was issued: a DPoP-bound token as `Authorization: DPoP <access token>` with a fresh proof",
@@ -270,15 +275,18 @@ pub fn step_text(rule: &Finding) -> Option<String> {
         "resource-mismatch" => Some(
             "every API call must carry `Authorization: Bearer <access token>` with a token issued for that API",
         ),
+        "device-poll-too-fast" | "device-poll-after-end" | "device-code-expired" => Some(
+            "the token endpoint must return an access token: in the device flow, once the user approves, to polls spaced by `interval`",
+        ),
         "mtls-bound-token" => Some(
             "every API call must carry the access token over a connection that presents the client certificate the token is bound to",
         ),
         _ => None,
     };
     let text = match rule.step? {
-        "1" => {
-            "the token endpoint must return an access token, and a refresh token when the access token expires"
-        }
+        "1" => specific.unwrap_or(
+            "the token endpoint must return an access token, and a refresh token when the access token expires",
+        ),
         "2" => {
             specific.unwrap_or("every API call must carry `Authorization: Bearer <access token>`")
         }
@@ -339,4 +347,45 @@ pub fn order(mut findings: Vec<Finding>) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::finding;
+
+    fn text(rule: &'static rules::Rule, step: Option<&'static str>) -> String {
+        let mut f = finding(rule, vec![1], "t", "d", rule.fix);
+        if let Some(s) = step {
+            f = f.at_step(s);
+        }
+        step_text(&f).expect("a checklist step")
+    }
+
+    #[test]
+    fn a_dpop_finding_names_the_step_of_the_request_it_was_found_on() {
+        let at_token = text(&rules::DPOP_NONCE_IGNORED, Some("1"));
+        assert!(
+            at_token.starts_with("checklist step 1: the token endpoint"),
+            "{at_token}"
+        );
+        assert!(at_token.contains("DPoP-Nonce"), "{at_token}");
+        let at_api = text(&rules::DPOP_NONCE_IGNORED, Some("2"));
+        assert!(
+            at_api.starts_with("checklist step 2: every API call"),
+            "{at_api}"
+        );
+        assert!(at_api.contains("Authorization: DPoP"), "{at_api}");
+    }
+
+    #[test]
+    fn device_flow_findings_speak_of_polling_and_others_keep_the_general_text() {
+        let device = text(&rules::DEVICE_CODE_EXPIRED, None);
+        assert!(device.contains("polls spaced by `interval`"), "{device}");
+        let absent = text(&rules::REFRESH_TOKEN_ABSENT, None);
+        assert!(
+            absent.contains("a refresh token when the access token expires"),
+            "{absent}"
+        );
+    }
 }

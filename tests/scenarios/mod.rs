@@ -642,10 +642,14 @@ pub fn scenarios() -> Vec<Scenario> {
                 device_expires_in: 1,
                 ..d()
             },
-            // The first expired_token has no cause on the wire (the user did not approve
-            // in time); polling on after it is the client's fault, its own finding.
-            cause: None,
-            must: &["device-poll-after-end", "token-error"],
+            // The first expired_token is the cause (the user did not approve in time);
+            // polling on after it is the client's fault, its own finding.
+            cause: Some("device-code-expired"),
+            must: &[
+                "device-code-expired",
+                "device-poll-after-end",
+                "token-error",
+            ],
         },
         Scenario {
             name: "dpop-flow",

@@ -412,6 +412,9 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
         ))
         .send()
         .await
+        .unwrap()
+        .bytes()
+        .await
         .unwrap();
     http.post(format!("{base}/revoke"))
         .header("content-type", "application/json")
@@ -420,6 +423,9 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
             p[6]
         ))
         .send()
+        .await
+        .unwrap()
+        .bytes()
         .await
         .unwrap();
     for path in [
@@ -430,7 +436,13 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
         "/latin1",
         "/redirect",
     ] {
-        http.get(format!("{base}{path}")).send().await.unwrap();
+        http.get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
     }
     http.post(format!("{base}/upload"))
         .header("content-type", "multipart/form-data; boundary=XyZ")
@@ -439,6 +451,9 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
             p[13]
         ))
         .send()
+        .await
+        .unwrap()
+        .bytes()
         .await
         .unwrap();
     http.get(format!(
@@ -453,11 +468,17 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
     .header("X-Vault-Token", &p[19])
     .send()
     .await
+    .unwrap()
+    .bytes()
+    .await
     .unwrap();
     http.post(format!("{base}/saml/acs"))
         .header("content-type", form)
         .body(format!("SAMLResponse={}&RelayState=home", p[24]))
         .send()
+        .await
+        .unwrap()
+        .bytes()
         .await
         .unwrap();
     http.post(format!("{base}/adfs/services/trust/13/usernamemixed"))
@@ -468,10 +489,16 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
         ))
         .send()
         .await
+        .unwrap()
+        .bytes()
+        .await
         .unwrap();
     http.get(format!("{base}/api/me"))
         .bearer_auth(&p[35])
         .send()
+        .await
+        .unwrap()
+        .bytes()
         .await
         .unwrap();
 

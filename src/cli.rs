@@ -146,6 +146,11 @@ pub struct WalkArgs {
     /// Also write a HAR 1.2 file (redacted) of the walk.
     #[arg(long, value_name = "FILE")]
     pub har: Option<PathBuf>,
+    /// A client certificate and its private key (PEM; one file holding both, or
+    /// `CERT,KEY`) for mutual TLS (RFC 8705): offered to every server that asks for one,
+    /// as a connector with certificate-bound tokens does.
+    #[arg(long, value_name = "CERT[,KEY]", value_parser = parse_identity)]
+    pub client_identity: Option<IdentityFiles>,
     #[command(flatten)]
     pub upstream: UpstreamTls,
     #[arg(long, value_enum, default_value = "text")]
@@ -240,6 +245,12 @@ pub struct ReplayArgs {
     /// over HTTPS are never sent over plain HTTP.
     #[arg(long, value_name = "[FROM=]TO")]
     pub target: Vec<String>,
+    /// A client certificate and its private key (PEM; one file holding both, or
+    /// `CERT,KEY`) for mutual TLS (RFC 8705): offered to every server that asks for one.
+    /// A capture whose connector presented a certificate needs it to replay tokens bound
+    /// to that certificate.
+    #[arg(long, value_name = "CERT[,KEY]", value_parser = parse_identity)]
+    pub client_identity: Option<IdentityFiles>,
     #[command(flatten)]
     pub upstream: UpstreamTls,
     /// Output format.

@@ -275,3 +275,108 @@ async fn serve_refuses_what_the_real_service_would() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// RFC 8705: a connector that presented a client certificate through the proxy. Replayed
+/// with `--client-identity`, the token request and the API call present it too (each
+/// replayed exchange records it, the new token is bound to it); without it the replay
+/// says the server will see no certificate, and records none. A certificate file that
+/// cannot be read stops the replay before anything is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_presents_the_client_certificate_it_is_given() {
+    let dir = temp_dir("replay-mtls");
+    let (tls, id) = upstream_tls_mtls(&dir);
+    let srv = oauth::start(
+        AsConfig {
+            mtls: true,
+            ..AsConfig::default()
+        },
+        tls.config.clone(),
+    )
+    .await;
+    let ca = tls.ca_pem_path.display().to_string();
+    let pem = id.pem_path.display().to_string();
+    let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--client-identity", &pem]);
+    let client = proxy
+        .client_builder()
+        .identity(id.reqwest())
+        .build()
+        .unwrap();
+    let v: serde_json::Value = send_json(
+        client
+            .post(srv.url("/token"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    let at = v["access_token"].as_str().unwrap();
+    let r = client.get(srv.url("/api/me")).bearer_auth(at).send().await;
+    assert_eq!(r.unwrap().status(), 200);
+    proxy.written(2).await;
+    let capture = proxy.capture.clone();
+    let (status, lines) = proxy.stop();
+    assert!(status.success(), "{lines:#?}");
+
+    // The replayed token answer: Some(the certificate its token is bound to, if any).
+    let issued_binding = |out: &Path| -> Option<Option<String>> {
+        let exs = read_capture(out);
+        let body = exs[0].response.as_ref()?.body.as_text()?.to_string();
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let at = v["access_token"].as_str()?;
+        Some(oauthscope::oauth::parse::decode_jwt(at).and_then(|j| j.cnf("x5t#S256")))
+    };
+    let out = dir.join("with-cert.jsonl");
+    let (code, v) = replay(
+        &capture,
+        &tls.ca_pem_path,
+        &out,
+        &["--client-identity", &pem],
+    );
+    assert_eq!(code, 0, "{v:#}");
+    let checks = v["checklist"].as_array().unwrap();
+    assert!(checks.iter().any(|c| c["result"] == "passed"), "{v:#}");
+    assert!(checks.iter().all(|c| c["result"] != "failed"), "{v:#}");
+    let replayed = read_capture(&out);
+    assert_eq!(replayed.len(), 2, "{replayed:#?}");
+    for e in &replayed {
+        let c = e.client_cert.as_ref().expect("recorded");
+        assert_eq!((c.sha256.as_str(), c.forwarded), (id.x5t.as_str(), true));
+    }
+    assert_eq!(issued_binding(&out), Some(Some(id.x5t.clone())));
+
+    let out = dir.join("without-cert.jsonl");
+    let run = Command::new(bin())
+        .arg("replay")
+        .arg(&capture)
+        .args(["--format", "json", "--upstream-ca", &ca, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    assert!(err.contains("presented a client certificate"), "{err}");
+    assert!(err.contains(&id.x5t), "{err}");
+    assert!(err.contains("presents none"), "{err}");
+    assert!(read_capture(&out).iter().all(|e| e.client_cert.is_none()));
+    assert_eq!(
+        issued_binding(&out),
+        Some(None),
+        "the server saw no certificate"
+    );
+
+    let out = dir.join("bad-cert.jsonl");
+    let missing = dir.join("no-such.pem");
+    let run = Command::new(bin())
+        .arg("replay")
+        .arg(&capture)
+        .args(["--upstream-ca", &ca, "--client-identity"])
+        .arg(&missing)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_ne!(run.status.code(), Some(0), "{err}");
+    assert!(err.contains("--client-identity"), "{err}");
+    assert!(err.contains("no-such.pem"), "{err}");
+    assert!(!out.exists(), "nothing recorded, nothing sent");
+}

@@ -779,3 +779,89 @@ async fn bad_input_stops_the_walk_naming_the_step_and_keeps_the_capture() {
         "the HTML answer is in the capture"
     );
 }
+
+/// RFC 8705: with `--client-identity` the walk offers its client certificate; the
+/// server binds the tokens to it, the API takes them over the same certificate, and
+/// every exchange of the walk records the certificate. Without it the tokens come
+/// unbound and no exchange claims a certificate.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_walk_presents_the_client_certificate_it_is_given() {
+    let dir = temp_dir("walk-mtls");
+    let (tls, id) = upstream_tls_mtls(&dir);
+    let srv = oauth::start(
+        AsConfig {
+            mtls: true,
+            ..AsConfig::default()
+        },
+        tls.config.clone(),
+    )
+    .await;
+    let folder = definition(
+        &dir,
+        &srv.base,
+        &loopback_redirect(),
+        &["read", "offline_access"],
+        "/token",
+    );
+    let pem = id.pem_path.display().to_string();
+    let bound_tokens = |capture: &Path| -> Vec<Option<String>> {
+        read_capture(capture)
+            .iter()
+            .filter_map(|e| {
+                let body = e.response.as_ref()?.body.as_text()?.to_string();
+                let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+                let at = v["access_token"].as_str()?.to_string();
+                Some(oauthscope::oauth::parse::decode_jwt(&at).and_then(|j| j.cnf("x5t#S256")))
+            })
+            .collect()
+    };
+
+    let (code, v, err) = walk_json(
+        &folder,
+        &dir,
+        &tls.ca_pem_path,
+        CURL_BROWSER,
+        &["--client-identity", &pem],
+        Some(CLIENT_SECRET),
+    );
+    assert_eq!(code, 0, "{v:#}\n{err}");
+    assert!(
+        results(&v).iter().all(|(_, r)| r == "passed"),
+        "{v:#}\n{err}"
+    );
+    let capture = dir.join("walk.jsonl");
+    let exchanges = read_capture(&capture);
+    assert!(exchanges.len() >= 4, "{exchanges:#?}");
+    for e in &exchanges {
+        let c = e.client_cert.as_ref().expect("the certificate is recorded");
+        assert_eq!(c.sha256, id.x5t);
+        assert!(c.forwarded);
+    }
+    let tokens = bound_tokens(&capture);
+    // The sign-in's tokens and the refreshed ones, each bound to the certificate.
+    assert!(tokens.len() >= 2, "{tokens:?}");
+    assert!(
+        tokens.iter().all(|t| t.as_deref() == Some(id.x5t.as_str())),
+        "{tokens:?}"
+    );
+
+    let (code, v, err) = walk_json(
+        &folder,
+        &dir,
+        &tls.ca_pem_path,
+        CURL_BROWSER,
+        &[],
+        Some(CLIENT_SECRET),
+    );
+    assert_eq!(code, 0, "{v:#}\n{err}");
+    assert!(
+        read_capture(&capture)
+            .iter()
+            .all(|e| e.client_cert.is_none())
+    );
+    let tokens = bound_tokens(&capture);
+    assert!(
+        !tokens.is_empty() && tokens.iter().all(Option::is_none),
+        "{tokens:?}"
+    );
+}

@@ -129,6 +129,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         // The demo's client behaves as the captured client did.
         policy: crate::replay::lineage::Policy::Mirror,
         targets: Default::default(),
+        client_cert: None,
     };
     replay(
         walk,

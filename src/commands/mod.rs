@@ -143,3 +143,29 @@ fn own_capture(
         crate::capture::CaptureWriter::start(Some(file), out.clone(), 1 << 20, Vec::new())?;
     Ok((out, salt, writer))
 }
+
+/// The TLS client configuration of a command that makes its own requests (`replay`,
+/// `walk`): the upstream CAs, and the `--client-identity` it offers to servers that ask.
+/// Returns the certificate's record too, to be written on each exchange.
+fn own_client_tls(
+    upstream: &crate::cli::UpstreamTls,
+    identity: Option<&crate::cli::IdentityFiles>,
+) -> anyhow::Result<(rustls::ClientConfig, Option<crate::capture::ClientCert>)> {
+    use anyhow::Context as _;
+    let identity = identity
+        .map(|i| {
+            crate::upstream::Identity::load(&i.cert, &i.key)
+                .with_context(|| format!("loading --client-identity {}", i.cert.display()))
+        })
+        .transpose()?;
+    let tls = crate::upstream::client_config(
+        &upstream.upstream_ca,
+        upstream.insecure_upstream,
+        identity.as_ref(),
+    )?;
+    let cert = identity.map(|i| crate::capture::ClientCert {
+        forwarded: true,
+        ..i.cert
+    });
+    Ok((tls, cert))
+}

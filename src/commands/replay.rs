@@ -21,6 +21,8 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
                 .map_err(|_| anyhow::anyhow!("environment variable {name} is not set")),
         }
     };
+    // Read first: a bad --client-identity stops the replay before anything is sent.
+    let (tls, client_cert) = super::own_client_tls(&args.upstream, args.client_identity.as_ref())?;
     let opts = ReplayOptions {
         only_oauth: args.only.is_some(),
         filter: args
@@ -36,6 +38,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         client_secret: env(&args.client_secret_env)?,
         policy: crate::replay::lineage::Policy::Fresh,
         targets: crate::replay::client::Targets::parse(&args.target).map_err(anyhow::Error::msg)?,
+        client_cert: client_cert.clone(),
     };
     let source = Source::open(&args.capture)?;
     if source.redacted_at_capture {
@@ -66,11 +69,9 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
             args.capture.display()
         );
     }
-    let tls = crate::upstream::client_config(
-        &args.upstream.upstream_ca,
-        args.upstream.insecure_upstream,
-        None,
-    )?;
+    if let Some(note) = certificate_note(&exchanges, client_cert.as_ref()) {
+        eprintln!("note: {note}");
+    }
     let (out, _salt, writer) = super::own_capture(args.out.clone(), "replay")?;
     let sink = writer.sink();
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -156,4 +157,37 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         }
     }
     Ok(failed)
+}
+
+/// What the replay should say about client certificates: the capture's connector
+/// presented one (so its tokens may be bound to it, RFC 8705) and the replay offers none,
+/// or another.
+fn certificate_note(
+    exchanges: &[(crate::capture::Exchange, crate::oauth::Step)],
+    ours: Option<&crate::capture::ClientCert>,
+) -> Option<String> {
+    let mut captured: Vec<&str> = exchanges
+        .iter()
+        .filter_map(|(ex, _)| ex.client_cert.as_ref().map(|c| c.sha256.as_str()))
+        .collect();
+    captured.sort_unstable();
+    captured.dedup();
+    let first = *captured.first()?;
+    let named = match captured.len() {
+        1 => format!("a client certificate (x5t#S256 {first})"),
+        n => format!("{n} client certificates"),
+    };
+    match ours {
+        None => Some(format!(
+            "the captured connector presented {named}; this replay presents none \
+             (--client-identity CERT[,KEY]), so a server that binds tokens to the \
+             certificate or authenticates the client by it will refuse them"
+        )),
+        Some(c) if !captured.contains(&c.sha256.as_str()) => Some(format!(
+            "the captured connector presented {named}; this replay presents another \
+             (x5t#S256 {}): tokens it is issued are bound to that one",
+            c.sha256
+        )),
+        Some(_) => None,
+    }
 }

@@ -13,6 +13,7 @@ use crate::walk::{Auth, Outcome, Settings, WalkOptions, Walker, step5};
 /// `oauthscope walk`: returns whether a step failed.
 pub async fn walk(args: WalkArgs) -> anyhow::Result<bool> {
     let connector = load_connector(&args.connector)?;
+    let (tls, client_cert) = super::own_client_tls(&args.upstream, args.client_identity.as_ref())?;
     let client_secret = match &args.client_secret_env {
         Some(var) => Some(std::env::var(var).map_err(|_| {
             anyhow::anyhow!(
@@ -52,11 +53,6 @@ pub async fn walk(args: WalkArgs) -> anyhow::Result<bool> {
     }
     let (out, salt, writer) = super::own_capture(args.out.clone(), "walk")?;
     let sink = writer.sink();
-    let tls = crate::upstream::client_config(
-        &args.upstream.upstream_ca,
-        args.upstream.insecure_upstream,
-        None,
-    )?;
     let client = Client::builder(TokioExecutor::new()).build(crate::upstream::connector(tls, true));
     let result = {
         let mut walker = Walker::new(
@@ -70,7 +66,8 @@ pub async fn walk(args: WalkArgs) -> anyhow::Result<bool> {
                 })
             },
             |m| eprintln!("{m}"),
-        );
+        )
+        .presenting(client_cert);
         walker.run(&settings, &opts).await
     };
     drop(sink);

@@ -38,6 +38,9 @@ pub struct ReplayOptions {
     pub policy: Policy,
     /// Send to other origins (staging): `--target [FROM=]TO`.
     pub targets: Targets,
+    /// The client certificate the replay offers (`--client-identity`), recorded on each
+    /// exchange it sends.
+    pub client_cert: Option<crate::capture::ClientCert>,
 }
 
 /// `--target` rules: requests to FROM (or to any origin) go to TO instead.
@@ -415,7 +418,8 @@ where
             (None, Some(s)) => shape_change(&ex.response, s, &sent.plain),
             _ => Verdict::Failed(String::new()),
         };
-        let (now, req_raw, resp_raw) = super::send::record(&ex, next_id, out, sent);
+        let (mut now, req_raw, resp_raw) = super::send::record(&ex, next_id, out, sent);
+        now.client_cert = opts.client_cert.clone();
         next_id += 1;
         record(now, req_raw, resp_raw);
         outcomes.push(Outcome {

@@ -62,6 +62,9 @@ pub struct Walker<'a, C> {
     say: Box<dyn Fn(&str) + 'a>,
     next_id: u64,
     fpr: Fingerprinter,
+    /// The client certificate offered to servers (`--client-identity`), recorded on each
+    /// exchange.
+    client_cert: Option<crate::capture::ClientCert>,
 }
 
 /// A blank exchange the walk's records start from.
@@ -107,7 +110,14 @@ where
             say: Box::new(say),
             next_id: 1,
             fpr: Fingerprinter::new(salt),
+            client_cert: None,
         }
+    }
+
+    /// Record `cert` on each exchange: the client the walk builds offers it to servers.
+    pub fn presenting(mut self, cert: Option<crate::capture::ClientCert>) -> Self {
+        self.client_cert = cert;
+        self
     }
 
     /// Send and record one request; returns its id and what came back.
@@ -131,7 +141,8 @@ where
         })?;
         let id = self.next_id;
         self.next_id += 1;
-        let (ex, req, res) = crate::replay::send::record(&blank(), id, out, sent.clone());
+        let (mut ex, req, res) = crate::replay::send::record(&blank(), id, out, sent.clone());
+        ex.client_cert = self.client_cert.clone();
         (self.record)(ex, req, res);
         Ok((id, sent))
     }

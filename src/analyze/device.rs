@@ -52,19 +52,31 @@ impl Analyzer for Device {
                 .expires_at
                 .map(|e| format!(" gave its device code {} to live", human_duration(e - d.at)))
                 .unwrap_or_default();
-            let pending = match d.polls {
-                0 => String::new(),
-                1 => " The one poll before was answered without tokens.".to_string(),
-                n => format!(" The {n} polls before were answered without tokens."),
+            // Say only what the polls show: a poll still pending means the user had not
+            // approved by then; a first poll after the lifetime means the client came late.
+            let mut evidence = vec![d.issued_by];
+            let before = match (&d.last_poll, d.expires_at) {
+                (Some((p, _, Some(e))), _) if e == "authorization_pending" || e == "slow_down" => {
+                    evidence.push(*p);
+                    format!(
+                        " The poll before, #{p}, was answered `{e}`: the user had not approved by then."
+                    )
+                }
+                (None, Some(end)) if d.polls == 0 && cx.at > end => {
+                    " It was the client's first poll, made after the code's lifetime had run out."
+                        .to_string()
+                }
+                _ => String::new(),
             };
+            evidence.push(cx.ex.id);
             out.add(
                 format!("device-expired {fp}"),
                 finding(
                     &rules::DEVICE_CODE_EXPIRED,
-                    vec![d.issued_by, cx.ex.id],
-                    "device code expired before the user approved the sign-in",
+                    evidence,
+                    "device code expired before the sign-in completed",
                     format!(
-                        "The device authorization #{}{lifetime}; #{}, {} after it, was answered `expired_token`: the user did not approve in time.{pending}",
+                        "The device authorization #{}{lifetime}; #{}, {} after it, was answered `expired_token`: the code ran out before the client received tokens.{before}",
                         d.issued_by,
                         cx.ex.id,
                         human_duration(cx.at - d.at)

@@ -514,3 +514,63 @@ fn mutual_tls_client_authentication_is_told_apart_from_a_public_client() {
         "{r:?}"
     );
 }
+
+#[test]
+fn an_expired_device_code_says_only_what_the_polls_show() {
+    let authorize = respond(
+        ex(
+            1,
+            0,
+            "POST",
+            "https://as.example/device_authorization",
+            &[FORM],
+            "client_id=tv&scope=openid",
+        ),
+        200,
+        &[JSON],
+        br#"{"device_code":"dc-1","user_code":"ABCD-EFGH","verification_uri":"https://as.example/device","expires_in":60,"interval":5}"#,
+    );
+    let poll = |id: u64, secs: u32, error: &str| {
+        respond(
+            ex(
+                id,
+                secs,
+                "POST",
+                "https://as.example/token",
+                &[FORM],
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=dc-1&client_id=tv",
+            ),
+            400,
+            &[JSON],
+            format!(r#"{{"error":"{error}"}}"#).as_bytes(),
+        )
+    };
+    let expired = |exs: &[Exchange]| -> Vec<String> {
+        rules(exs)
+            .into_iter()
+            .filter(|(id, _)| *id == "device-code-expired")
+            .map(|(_, d)| d)
+            .collect()
+    };
+    // Polled on time, still pending, then expired: the user had not approved.
+    let pending = expired(&[
+        authorize.clone(),
+        poll(2, 50, "authorization_pending"),
+        poll(3, 61, "expired_token"),
+    ]);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(
+        pending[0].contains("gave its device code 1 min to live")
+            && pending[0].contains("The poll before, #2, was answered `authorization_pending`"),
+        "{pending:?}"
+    );
+    // The client's first poll came after the lifetime: no claim about the user.
+    let late = expired(&[authorize.clone(), poll(2, 70, "expired_token")]);
+    assert!(
+        late[0].contains("first poll, made after the code's lifetime")
+            && !late[0].contains("approved"),
+        "{late:?}"
+    );
+    // A poll that is not answered expired_token is not this finding.
+    assert!(expired(&[authorize, poll(2, 10, "authorization_pending")]).is_empty());
+}

@@ -584,12 +584,7 @@ async fn bad_input_on_the_proxy_port_never_crashes_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_certificates_are_recorded_and_presented_only_with_their_key() {
     let dir = temp_dir("proxy-client-certs");
-    let (tls, id) = upstream_tls_mtls(&dir);
-    let cfg = oauth::AsConfig {
-        mtls: true,
-        ..Default::default()
-    };
-    let srv = oauth::start(cfg, tls.config.clone()).await;
+    let (srv, tls, id) = mtls_server(&dir).await;
     let ca = tls.ca_pem_path.display().to_string();
     // Asked for, recorded, but not presented: the proxy holds no key for it.
     let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--client-certs"]);

@@ -284,15 +284,7 @@ async fn serve_refuses_what_the_real_service_would() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_presents_the_client_certificate_it_is_given() {
     let dir = temp_dir("replay-mtls");
-    let (tls, id) = upstream_tls_mtls(&dir);
-    let srv = oauth::start(
-        AsConfig {
-            mtls: true,
-            ..AsConfig::default()
-        },
-        tls.config.clone(),
-    )
-    .await;
+    let (srv, tls, id) = mtls_server(&dir).await;
     let ca = tls.ca_pem_path.display().to_string();
     let pem = id.pem_path.display().to_string();
     let proxy = ProxyProc::start(&dir, &["--upstream-ca", &ca, "--client-identity", &pem]);

@@ -375,6 +375,12 @@ async fn hostile_upstream(
     addr
 }
 
+/// Send, and read the answer to its end: a client that drops an answer unread resets the
+/// stream, and the proxy rightly records an exchange the client abandoned.
+async fn complete(request: reqwest::RequestBuilder) {
+    request.send().await.unwrap().bytes().await.unwrap();
+}
+
 /// Issue #11 items 12 and 13: a unique value planted in every place a real integration
 /// puts a secret (and where an attacker would) reaches no default output.
 #[tokio::test(flavor = "multi_thread")]
@@ -404,30 +410,21 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
         .build()
         .unwrap();
     let form = "application/x-www-form-urlencoded";
-    http.post(format!("{base}/token-exchange"))
+    complete(http.post(format!("{base}/token-exchange"))
         .header("content-type", form)
         .body(format!(
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={}&actor_token={}",
             p[33], p[34]
-        ))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    http.post(format!("{base}/revoke"))
-        .header("content-type", "application/json")
-        .body(format!(
-            "{{\"token\":\"{}\",\"token_type_hint\":\"refresh_token\"}}",
-            p[6]
-        ))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+        ))).await;
+    complete(
+        http.post(format!("{base}/revoke"))
+            .header("content-type", "application/json")
+            .body(format!(
+                "{{\"token\":\"{}\",\"token_type_hint\":\"refresh_token\"}}",
+                p[6]
+            )),
+    )
+    .await;
     for path in [
         "/form_post",
         "/bom",
@@ -436,27 +433,15 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
         "/latin1",
         "/redirect",
     ] {
-        http.get(format!("{base}{path}"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        complete(http.get(format!("{base}{path}"))).await;
     }
-    http.post(format!("{base}/upload"))
+    complete(http.post(format!("{base}/upload"))
         .header("content-type", "multipart/form-data; boundary=XyZ")
         .body(format!(
             "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n{}\r\n--XyZ--\r\n",
             p[13]
-        ))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    http.get(format!(
+        ))).await;
+    complete(http.get(format!(
         "{base}/api/data?access%5Ftoken={}&id_token_hint={}&api_key={}&apikey={}&key={}&sig={}&SAMLResponse={}&page=2",
         p[26], p[27], p[28], p[29], p[30], p[31], p[32]
     ))
@@ -465,42 +450,20 @@ async fn planted_secrets_in_every_place_reach_no_default_output() {
     .header("X-Amz-Security-Token", &p[16])
     .header("Private-Token", &p[17])
     .header("X-Goog-Api-Key", &p[18])
-    .header("X-Vault-Token", &p[19])
-    .send()
-    .await
-    .unwrap()
-    .bytes()
-    .await
-    .unwrap();
-    http.post(format!("{base}/saml/acs"))
-        .header("content-type", form)
-        .body(format!("SAMLResponse={}&RelayState=home", p[24]))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    http.post(format!("{base}/adfs/services/trust/13/usernamemixed"))
+    .header("X-Vault-Token", &p[19])).await;
+    complete(
+        http.post(format!("{base}/saml/acs"))
+            .header("content-type", form)
+            .body(format!("SAMLResponse={}&RelayState=home", p[24])),
+    )
+    .await;
+    complete(http.post(format!("{base}/adfs/services/trust/13/usernamemixed"))
         .header("content-type", "application/soap+xml")
         .body(format!(
             "<s:Envelope><s:Header><wsse:Security><wsse:UsernameToken><wsse:Username>alice</wsse:Username><wsse:Password Type=\"PasswordText\">{}</wsse:Password></wsse:UsernameToken></wsse:Security></s:Header></s:Envelope>",
             p[25]
-        ))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    http.get(format!("{base}/api/me"))
-        .bearer_auth(&p[35])
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+        ))).await;
+    complete(http.get(format!("{base}/api/me")).bearer_auth(&p[35])).await;
 
     let capture = proxy.capture.clone();
     let (status, console) = proxy.stop();

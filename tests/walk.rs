@@ -787,15 +787,7 @@ async fn bad_input_stops_the_walk_naming_the_step_and_keeps_the_capture() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_walk_presents_the_client_certificate_it_is_given() {
     let dir = temp_dir("walk-mtls");
-    let (tls, id) = upstream_tls_mtls(&dir);
-    let srv = oauth::start(
-        AsConfig {
-            mtls: true,
-            ..AsConfig::default()
-        },
-        tls.config.clone(),
-    )
-    .await;
+    let (srv, tls, id) = mtls_server(&dir).await;
     let folder = definition(
         &dir,
         &srv.base,

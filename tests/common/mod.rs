@@ -72,6 +72,19 @@ pub fn upstream_tls_mtls(dir: &Path) -> (UpstreamTls, ClientIdentity) {
     (tls, id.unwrap())
 }
 
+/// The test authorization server with mutual TLS (RFC 8705): it asks for client
+/// certificates and binds the tokens it issues over one to it. Returns the server, its
+/// TLS setup (the CA to trust) and the client certificate to present.
+pub async fn mtls_server(dir: &Path) -> (oauth::AuthServer, UpstreamTls, ClientIdentity) {
+    let (tls, id) = upstream_tls_mtls(dir);
+    let cfg = oauth::AsConfig {
+        mtls: true,
+        ..Default::default()
+    };
+    let srv = oauth::start(cfg, tls.config.clone()).await;
+    (srv, tls, id)
+}
+
 fn upstream_tls_with(dir: &Path, mtls: bool) -> (UpstreamTls, Option<ClientIdentity>) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -172,7 +172,7 @@ rule!(
     Some("1"),
     "device code expired before the sign-in completed",
     "In the device flow the user must open the verification URL and enter (or confirm) the user code before the device code's `expires_in` runs out; until then the client's polls are answered `authorization_pending`. Here the code ran out first and the token endpoint answered `expired_token`: the sign-in failed. Usually the user was not shown the code in time or not prominently, gave up, or needed longer than the code lives; or the client started polling only after the code's lifetime.",
-    "Show the verification URL and user code at once and prominently (with `verification_uri_complete` as a link or QR code); on `expired_token` start a new device authorization and show the new code; if users need longer, ask the provider for a longer `expires_in`.",
+    "Show the verification URL and user code at once and prominently (with `verification_uri_complete` as a link or QR code) and start polling right away; on `expired_token` start a new device authorization and show the new code; if users need longer, ask the provider for a longer `expires_in`.",
     "POST /device_authorization → {expires_in: 600}; polls → authorization_pending …; poll at +600 s → 400 expired_token",
     "checklist step 1; RFC 8628 §3.2, §3.5"
 );

@@ -371,6 +371,45 @@ async fn a_client_abort_mid_body_is_recorded_as_incomplete() {
     assert!(body.size > 0 && body.size < 10_000_000);
 }
 
+/// A client that takes the answer's head and goes away (a connector that resets an
+/// HTTP/2 stream, or times out, before the token JSON arrives): the capture still holds
+/// what the server answered, and says the client did not get it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_the_client_left_unread_is_recorded_whole() {
+    let s = setup("abort-unread", &[]).await;
+    let client = s.proxy.client();
+    // Both HTTP versions: HTTP/2 resets the stream, HTTP/1.1 closes the connection.
+    let h1 = s.proxy.client_builder().http1_only().build().unwrap();
+    for (c, n) in [(&client, 3000u64), (&h1, 5000u64)] {
+        let r = c
+            .get(s.upstream.https_url(&format!("/bytes?n={n}&delay_ms=300")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        drop(r);
+    }
+    drop((client, h1));
+    s.proxy.written(2).await;
+    let (ex, _) = stop_and_read(s.proxy);
+    assert_eq!(ex.len(), 2, "{ex:#?}");
+    for e in &ex {
+        let n: u64 = if e.request.url.contains("n=3000") {
+            3000
+        } else {
+            5000
+        };
+        assert!(e.incomplete, "{e:#?}");
+        let err = e.error.as_ref().unwrap();
+        assert_eq!(err.kind, "client_aborted", "{e:#?}");
+        assert!(err.message.contains("the capture holds the rest"), "{e:#?}");
+        let body = &e.response.as_ref().unwrap().body;
+        assert_eq!((body.size, body.truncated), (n, false), "{e:#?}");
+        let want: Vec<u8> = (0..n).map(pattern_byte).collect();
+        assert_eq!(body.raw_bytes(), want);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_scope_hosts_are_tunnelled_and_recorded_as_tunnels() {
     // Only "localhost" is intercepted; 127.0.0.1 passes through untouched.

@@ -59,8 +59,9 @@ pub enum BodyEnd {
     Failed(String),
     /// The stream was dropped before its end (the receiving peer went away).
     Abandoned,
-    /// A request body read to its end for the capture after upstream stopped taking it
-    /// (it answered or failed first): whole in the capture, not all forwarded.
+    /// A body read to its end for the capture after its receiver let go (upstream
+    /// answered or failed before taking the whole request; the client went away before
+    /// the whole response): whole in the capture, not all forwarded.
     Drained,
 }
 
@@ -189,7 +190,10 @@ impl Recording {
             raw.bytes = bytes;
             raw.lease = Some(lease);
             raw.size = size;
-            if !complete {
+            // A response read to its end for the capture after the client went away: whole
+            // in the capture, but the client did not get it all.
+            let client_gone = side == Side::Response && matches!(end, BodyEnd::Drained);
+            if !complete || client_gone {
                 s.exchange.incomplete = true;
                 if s.exchange.error.is_none() {
                     s.exchange.error = Some(abort_error(side, &end));
@@ -214,6 +218,12 @@ fn abort_error(side: Side, end: &BodyEnd) -> ErrorInfo {
         (Side::Response, BodyEnd::Failed(e)) => (
             ErrorKind::UpstreamAborted,
             format!("upstream broke off while sending the response body: {e}"),
+        ),
+        (Side::Response, BodyEnd::Drained) => (
+            ErrorKind::ClientAborted,
+            "the client went away before the response body ended (the capture holds the \
+             rest, read from upstream)"
+                .into(),
         ),
         (Side::Response, _) => (
             ErrorKind::ClientAborted,

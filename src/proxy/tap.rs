@@ -28,13 +28,15 @@ pub struct Tap {
     /// when the end-of-stream marker comes later in a frame of its own (HTTP/2 clients
     /// such as httpx send an empty DATA frame with END_STREAM after the data).
     declared: Option<u64>,
-    /// This tap reads what is left of a request body after the forwarding side let go
-    /// (upstream answered or failed first): it keeps the copy, forwards nothing.
+    /// This tap reads what is left of a body after its receiver let go (upstream answered
+    /// or failed first; the client went away): it keeps the copy, forwards nothing.
     draining: bool,
 }
 
-/// How long the rest of a request body is read after upstream stopped taking it, so the
-/// capture holds what the client sent (a refresh POST answered 404 before its body).
+/// How long the rest of a body is read after its receiver let go: of a request body after
+/// upstream stopped taking it, so the capture holds what the client sent (a refresh POST
+/// answered 404 before its body); of a response body after the client went away, so the
+/// capture holds what the server answered (a token response the client reset unread).
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Fails the stream when the sender falls silent for `limit`. Silence is counted from
@@ -230,9 +232,11 @@ impl Tap {
         }
     }
 
-    /// Upstream let go of a request body before its end: read the rest from the client
-    /// in a task of its own (bounded by [`DRAIN_LIMIT`]; the copy stays capped) so the
-    /// capture holds every byte the client sent. Returns false when that cannot be done.
+    /// The receiver let go of the body before its end (upstream of a request body, the
+    /// client of a response body): read the rest from the sender in a task of its own
+    /// (bounded by [`DRAIN_LIMIT`]; the copy stays capped, and a response is read only
+    /// while the copy has room) so the capture holds what was sent. Returns false when
+    /// that cannot be done.
     fn spawn_drain(&mut self) -> bool {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return false;
@@ -256,7 +260,9 @@ impl Tap {
         runtime.spawn(async move {
             let drain = async {
                 while let Some(frame) = http_body_util::BodyExt::frame(&mut rest).await {
-                    if frame.is_err() {
+                    // A response past the copy's cap has nothing more to give the capture.
+                    let full = rest.side == Side::Response && rest.size > rest.copy.len() as u64;
+                    if frame.is_err() || full {
                         break;
                     }
                 }
@@ -270,7 +276,7 @@ impl Tap {
 
 impl Drop for Tap {
     fn drop(&mut self) {
-        let unfinished = self.rec.is_some() && !self.draining && self.side == Side::Request;
+        let unfinished = self.rec.is_some() && !self.draining;
         if unfinished && self.spawn_drain() {
             return;
         }

@@ -1,7 +1,8 @@
 //! token-exchange-request: a token exchange (RFC 8693) whose request or answer breaks the
 //! protocol: no `subject_token` or `subject_token_type`, a token type that is not one of
 //! the registered URIs, `actor_token` and `actor_token_type` not together, an answer
-//! without `issued_token_type`.
+//! without `issued_token_type`; a refused exchange whose actor token names another party
+//! than the subject token's `may_act` allows (RFC 8693 §4.4).
 
 use super::{Analyzer, Cx, Findings, finding, rules};
 use crate::oauth::Step;
@@ -60,6 +61,9 @@ impl Analyzer for TokenExchange {
             }
             _ => {}
         }
+        if t.response.as_ref().is_some_and(|r| r.error.is_some()) {
+            problems.extend(may_act_problem(p));
+        }
         let resp = t.response.as_ref();
         let answer_problem = resp
             .filter(|r| r.is_success())
@@ -94,4 +98,29 @@ impl Analyzer for TokenExchange {
             ),
         );
     }
+}
+
+/// RFC 8693 §4.4: a subject token (JWT) whose `may_act` names the party allowed to act
+/// for its subject, and an actor token (JWT) for another party (`sub`, and `iss` when
+/// `may_act` names one). Opaque tokens tell nothing; the values are not printed (they
+/// may name people).
+fn may_act_problem(p: &crate::wire::Params) -> Option<String> {
+    use crate::oauth::parse::decode_jwt;
+    let subject = decode_jwt(p.get("subject_token")?)?;
+    let may = subject.claims.get("may_act")?;
+    let actor = decode_jwt(p.get("actor_token")?)?;
+    let claim = |v: &serde_json::Value, name: &str| {
+        v.get(name).and_then(|c| c.as_str()).map(str::to_string)
+    };
+    let other_sub = claim(may, "sub")? != claim(&actor.claims, "sub")?;
+    let other_iss = claim(may, "iss").is_some_and(|i| Some(i) != claim(&actor.claims, "iss"));
+    let differ = match (other_sub, other_iss) {
+        (true, true) => "`sub` and `iss`",
+        (true, false) => "`sub`",
+        (false, true) => "`iss`",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "the subject token's `may_act` allows another party to act for its subject than the actor token names (their {differ} differ)"
+    ))
 }

@@ -279,10 +279,10 @@ rule!(
     Cause,
     Some("1"),
     "token exchange that RFC 8693 does not allow",
-    "A token exchange (`grant_type=urn:ietf:params:oauth:grant-type:token-exchange`) must name the token it trades (`subject_token`) and its type as a URI (`subject_token_type`, e.g. `urn:ietf:params:oauth:token-type:access_token`, not `access_token`); `actor_token` and `actor_token_type` go together; the answer names what it issued (`issued_token_type`). This exchange breaks one of those rules, and servers answer `invalid_request`.",
-    "Send `subject_token` with its full token type URI (`urn:ietf:params:oauth:token-type:access_token`, `...:jwt`, `...:id_token`), the actor token only with its type, and expect `issued_token_type` in the answer.",
+    "A token exchange (`grant_type=urn:ietf:params:oauth:grant-type:token-exchange`) must name the token it trades (`subject_token`) and its type as a URI (`subject_token_type`, e.g. `urn:ietf:params:oauth:token-type:access_token`, not `access_token`); `actor_token` and `actor_token_type` go together; the answer names what it issued (`issued_token_type`); when the subject token says who may act for its subject (`may_act`), the actor token is that party's. This exchange breaks one of those rules, and servers answer `invalid_request` (or refuse the actor).",
+    "Send `subject_token` with its full token type URI (`urn:ietf:params:oauth:token-type:access_token`, `...:jwt`, `...:id_token`), the actor token only with its type (and for the party the subject token's `may_act` names), and expect `issued_token_type` in the answer.",
     "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=eyJ…&subject_token_type=access_token → 400 invalid_request",
-    "checklist step 1; RFC 8693 §2.1, §2.2.1, §3"
+    "checklist step 1; RFC 8693 §2.1, §2.2.1, §3, §4.4"
 );
 rule!(
     BEARER_SCHEME,

@@ -574,3 +574,72 @@ fn an_expired_device_code_says_only_what_the_polls_show() {
     // A poll that is not answered expired_token is not this finding.
     assert!(expired(&[authorize, poll(2, 10, "authorization_pending")]).is_empty());
 }
+
+#[test]
+fn a_refused_exchange_for_an_actor_the_subject_token_does_not_allow_says_so() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let jwt = |claims: &str| format!("{}.{}.c2ln", b64(r#"{"alg":"RS256"}"#), b64(claims));
+    let subject = jwt(
+        r#"{"sub":"user-7","iss":"https://as.example","may_act":{"sub":"svc-billing","iss":"https://as.example"}}"#,
+    );
+    let exchange = |actor_sub: &str, status: u16, answer: &str| {
+        let actor = jwt(&format!(
+            r#"{{"sub":"{actor_sub}","iss":"https://as.example"}}"#
+        ));
+        respond(
+            ex(
+                1,
+                0,
+                "POST",
+                "https://as.example/token",
+                &[FORM, ("authorization", "Basic Y2k6Y3M=")],
+                &format!(
+                    "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={subject}&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt&actor_token={actor}&actor_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt"
+                ),
+            ),
+            status,
+            &[JSON],
+            answer.as_bytes(),
+        )
+    };
+    let found = |e: Exchange| -> Vec<String> {
+        rules(&[e])
+            .into_iter()
+            .filter(|(id, _)| *id == "token-exchange-request")
+            .map(|(_, d)| d)
+            .collect()
+    };
+    let refused = found(exchange(
+        "svc-reports",
+        400,
+        r#"{"error":"invalid_request"}"#,
+    ));
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].contains("`may_act` allows another party")
+            && refused[0].contains("their `sub` differ")
+            && refused[0].contains("refused this token exchange with `invalid_request`"),
+        "{refused:?}"
+    );
+    // Neither party's name is printed.
+    assert!(!refused[0].contains("svc-"), "{refused:?}");
+    // The allowed actor, refused for another reason: not this.
+    assert!(
+        found(exchange(
+            "svc-billing",
+            400,
+            r#"{"error":"invalid_request"}"#
+        ))
+        .is_empty()
+    );
+    // Accepted: the server decided; nothing to say about may_act.
+    assert!(
+        found(exchange(
+            "svc-reports",
+            200,
+            r#"{"access_token":"x","token_type":"Bearer","issued_token_type":"urn:ietf:params:oauth:token-type:access_token"}"#
+        ))
+        .is_empty()
+    );
+}

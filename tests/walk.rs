@@ -69,6 +69,18 @@ fn definition(
     folder
 }
 
+/// The definition of a healthy connector for the server at `base`: a loopback redirect,
+/// `read offline_access`, refresh at the token URL.
+fn healthy_definition(dir: &Path, base: &str) -> PathBuf {
+    definition(
+        dir,
+        base,
+        &loopback_redirect(),
+        &["read", "offline_access"],
+        "/token",
+    )
+}
+
 fn loopback_redirect() -> String {
     format!("http://127.0.0.1:{}/callback", free_port())
 }
@@ -231,13 +243,7 @@ async fn a_healthy_definition_walks_to_all_passed_with_a_real_browser_signing_in
         tls.config.clone(),
     )
     .await;
-    let folder = definition(
-        &dir,
-        &srv.base,
-        &loopback_redirect(),
-        &["read", "offline_access"],
-        "/token",
-    );
+    let folder = healthy_definition(&dir, &srv.base);
     let cdp = free_port();
     let browser = cdp::chromium_command(cdp, &dir.join("chromium-profile"));
     let capture = dir.join("walk.jsonl");
@@ -581,13 +587,7 @@ async fn serve_faults_show_at_the_right_step() {
         let (mut child, base) = start_serve(&sample, &ca_dir, &faults);
         let sub = dir.join(faults[0].trim_start_matches('-'));
         std::fs::create_dir_all(&sub).unwrap();
-        let folder = definition(
-            &sub,
-            &base,
-            &loopback_redirect(),
-            &["read", "offline_access"],
-            "/token",
-        );
+        let folder = healthy_definition(&sub, &base);
         let (code, v, err) = walk_json(
             &folder,
             &sub,
@@ -615,13 +615,7 @@ async fn serve_expire_after_is_met_by_wait_expiry() {
     let ca_dir = dir.join("certs");
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/refresh-404.jsonl");
     let (mut child, base) = start_serve(&sample, &ca_dir, &["--expire-after", "1s"]);
-    let folder = definition(
-        &dir,
-        &base,
-        &loopback_redirect(),
-        &["read", "offline_access"],
-        "/token",
-    );
+    let folder = healthy_definition(&dir, &base);
     let (code, v, err) = walk_json(
         &folder,
         &dir,
@@ -788,13 +782,7 @@ async fn bad_input_stops_the_walk_naming_the_step_and_keeps_the_capture() {
 async fn the_walk_presents_the_client_certificate_it_is_given() {
     let dir = temp_dir("walk-mtls");
     let (srv, tls, id) = mtls_server(&dir).await;
-    let folder = definition(
-        &dir,
-        &srv.base,
-        &loopback_redirect(),
-        &["read", "offline_access"],
-        "/token",
-    );
+    let folder = healthy_definition(&dir, &srv.base);
     let pem = id.pem_path.display().to_string();
     let bound_tokens = |capture: &Path| -> Vec<Option<String>> {
         read_capture(capture)

@@ -330,6 +330,7 @@ async fn replay_presents_the_client_certificate_it_is_given() {
     let replayed = read_capture(&out);
     assert_eq!(replayed.len(), 2, "{replayed:#?}");
     for e in &replayed {
+        assert_eq!(e.client, "oauthscope replay");
         let c = e.client_cert.as_ref().expect("recorded");
         assert_eq!((c.sha256.as_str(), c.forwarded), (id.x5t.as_str(), true));
     }

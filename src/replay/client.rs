@@ -419,6 +419,8 @@ where
             _ => Verdict::Failed(String::new()),
         };
         let (mut now, req_raw, resp_raw) = super::send::record(&ex, next_id, out, sent);
+        // Sent by the replay, not by the captured client.
+        now.client = "oauthscope replay".into();
         now.client_cert = opts.client_cert.clone();
         next_id += 1;
         record(now, req_raw, resp_raw);

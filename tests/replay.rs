@@ -84,21 +84,22 @@ async fn record_flow(
     (capture, srv, other, tls.ca_pem_path)
 }
 
-fn replay(capture: &Path, ca: &Path, out: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
-    let run = Command::new(bin())
-        .args([
-            "replay",
-            capture.to_str().unwrap(),
-            "--format",
-            "json",
-            "--upstream-ca",
-        ])
-        .arg(ca)
+/// Run `oauthscope replay CAPTURE --out OUT ARGS...`.
+fn run_replay(capture: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .arg("replay")
+        .arg(capture)
         .arg("--out")
         .arg(out)
-        .args(extra)
+        .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn replay(capture: &Path, ca: &Path, out: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["--format", "json", "--upstream-ca", ca.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let run = run_replay(capture, out, &args);
     let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|_| {
         panic!(
             "{}{}",
@@ -337,13 +338,7 @@ async fn replay_presents_the_client_certificate_it_is_given() {
     assert_eq!(issued_binding(&out), Some(Some(id.x5t.clone())));
 
     let out = dir.join("without-cert.jsonl");
-    let run = Command::new(bin())
-        .arg("replay")
-        .arg(&capture)
-        .args(["--format", "json", "--upstream-ca", &ca, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = run_replay(&capture, &out, &["--format", "json", "--upstream-ca", &ca]);
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "{err}");
     assert!(err.contains("presented a client certificate"), "{err}");
@@ -357,16 +352,12 @@ async fn replay_presents_the_client_certificate_it_is_given() {
     );
 
     let out = dir.join("bad-cert.jsonl");
-    let missing = dir.join("no-such.pem");
-    let run = Command::new(bin())
-        .arg("replay")
-        .arg(&capture)
-        .args(["--upstream-ca", &ca, "--client-identity"])
-        .arg(&missing)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let missing = dir.join("no-such.pem").display().to_string();
+    let run = run_replay(
+        &capture,
+        &out,
+        &["--upstream-ca", &ca, "--client-identity", &missing],
+    );
     let err = String::from_utf8_lossy(&run.stderr);
     assert_ne!(run.status.code(), Some(0), "{err}");
     assert!(err.contains("--client-identity"), "{err}");

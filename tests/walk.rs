@@ -813,6 +813,7 @@ async fn the_walk_presents_the_client_certificate_it_is_given() {
     let exchanges = read_capture(&capture);
     assert!(exchanges.len() >= 4, "{exchanges:#?}");
     for e in &exchanges {
+        assert_eq!(e.client, "oauthscope walk");
         let c = e.client_cert.as_ref().expect("the certificate is recorded");
         assert_eq!(c.sha256, id.x5t);
         assert!(c.forwarded);

@@ -62,7 +62,7 @@ impl Analyzer for Device {
                         " The poll before, #{p}, was answered `{e}`: the user had not approved by then."
                     )
                 }
-                (None, Some(end)) if d.polls == 0 && cx.at > end => {
+                (None, Some(end)) if cx.at > end => {
                     " It was the client's first poll, made after the code's lifetime had run out."
                         .to_string()
                 }

@@ -312,7 +312,6 @@ pub struct DeviceRecord {
     /// Seconds the client must wait between polls now (5 more after each `slow_down`).
     pub interval: f64,
     pub expires_at: Option<f64>,
-    pub polls: u64,
     /// The last poll: exchange id, time, and the error it was answered with.
     pub last_poll: Option<(u64, f64, Option<String>)>,
     /// The poll that ended the flow (tokens issued, `expired_token`, `access_denied`).
@@ -490,7 +489,6 @@ impl FlowState {
                             at,
                             interval: d.interval,
                             expires_at: d.expires_in.map(|e| at + e),
-                            polls: 0,
                             last_poll: None,
                             ended: None,
                         },
@@ -574,7 +572,6 @@ impl FlowState {
             .and_then(|fp| self.devices.get_mut(fp))
         {
             let error = t.response.as_ref().and_then(|r| r.error.clone());
-            d.polls += 1;
             match error.as_deref() {
                 Some("slow_down") => d.interval += 5.0,
                 Some("expired_token" | "access_denied") if d.ended.is_none() => {

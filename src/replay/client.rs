@@ -297,6 +297,11 @@ where
     let mut outcomes = Vec::new();
     let mut checklist = Checklist::default();
     let mut next_id = 1u64;
+    // The replay sends, not the captured client.
+    let sender = super::send::Sender {
+        name: "oauthscope replay",
+        cert: opts.client_cert.clone(),
+    };
     bar.set_length(flow.len() as u64);
     let mut last_start: Option<f64> = None;
     let shown_fpr = crate::capture::redact::Fingerprinter::new("00");
@@ -418,10 +423,7 @@ where
             (None, Some(s)) => shape_change(&ex.response, s, &sent.plain),
             _ => Verdict::Failed(String::new()),
         };
-        let (mut now, req_raw, resp_raw) = super::send::record(&ex, next_id, out, sent);
-        // Sent by the replay, not by the captured client.
-        now.client = "oauthscope replay".into();
-        now.client_cert = opts.client_cert.clone();
+        let (now, req_raw, resp_raw) = super::send::record(&ex, next_id, out, sent, &sender);
         next_id += 1;
         record(now, req_raw, resp_raw);
         outcomes.push(Outcome {

@@ -97,11 +97,27 @@ where
     Ok(sent)
 }
 
-/// The capture record of `out` and what came back, numbered `id`, on `base` (the
-/// exchange's other fields: kind, client, connection).
-pub fn record(base: &Exchange, id: u64, out: Outgoing, sent: Sent) -> (Exchange, RawBody, RawBody) {
+/// Who makes the requests `replay` and `walk` record: the name their capture gives as
+/// the client, and the TLS client certificate it offers (`--client-identity`).
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub name: &'static str,
+    pub cert: Option<crate::capture::ClientCert>,
+}
+
+/// The capture record of `out` and what came back, numbered `id`, sent `by`, on `base`
+/// (the exchange's other fields: kind, connection).
+pub fn record(
+    base: &Exchange,
+    id: u64,
+    out: Outgoing,
+    sent: Sent,
+    by: &Sender,
+) -> (Exchange, RawBody, RawBody) {
     let mut now = base.clone();
     now.id = id;
+    now.client = by.name.into();
+    now.client_cert = by.cert.clone();
     now.started = sent.started;
     now.timings = Timings {
         request_sent: None,

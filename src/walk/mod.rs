@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::capture::decode::RawBody;
 use crate::capture::redact::Fingerprinter;
 use crate::capture::{Exchange, Header};
-use crate::replay::send::{Outgoing, Sent, send};
+use crate::replay::send::{Outgoing, Sender, Sent, send};
 use crate::wire::form_encode;
 use answer::Answer;
 pub use report::{Compared, Outcome, StepReport, Walk, step5};
@@ -62,9 +62,8 @@ pub struct Walker<'a, C> {
     say: Box<dyn Fn(&str) + 'a>,
     next_id: u64,
     fpr: Fingerprinter,
-    /// The client certificate offered to servers (`--client-identity`), recorded on each
-    /// exchange.
-    client_cert: Option<crate::capture::ClientCert>,
+    /// Recorded on each exchange: the walk, and the client certificate it offers.
+    sender: Sender,
 }
 
 /// A blank exchange the walk's records start from.
@@ -73,7 +72,7 @@ fn blank() -> Exchange {
         id: 0,
         conn: 1,
         kind: Default::default(),
-        client: "oauthscope walk".into(),
+        client: String::new(),
         started: String::new(),
         timings: Default::default(),
         request: crate::capture::Request {
@@ -110,13 +109,16 @@ where
             say: Box::new(say),
             next_id: 1,
             fpr: Fingerprinter::new(salt),
-            client_cert: None,
+            sender: Sender {
+                name: "oauthscope walk",
+                cert: None,
+            },
         }
     }
 
     /// Record `cert` on each exchange: the client the walk builds offers it to servers.
     pub fn presenting(mut self, cert: Option<crate::capture::ClientCert>) -> Self {
-        self.client_cert = cert;
+        self.sender.cert = cert;
         self
     }
 
@@ -141,8 +143,8 @@ where
         })?;
         let id = self.next_id;
         self.next_id += 1;
-        let (mut ex, req, res) = crate::replay::send::record(&blank(), id, out, sent.clone());
-        ex.client_cert = self.client_cert.clone();
+        let (ex, req, res) =
+            crate::replay::send::record(&blank(), id, out, sent.clone(), &self.sender);
         (self.record)(ex, req, res);
         Ok((id, sent))
     }
